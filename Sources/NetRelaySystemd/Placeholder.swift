@@ -1,0 +1,2 @@
+import CSystemd
+public enum NetRelaySystemdPlaceholder {}
