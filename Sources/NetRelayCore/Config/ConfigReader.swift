@@ -1,0 +1,306 @@
+/// Collects configuration issues while the decoder walks a document; nothing stops at the
+/// first problem, so an operator sees every mistake in one run of `check-config`.
+final class IssueCollector {
+    let file: String
+    private(set) var issues: [ConfigurationIssue] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    func report(_ location: SourceLocation?, _ path: String, _ message: String) {
+        issues.append(ConfigurationIssue(file: file, location: location, path: path, message: message))
+    }
+}
+
+/// How to turn one JSON value into a typed setting, and what to say when it cannot.
+struct FieldType<T>: Sendable {
+    /// Used in messages: "expected <expected>".
+    let expected: String
+    let convert: @Sendable (JSONNode) -> Result<T, FieldProblem>
+}
+
+struct FieldProblem: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Reads one JSON object of the configuration, remembering which keys it asked for, so that
+/// the keys nobody asked for can be reported as unknown (with a "did you mean").
+final class ObjectReader {
+    let collector: IssueCollector
+    let path: String
+    let node: JSONNode
+    private let members: [JSONNode.Member]
+    private var asked: [String] = []
+
+    /// Nil when `node` is not an object (that is reported).
+    init?(_ node: JSONNode, path: String, what: String, collector: IssueCollector) {
+        self.collector = collector
+        self.path = path
+        self.node = node
+        guard case .object(let members) = node.value else {
+            collector.report(node.location, path, "expected \(what) (a JSON object {...}), got \(node.kindDescription)")
+            return nil
+        }
+        self.members = members
+    }
+
+    func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func has(_ key: String) -> Bool { members.contains { $0.key == key } }
+
+    /// The raw value of a key, marking the key as known.
+    func raw(_ key: String) -> JSONNode? {
+        if !asked.contains(key) { asked.append(key) }
+        return members.first { $0.key == key }?.value
+    }
+
+    /// A key that may be absent; a present but invalid value is reported and yields nil.
+    func optional<T>(_ key: String, _ type: FieldType<T>) -> T? {
+        guard let value = raw(key) else { return nil }
+        if case .null = value.value {
+            collector.report(value.location, childPath(key), "null is not allowed; expected \(type.expected) (remove the key to use the default)")
+            return nil
+        }
+        switch type.convert(value) {
+        case .success(let v): return v
+        case .failure(let problem):
+            collector.report(value.location, childPath(key), problem.message)
+            return nil
+        }
+    }
+
+    /// A key that may be absent, with its documented default.
+    func value<T>(_ key: String, _ type: FieldType<T>, default defaultValue: T) -> T {
+        optional(key, type) ?? defaultValue
+    }
+
+    /// A key that must be present; `example` completes the message ("e.g. ...").
+    func required<T>(_ key: String, _ type: FieldType<T>, example: String) -> T? {
+        guard has(key) else {
+            _ = raw(key)
+            collector.report(node.location, path, "missing required key \"\(key)\": \(type.expected), e.g. \"\(key)\": \(example)")
+            return nil
+        }
+        return optional(key, type)
+    }
+
+    /// Reports every key that no reader asked for. `elsewhere` maps keys that belong to other
+    /// kinds of listener to the name of that kind, for a more useful message.
+    func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
+        for member in members where !asked.contains(member.key) {
+            var message = "unknown key \(JSONNode.quote(member.key)) in \(context)"
+            if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
+                message += "; did you mean \"\(suggestion)\"?"
+            } else if let owner = elsewhere[member.key] {
+                message += "; \"\(member.key)\" is a setting of \(owner) listeners"
+            } else {
+                message += "; known keys are: " + asked.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            }
+            collector.report(member.keyLocation, childPath(member.key), message)
+        }
+    }
+
+    /// The known key nearest to a misspelt one, if it is near enough to be a typo.
+    static func closest(to key: String, among candidates: [String]) -> String? {
+        let lower = key.lowercased()
+        var best: (String, Int)?
+        for c in candidates {
+            if c.lowercased() == lower { return c }
+            let d = editDistance(lower, c.lowercased())
+            let limit = max(1, min(3, c.count / 4))
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    /// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
+    /// neighbouring characters each count as one typo.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[a.count][b.count]
+    }
+}
+
+// MARK: - Field types
+
+extension FieldType where T == String {
+    static var string: FieldType<String> {
+        FieldType(expected: "a string") { node in
+            if case .string(let s) = node.value { return .success(s) }
+            return .failure(FieldProblem("expected a string, got \(node.kindDescription)"))
+        }
+    }
+
+    /// A listener name: what logs, STATUS and socket-activation fd names use.
+    static var name: FieldType<String> {
+        FieldType(expected: "a name of 1-64 letters, digits, '-', '_' or '.'") { node in
+            guard case .string(let s) = node.value else {
+                return .failure(FieldProblem("expected a name (a string), got \(node.kindDescription)"))
+            }
+            let ok = !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" || $0 == "."
+            }
+            return ok ? .success(s)
+                : .failure(FieldProblem("\(JSONNode.quote(s)) is not a valid name; use 1-64 letters, digits, '-', '_' or '.' (it appears in logs and is the FileDescriptorName= for socket activation)"))
+        }
+    }
+
+    /// One of a fixed set of words.
+    static func oneOf(_ words: [String]) -> FieldType<String> {
+        let list = words.map { "\"\($0)\"" }.joined(separator: ", ")
+        return FieldType(expected: "one of \(list)") { node in
+            guard case .string(let s) = node.value else {
+                return .failure(FieldProblem("expected one of \(list), got \(node.kindDescription)"))
+            }
+            if words.contains(s) { return .success(s) }
+            var message = "\(JSONNode.quote(s)) is not one of \(list)"
+            if let near = ObjectReader.closest(to: s, among: words) { message += "; did you mean \"\(near)\"?" }
+            return .failure(FieldProblem(message))
+        }
+    }
+}
+
+extension FieldType where T == Bool {
+    static var bool: FieldType<Bool> {
+        FieldType(expected: "true or false") { node in
+            if case .bool(let b) = node.value { return .success(b) }
+            if case .string(let s) = node.value, s == "true" || s == "false" {
+                return .failure(FieldProblem("expected true or false without quotes, got the string \"\(s)\""))
+            }
+            return .failure(FieldProblem("expected true or false, got \(node.kindDescription)"))
+        }
+    }
+}
+
+extension FieldType where T == Int {
+    /// An integer in a range; `unit` names what it counts ("bytes", "connections").
+    static func integer(_ range: ClosedRange<Int>, unit: String = "") -> FieldType<Int> {
+        let u = unit.isEmpty ? "" : " \(unit)"
+        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)\(u)"
+        return FieldType(expected: expected) { node in
+            guard case .number(let text) = node.value else {
+                if case .string(let s) = node.value, Int(s) != nil {
+                    return .failure(FieldProblem("expected \(expected) as a number without quotes, got the string \"\(s)\""))
+                }
+                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+            }
+            guard let v = Int(text) else {
+                return .failure(FieldProblem("expected \(expected), got \(text) (not a whole number)"))
+            }
+            guard range.contains(v) else {
+                return .failure(FieldProblem("\(v) is out of range; expected \(expected)"))
+            }
+            return .success(v)
+        }
+    }
+}
+
+extension FieldType where T == Double {
+    /// A duration in seconds (fractions allowed: 0.25 is 250 ms).
+    static func seconds(_ range: ClosedRange<Double>, zeroMeans: String? = nil) -> FieldType<Double> {
+        let zeroNote = zeroMeans.map { " (0 \($0))" } ?? ""
+        let expected = "a number of seconds from \(formatSeconds(range.lowerBound)) to \(formatSeconds(range.upperBound))\(zeroNote)"
+        return FieldType(expected: expected) { node in
+            guard case .number(let text) = node.value, let v = Double(text) else {
+                if case .string(let s) = node.value {
+                    return .failure(FieldProblem("expected \(expected), got the string \(JSONNode.quote(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
+                }
+                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+            }
+            guard range.contains(v) else { return .failure(FieldProblem("\(text) is out of range; expected \(expected)")) }
+            return .success(v)
+        }
+    }
+}
+
+func formatSeconds(_ s: Double) -> String {
+    if s == s.rounded() && abs(s) < 1e15 { return String(Int(s)) }
+    return String(s)
+}
+
+extension FieldType where T == Endpoint {
+    /// "ADDR:PORT" with an IP literal.
+    static func endpoint(ipv4Only: Bool = false, allowPortZero: Bool = true) -> FieldType<Endpoint> {
+        let expected = ipv4Only ? "an IPv4 address and port such as \"192.0.2.255:2002\"" : "an address and port such as \"127.0.0.1:2000\" or \"[::1]:2000\""
+        return FieldType(expected: expected) { node in
+            guard case .string(let s) = node.value else {
+                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+            }
+            switch Endpoint.parse(s) {
+            case .success(let e):
+                if ipv4Only && !e.address.isIPv4 {
+                    return .failure(FieldProblem("\(JSONNode.quote(s)) is IPv6; IPv6 has no broadcast, expected \(expected)"))
+                }
+                if !allowPortZero && e.port == 0 {
+                    return .failure(FieldProblem("port 0 is not a valid destination; expected \(expected)"))
+                }
+                return .success(e)
+            case .failure(.missingPort):
+                return .failure(FieldProblem("\(JSONNode.quote(s)) has no port; expected \(expected)"))
+            case .failure(.badPort(let p)):
+                return .failure(FieldProblem("\(JSONNode.quote(p)) in \(JSONNode.quote(s)) is not a port; ports are 0-65535"))
+            case .failure(.hostName(let h)):
+                let hint = h == "localhost" ? "; use \"127.0.0.1\" or \"[::1]\"" : ""
+                return .failure(FieldProblem("\(JSONNode.quote(h)) is a host name; netrelayd binds IP addresses only (no DNS at start-up)\(hint)"))
+            case .failure(.badAddress(let a)):
+                let hint = a.contains(":") && !s.hasPrefix("[") ? "; write IPv6 addresses in brackets, e.g. \"[::1]:2000\"" : ""
+                return .failure(FieldProblem("\(JSONNode.quote(a)) is not an IP address\(hint); expected \(expected)"))
+            }
+        }
+    }
+}
+
+extension FieldType where T == IPAddress {
+    static var ipAddress: FieldType<IPAddress> {
+        FieldType(expected: "an IP address such as \"239.255.0.1\"") { node in
+            guard case .string(let s) = node.value else {
+                return .failure(FieldProblem("expected an IP address (a string), got \(node.kindDescription)"))
+            }
+            guard let a = IPAddress(s) else {
+                return .failure(FieldProblem("\(JSONNode.quote(s)) is not an IPv4 or IPv6 address"))
+            }
+            return .success(a)
+        }
+    }
+}
+
+extension FieldType where T == [CIDRBlock] {
+    static var cidrList: FieldType<[CIDRBlock]> {
+        let expected = "a list of address blocks such as [\"127.0.0.0/8\", \"::1\"]"
+        return FieldType(expected: expected) { node in
+            guard case .array(let items) = node.value else {
+                if case .string(let s) = node.value, CIDRBlock(s) != nil {
+                    return .failure(FieldProblem("expected a list; write [\(JSONNode.quote(s))]"))
+                }
+                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+            }
+            var blocks: [CIDRBlock] = []
+            var bad: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item.value, let b = CIDRBlock(s) else {
+                    bad.append("[\(i)] \(item.kindDescription) is not an address or address/prefix")
+                    continue
+                }
+                blocks.append(b)
+            }
+            if !bad.isEmpty { return .failure(FieldProblem(bad.joined(separator: "; ") + "; expected \(expected)")) }
+            return .success(blocks)
+        }
+    }
+}

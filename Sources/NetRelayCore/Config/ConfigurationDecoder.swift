@@ -1,0 +1,315 @@
+/// Decodes and validates a configuration document, reporting every problem at once.
+///
+/// Codable stops at the first error and cannot say where a value was in the file, so the
+/// document is walked by hand with `ObjectReader`, which also turns every key nobody asked
+/// for into an "unknown key" error.
+public enum ConfigurationDecoder {
+    /// The largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header).
+    public static let maxUDPPayload = 65507
+
+    public static func decode(_ bytes: [UInt8], file: String) -> Result<Configuration, ConfigurationError> {
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            return .failure(ConfigurationError(issues: [
+                ConfigurationIssue(file: file, location: error.location, path: "", message: "invalid JSON: \(error.message)")
+            ]))
+        }
+        let collector = IssueCollector(file: file)
+        let config = decodeRoot(root, collector)
+        if collector.issues.isEmpty, let config { return .success(config) }
+        return .failure(ConfigurationError(issues: collector.issues))
+    }
+
+    public static func decode(_ text: String, file: String) -> Result<Configuration, ConfigurationError> {
+        decode(Array(text.utf8), file: file)
+    }
+
+    // Keys that only some kinds have, to tell "this belongs to another kind" from a typo.
+    private static let keysByKind: [String: String] = {
+        var map: [String: String] = [:]
+        let keys: [(String, [String])] = [
+            (ListenerKindName.tcpEcho, ["maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark"]),
+            (ListenerKindName.udpResponder, ["rateLimitMaxSources", "rejectBadSources", "vectorReadCount"]),
+            (ListenerKindName.broadcastRebroadcaster, ["target", "targetInterface", "targetPort", "prefix", "sourceAllow", "allowLoop"]),
+            (ListenerKindName.multicastAnnouncer, ["group", "port", "interval", "ttl", "loopback", "interface", "joinGroup", "format"]),
+        ]
+        for (kind, ks) in keys { for k in ks { map[k] = kind } }
+        return map
+    }()
+
+    private static func decodeRoot(_ root: JSONNode, _ c: IssueCollector) -> Configuration? {
+        guard let r = ObjectReader(root, path: "", what: "the configuration", collector: c) else { return nil }
+        var config = Configuration()
+        config.eventLoopThreads = r.value("eventLoopThreads", .integer(1...64, unit: "threads"), default: 1)
+        config.shutdownTimeout = r.value("shutdownTimeout", .seconds(0...3600), default: 10)
+        config.statusInterval = r.value("statusInterval", .seconds(0.1...3600), default: 2)
+        if let level = r.optional("logLevel", .oneOf(LogLevelSetting.allCases.map(\.rawValue))) {
+            config.logLevel = LogLevelSetting(rawValue: level) ?? .info
+        }
+        var listenerNodes: [(JSONNode, String)] = []
+        if !r.has("listeners") {
+            _ = r.raw("listeners")
+            c.report(root.location, "", "missing required key \"listeners\": a list of listeners, e.g. \"listeners\": [{\"name\": \"echo\", \"kind\": \"tcp-echo\", \"listen\": \"127.0.0.1:2000\"}]")
+        } else if let node = r.raw("listeners") {
+            if case .array(let items) = node.value {
+                if items.isEmpty {
+                    c.report(node.location, "listeners", "the list is empty; add at least one listener (kinds: \(ListenerKindName.all.joined(separator: ", ")))")
+                }
+                listenerNodes = items.enumerated().map { ($0.element, "listeners[\($0.offset)]") }
+            } else {
+                c.report(node.location, "listeners", "expected a list of listeners [...], got \(node.kindDescription)")
+            }
+        }
+        r.rejectUnknownKeys(context: "the top level", elsewhere: keysByKind.merging(["name": "every", "kind": "every", "listen": "tcp-echo, udp-responder and broadcast-rebroadcaster"]) { a, _ in a })
+
+        var decoded: [(spec: ListenerSpec, path: String, node: JSONNode)] = []
+        for (node, path) in listenerNodes {
+            if let spec = decodeListener(node, path: path, c) { decoded.append((spec, path, node)) }
+        }
+        config.listeners = decoded.map(\.spec)
+        checkNames(decoded, c)
+        checkBindConflicts(decoded, c)
+        return config
+    }
+
+    private static func decodeListener(_ node: JSONNode, path: String, _ c: IssueCollector) -> ListenerSpec? {
+        guard let r = ObjectReader(node, path: path, what: "a listener", collector: c) else { return nil }
+        let name = r.required("name", .name, example: "\"echo\"")
+        guard let kind = r.required("kind", .oneOf(ListenerKindName.all), example: "\"tcp-echo\"") else {
+            // Without a kind we cannot tell which keys are valid; report only what we could read.
+            return nil
+        }
+        let context = "a \(kind) listener"
+        let decodedKind: ListenerSpec.Kind?
+        switch kind {
+        case ListenerKindName.tcpEcho: decodedKind = decodeTCPEcho(r, c).map { .tcpEcho($0) }
+        case ListenerKindName.udpResponder: decodedKind = decodeUDPResponder(r, c).map { .udpResponder($0) }
+        case ListenerKindName.broadcastRebroadcaster: decodedKind = decodeBroadcast(r, c).map { .broadcastRebroadcaster($0) }
+        default: decodedKind = decodeMulticast(r, c).map { .multicastAnnouncer($0) }
+        }
+        r.rejectUnknownKeys(context: context, elsewhere: keysByKind)
+        guard let name, let decodedKind else { return nil }
+        return ListenerSpec(name: name, kind: decodedKind)
+    }
+
+    private static let prefixType = FieldType<String>(expected: "a string of at most 4096 bytes") { node in
+        guard case .string(let s) = node.value else {
+            return .failure(FieldProblem("expected a string, got \(node.kindDescription)"))
+        }
+        guard s.utf8.count <= 4096 else { return .failure(FieldProblem("the prefix is \(s.utf8.count) bytes; at most 4096 are allowed")) }
+        return .success(s)
+    }
+
+    private static func decodeTCPEcho(_ r: ObjectReader, _ c: IssueCollector) -> TCPEchoSpec? {
+        let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2000\"")
+        var s = TCPEchoSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
+        s.replyPrefix = r.value("replyPrefix", prefixType, default: "")
+        s.maxConnections = r.value("maxConnections", .integer(1...1_000_000, unit: "connections"), default: 1024)
+        s.maxConnectionsPerSource = r.value("maxConnectionsPerSource", .integer(0...1_000_000, unit: "connections (0: no limit)"), default: 0)
+        s.allowHalfOpen = r.value("allowHalfOpen", .bool, default: false)
+        s.idleTimeout = r.value("idleTimeout", .seconds(0...604_800, zeroMeans: "never closes idle connections"), default: 300)
+        s.allow = r.value("allow", .cidrList, default: [])
+        s.deny = r.value("deny", .cidrList, default: [])
+        s.reusePort = r.value("reusePort", .bool, default: false)
+        s.backlog = r.value("backlog", .integer(1...65535), default: 256)
+        let high = r.optional("writeBufferHighWaterMark", .integer(1024...(64 << 20), unit: "bytes"))
+        let low = r.optional("writeBufferLowWaterMark", .integer(0...(64 << 20), unit: "bytes"))
+        s.writeBufferHighWaterMark = high ?? 64 * 1024
+        s.writeBufferLowWaterMark = low ?? min(32 * 1024, s.writeBufferHighWaterMark / 2)
+        if s.writeBufferLowWaterMark >= s.writeBufferHighWaterMark {
+            let node = r.raw("writeBufferLowWaterMark") ?? r.raw("writeBufferHighWaterMark")
+            c.report(node?.location, r.childPath(low != nil ? "writeBufferLowWaterMark" : "writeBufferHighWaterMark"),
+                     "writeBufferLowWaterMark (\(s.writeBufferLowWaterMark)) must be below writeBufferHighWaterMark (\(s.writeBufferHighWaterMark)); reading resumes when the queue falls under the low mark")
+        }
+        if !s.allow.isEmpty, let listen, !s.allow.contains(where: { $0.network.isIPv4 == listen.address.isIPv4 }), !listen.address.isUnspecified {
+            c.report(r.raw("allow")?.location, r.childPath("allow"),
+                     "no block in the list is \(listen.address.isIPv4 ? "IPv4" : "IPv6") like \(listen); every connection would be refused")
+        }
+        return listen == nil ? nil : s
+    }
+
+    private static func decodeUDPResponder(_ r: ObjectReader, _ c: IssueCollector) -> UDPResponderSpec? {
+        let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2001\"")
+        var s = UDPResponderSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
+        s.replyPrefix = r.value("replyPrefix", prefixType, default: "")
+        s.rateLimit = r.value("rateLimit", .seconds(0...10_000_000).renamed("a number of replies per second per source, from 0 to 10000000 (0: no limit)"), default: 100)
+        s.rateLimitBurst = r.value("rateLimitBurst", .integer(1...10_000_000, unit: "replies"), default: max(1, Int(s.rateLimit * 2)))
+        s.rateLimitMaxSources = r.value("rateLimitMaxSources", .integer(16...10_000_000, unit: "sources"), default: 65536)
+        s.maxDatagramSize = r.value("maxDatagramSize", .integer(1...maxUDPPayload, unit: "bytes"), default: 2048)
+        s.rejectBadSources = r.value("rejectBadSources", .bool, default: true)
+        s.reusePort = r.value("reusePort", .bool, default: false)
+        s.vectorReadCount = r.value("vectorReadCount", .integer(1...1024, unit: "datagrams"), default: 32)
+        checkReplyFits(prefix: s.replyPrefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "replyPrefix", r, c)
+        return listen == nil ? nil : s
+    }
+
+    private static func checkReplyFits(prefix: String, maxDatagramSize: Int, prefixKey: String, _ r: ObjectReader, _ c: IssueCollector) {
+        let total = prefix.utf8.count + maxDatagramSize
+        if total > maxUDPPayload {
+            c.report(r.raw("maxDatagramSize")?.location ?? r.node.location, r.childPath("maxDatagramSize"),
+                     "\(prefixKey) (\(prefix.utf8.count) bytes) plus maxDatagramSize (\(maxDatagramSize)) is \(total) bytes, more than fits in one UDP datagram (\(maxUDPPayload)); lower maxDatagramSize to at most \(maxUDPPayload - prefix.utf8.count)")
+        }
+    }
+
+    private static func decodeBroadcast(_ r: ObjectReader, _ c: IssueCollector) -> BroadcastSpec? {
+        let listen = r.required("listen", .endpoint(ipv4Only: true), example: "\"192.168.56.1:2001\"")
+        let hasTarget = r.has("target"), hasInterface = r.has("targetInterface")
+        var target: BroadcastSpec.Target?
+        let targetAddress = r.optional("target", .endpoint(ipv4Only: true, allowPortZero: false))
+        let targetInterface = r.optional("targetInterface", interfaceName)
+        let targetPort = r.optional("targetPort", .integer(1...65535))
+        switch (hasTarget, hasInterface) {
+        case (true, true):
+            c.report(r.raw("targetInterface")?.location, r.childPath("targetInterface"),
+                     "give either \"target\" (an address:port) or \"targetInterface\" with \"targetPort\", not both")
+        case (false, false):
+            c.report(r.node.location, r.path,
+                     "missing the broadcast target: set \"target\": \"192.168.56.255:2002\", or \"targetInterface\": \"eth0\" with \"targetPort\": 2002")
+        case (true, false):
+            if let targetAddress {
+                target = .address(targetAddress)
+                if targetAddress.address.isMulticast {
+                    c.report(r.raw("target")?.location, r.childPath("target"),
+                             "\(targetAddress.address) is a multicast group, not a broadcast address; use a multicast-announcer listener for multicast")
+                    target = nil
+                }
+            }
+            if r.has("targetPort") {
+                c.report(r.raw("targetPort")?.location, r.childPath("targetPort"), "\"targetPort\" goes with \"targetInterface\"; with \"target\", put the port in the address")
+            }
+        case (false, true):
+            if !r.has("targetPort") {
+                c.report(r.node.location, r.path, "missing required key \"targetPort\": the port to broadcast to on \(targetInterface ?? "the interface"), e.g. \"targetPort\": 2002")
+            }
+            if let targetInterface, let targetPort { target = .interface(name: targetInterface, port: targetPort) }
+        }
+        var s = BroadcastSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0), target: target ?? .address(Endpoint(address: .v4(0), port: 0)))
+        s.prefix = r.value("prefix", prefixType, default: "")
+        s.sourceAllow = r.value("sourceAllow", .cidrList, default: [])
+        s.allowLoop = r.value("allowLoop", .bool, default: false)
+        s.maxDatagramSize = r.value("maxDatagramSize", .integer(1...maxUDPPayload, unit: "bytes"), default: 2048)
+        s.rateLimit = r.value("rateLimit", .seconds(0...10_000_000).renamed("a number of rebroadcasts per second per source, from 0 to 10000000 (0: no limit)"), default: 100)
+        s.rateLimitBurst = r.value("rateLimitBurst", .integer(1...10_000_000, unit: "datagrams"), default: max(1, Int(s.rateLimit * 2)))
+        checkReplyFits(prefix: s.prefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "prefix", r, c)
+        if let listen, let target, target.port == listen.port, !s.allowLoop {
+            let key = hasTarget ? "target" : "targetPort"
+            c.report(r.raw(key)?.location, r.childPath(key),
+                     "broadcasting to port \(target.port) while listening on port \(listen.port) would loop: the rebroadcaster hears its own broadcast and adds the prefix again, forever; send to another port, or set \"allowLoop\": true to rely on the own-packet guard (datagrams from our own address and port are dropped)")
+        }
+        guard listen != nil, target != nil else { return nil }
+        return s
+    }
+
+    static let interfaceName = FieldType<String>(expected: "an interface name such as \"eth0\"") { node in
+        guard case .string(let s) = node.value else {
+            return .failure(FieldProblem("expected an interface name (a string), got \(node.kindDescription)"))
+        }
+        guard !s.isEmpty, s.utf8.count < 16, !s.contains("/"), !s.contains(where: \.isWhitespace) else {
+            return .failure(FieldProblem("\(JSONNode.quote(s)) is not a valid interface name (1-15 characters, no '/' or spaces)"))
+        }
+        return .success(s)
+    }
+
+    private static func decodeMulticast(_ r: ObjectReader, _ c: IssueCollector) -> MulticastSpec? {
+        let groupType = FieldType<IPAddress>(expected: "a multicast group address such as \"239.255.0.1\" or \"ff02::1:3\"") { node in
+            switch FieldType<IPAddress>.ipAddress.convert(node) {
+            case .failure(let p): return .failure(p)
+            case .success(let a):
+                guard a.isMulticast else {
+                    return .failure(FieldProblem("\(a) is not a multicast address; expected an IPv4 address in 224.0.0.0/4 (e.g. \"239.255.0.1\") or an IPv6 address in ff00::/8"))
+                }
+                return .success(a)
+            }
+        }
+        let group = r.required("group", groupType, example: "\"239.255.0.1\"")
+        let port = r.required("port", .integer(1...65535), example: "8088")
+        var s = MulticastSpec(group: group ?? .v4(0), port: port ?? 0)
+        s.interval = r.value("interval", .seconds(0.01...86400), default: 1)
+        s.ttl = r.value("ttl", .integer(0...255, unit: "hops"), default: 1)
+        s.loopback = r.value("loopback", .bool, default: true)
+        s.interface = r.optional("interface", FieldType<String>(expected: "an interface name or address") { node in
+            guard case .string(let str) = node.value else {
+                return .failure(FieldProblem("expected an interface name (\"eth0\") or one of its addresses, got \(node.kindDescription)"))
+            }
+            if IPAddress(str) != nil { return .success(str) }
+            if str.contains(where: { $0 == ":" || $0 == "." }) && str.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) {
+                return .failure(FieldProblem("\(JSONNode.quote(str)) is neither an interface name nor a valid IP address"))
+            }
+            return interfaceName.convert(node)
+        })
+        if let group, let iface = s.interface, let addr = IPAddress(iface), addr.isIPv4 != group.isIPv4 {
+            c.report(r.raw("interface")?.location, r.childPath("interface"),
+                     "the interface address \(addr) is \(addr.isIPv4 ? "IPv4" : "IPv6") but the group \(group) is not; use an address of the same family or the interface name")
+        }
+        s.joinGroup = r.value("joinGroup", .bool, default: false)
+        if let f = r.optional("format", .oneOf(MulticastSpec.Format.allCases.map(\.rawValue))) {
+            s.format = MulticastSpec.Format(rawValue: f) ?? .iso8601
+        }
+        guard group != nil, port != nil else { return nil }
+        return s
+    }
+
+    private static func checkNames(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        var firstPath: [String: String] = [:]
+        for l in listeners {
+            if let first = firstPath[l.spec.name] {
+                c.report(nameLocation(l.node), "\(l.path).name",
+                         "the name \"\(l.spec.name)\" is already used by \(first); listener names must be unique")
+            } else {
+                firstPath[l.spec.name] = l.path
+            }
+        }
+    }
+
+    private static func nameLocation(_ node: JSONNode) -> SourceLocation {
+        if case .object(let members) = node.value, let m = members.first(where: { $0.key == "name" }) { return m.value.location }
+        return node.location
+    }
+
+    private static func listenLocation(_ node: JSONNode) -> SourceLocation {
+        if case .object(let members) = node.value, let m = members.first(where: { $0.key == "listen" }) { return m.value.location }
+        return node.location
+    }
+
+    /// Two listeners may not claim the same port and protocol on overlapping addresses unless
+    /// both opt into SO_REUSEPORT.
+    private static func checkBindConflicts(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        for (i, a) in listeners.enumerated() {
+            guard let ea = a.spec.boundEndpoint, ea.port != 0 else { continue }
+            for b in listeners[..<i] {
+                guard let eb = b.spec.boundEndpoint, eb.port == ea.port, a.spec.usesTCP == b.spec.usesTCP else { continue }
+                guard overlaps(ea.address, eb.address) else { continue }
+                if a.spec.reusePort && b.spec.reusePort { continue }
+                let proto = a.spec.usesTCP ? "tcp" : "udp"
+                c.report(listenLocation(a.node), "\(a.path).listen",
+                         "\(ea)/\(proto) is already claimed by \(b.path) (\"\(b.spec.name)\" on \(eb)); use another port, or set \"reusePort\": true on both (tcp-echo and udp-responder only)")
+                break
+            }
+        }
+    }
+
+    /// Whether binding both addresses on one port would clash (a wildcard covers its family,
+    /// and "::" also covers IPv4 on a dual-stack host).
+    static func overlaps(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        if a == b { return true }
+        if a.isUnspecified && (!a.isIPv4 || b.isIPv4) { return true }
+        if b.isUnspecified && (!b.isIPv4 || a.isIPv4) { return true }
+        return false
+    }
+}
+
+extension FieldType {
+    /// The same conversion with another description of what is expected.
+    func renamed(_ expected: String) -> FieldType<T> {
+        FieldType(expected: expected) { node in
+            switch self.convert(node) {
+            case .success(let v): return .success(v)
+            case .failure:
+                if case .number(let text) = node.value { return .failure(FieldProblem("\(text) is out of range; expected \(expected)")) }
+                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads, decodes and validates a configuration file.
+public enum ConfigurationLoader {
+    /// Configuration files are small; a bigger file is a mistake (a log, a binary), not a config.
+    public static let maxFileSize = 4 << 20
+
+    public static func load(path: String) -> Result<Configuration, ConfigurationError> {
+        switch readFile(path) {
+        case .failure(let failure):
+            return .failure(ConfigurationError(issues: [ConfigurationIssue(file: path, location: nil, path: "", message: failure.message)]))
+        case .success(let bytes):
+            return ConfigurationDecoder.decode(bytes, file: path)
+        }
+    }
+
+    /// The whole file, or a sentence saying why it could not be read.
+    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            var hint = ""
+            if e == ENOENT { hint = "; check the path, or pass another with --config" }
+            if e == EACCES { hint = "; the daemon's user cannot read it (check its mode and owner)" }
+            return .failure(ReadFailure("cannot open the file: \(errnoDescription(e))\(hint)"))
+        }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            return .failure(ReadFailure("is a directory; pass the path of the JSON file"))
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailure("cannot read the file: \(errnoDescription(errno))"))
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+            if bytes.count > maxFileSize {
+                return .failure(ReadFailure("the file is larger than \(maxFileSize >> 20) MiB; this is not a netrelayd configuration"))
+            }
+        }
+        return .success(bytes)
+    }
+}
+
+struct ReadFailure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// "address already in use", the lower-case strerror text (as systemd's messages read), and the
+/// errno name for searching.
+public func errnoDescription(_ code: Int32) -> String {
+    guard let s = strerror(code) else { return "errno \(code)" }
+    let text = String(cString: s)
+    guard let first = text.first else { return "errno \(code)" }
+    // "Address already in use" -> "address already in use"; keep acronyms such as "I/O" intact.
+    let second = text.dropFirst().first
+    if let second, second.isUppercase { return text }
+    return first.lowercased() + text.dropFirst()
+}
+
+extension Configuration {
+    /// Things that are valid but probably not what the operator meant; logged at start and
+    /// printed by check-config, never fatal.
+    public func warnings(file: String) -> [ConfigurationIssue] {
+        var out: [ConfigurationIssue] = []
+        for (i, l) in listeners.enumerated() {
+            let path = "listeners[\(i)]"
+            switch l.kind {
+            case .multicastAnnouncer(let m):
+                if case .v4(let a) = m.group, a >> 24 != 239, m.ttl > 1 {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).ttl",
+                        message: "ttl \(m.ttl) lets announcements to \(m.group) cross routers, and the group is outside the administratively scoped range 239.0.0.0/8; use a 239.x.x.x group or ttl 1 unless the announcements must leave this site"))
+                }
+                if case .v6(let hi, _) = m.group, (hi >> 48) & 0xF >= 0x8, m.ttl > 1 {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).ttl",
+                        message: "hop limit \(m.ttl) with the wide-scope group \(m.group); use an organization- or site-local scope (ff05::/16, ff08::/16) unless the announcements must travel that far"))
+                }
+            case .tcpEcho(let t):
+                if t.maxConnectionsPerSource > t.maxConnections {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).maxConnectionsPerSource",
+                        message: "\(t.maxConnectionsPerSource) is more than maxConnections (\(t.maxConnections)), so it never applies"))
+                }
+            case .udpResponder(let u):
+                if u.rateLimit == 0 && !u.listen.address.isLoopback {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
+                        message: "rate limiting is off on a non-loopback address; a spoofed source can use this responder to reflect traffic at a victim"))
+                }
+            case .broadcastRebroadcaster:
+                break
+            }
+        }
+        return out
+    }
+}
