@@ -12,6 +12,9 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// How long, after our FIN on shutdown, we keep reading (and discarding) before closing.
+    static let lingerTimeout = TimeAmount.seconds(2)
+
     private let prefix: ByteBuffer?
     private let stats: ListenerStats
     private let logger: Logger
@@ -99,7 +102,15 @@ final class TCPEchoHandler: ChannelDuplexHandler {
         }
         // Writes complete in order: once this empty one is written, every echo before it is.
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-            context.close(mode: linger ? .output : .all, promise: nil)
+            guard linger else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output, promise: nil)
+            // A peer that ignores our FIN does not get to hold up a shutdown for long.
+            context.eventLoop.assumeIsolated().scheduleTask(in: TCPEchoHandler.lingerTimeout) {
+                context.close(promise: nil)
+            }
         }
     }
 
