@@ -4,12 +4,12 @@
 // as it arrives and ignores socket.write()'s return value (no backpressure),
 // which is what the examples do.
 //
-// Usage: node echo.js HOST TCP_PORT UDP_PORT
+// Usage: node echo.js HOST TCP_PORT UDP_PORT   (a port of '-': no such server)
 'use strict';
 const net = require('net');
 const dgram = require('dgram');
 
-const [host, tcpPort, udpPort] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const [host, tcpPort, udpPort] = [process.argv[2], process.argv[3], process.argv[4]];
 
 const server = net.createServer((socket) => {
   socket.on('data', (data) => {
@@ -17,12 +17,12 @@ const server = net.createServer((socket) => {
   });
   socket.on('error', () => {});
 });
-server.listen(tcpPort, host);
+if (tcpPort !== '-') server.listen(Number(tcpPort), host);
 
 const udp = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
 udp.on('message', (msg, rinfo) => {
   udp.send(msg, rinfo.port, rinfo.address);
 });
-udp.bind(udpPort, host);
+if (udpPort !== '-') udp.bind(Number(udpPort), host);
 
 process.on('SIGTERM', () => process.exit(0));
