@@ -14,7 +14,7 @@ const server = net.createServer((socket) => {
   socket.on('data', (data) => {
     socket.write('Confirm data: ' + data);
   });
-  socket.on('error', () => {});
+  socket.on('error', () => {}); // the one addition: a client's reset must not end the process
 });
 if (tcpPort !== '-') server.listen(Number(tcpPort), host);
 

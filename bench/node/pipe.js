@@ -11,7 +11,7 @@ const [host, tcpPort, udpPort] = [process.argv[2], process.argv[3], process.argv
 
 const server = net.createServer((socket) => {
   socket.pipe(socket);
-  socket.on('error', () => {});
+  socket.on('error', () => {}); // the one addition: a client's reset must not end the process
 });
 if (tcpPort !== '-') server.listen(Number(tcpPort), host);
 
