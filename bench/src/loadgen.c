@@ -784,12 +784,13 @@ static void run_udp_flood(void) {
         }
         t = now_s();
     }
-    /* Replies still in flight at the end of the window are counted as lost: with
-       a 5 s window that is a few hundred datagrams out of millions. */
+    /* The window's edges cut a few in-flight datagrams either way (replies counted
+       in the window to datagrams sent before it, and the reverse at its end): a few
+       hundred out of millions, so a loss that rounds below zero is shown as 0. */
     char extra[64];
     uint64_t sent = snap[1].sent - snap[0].sent, got = snap[1].ops - snap[0].ops;
-    snprintf(extra, sizeof(extra), "\"loss_pct\":%.4f",
-             sent ? 100.0 * (1.0 - (double)got / (double)sent) : 0.0);
+    double loss = sent ? 100.0 * (1.0 - (double)got / (double)sent) : 0.0;
+    snprintf(extra, sizeof(extra), "\"loss_pct\":%.4f", loss < 0 ? 0.0 : loss);
     print_window_json(extra);
 }
 
