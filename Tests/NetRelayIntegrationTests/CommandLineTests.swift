@@ -49,7 +49,7 @@ struct CommandLineTests {
         #expect(r.stdout.isEmpty)
         #expect(r.stderr == """
             \(path):2:65: listeners[0].maxConection: unknown key "maxConection" in a tcp-echo listener; did you mean "maxConnections"?
-            \(path):3:56: listeners[1].group: 10.0.0.1 is not a multicast address; expected an IPv4 address in 224.0.0.0/4 (e.g. "239.255.0.1") or an IPv6 address in ff00::/8
+            \(path):3:57: listeners[1].group: 10.0.0.1 is not a multicast address; expected an IPv4 address in 224.0.0.0/4 (e.g. "239.255.0.1") or an IPv6 address in ff00::/8
             \(path): 2 errors
 
             """)
