@@ -74,8 +74,9 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        // Counters first: once the echo is flushed the peer may already be asking for them.
         publishCounters()
+        context.flush()
         context.fireChannelReadComplete()
     }
 
