@@ -35,6 +35,9 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private let stats: ListenerStats
     private let logger: Logger
     private let wallClock: @Sendable () -> WallClockTime
+    /// nil: the event loop's clock. Tests stage stalls with their own (an embedded loop runs
+    /// an overdue timer with its clock set back to the timer's deadline).
+    private let monotonicClock: (@Sendable () -> NIODeadline)?
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var running = false
@@ -45,12 +48,18 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private var sendErrorLog = LogThrottle()
 
     init(settings: Settings, progress: Progress, stats: ListenerStats, logger: Logger,
-         wallClock: @escaping @Sendable () -> WallClockTime = WallClockTime.now) {
+         wallClock: @escaping @Sendable () -> WallClockTime = WallClockTime.now,
+         monotonicClock: (@Sendable () -> NIODeadline)? = nil) {
         self.settings = settings
         self.progress = progress
         self.stats = stats
         self.logger = logger
         self.wallClock = wallClock
+        self.monotonicClock = monotonicClock
+    }
+
+    private func now(_ context: ChannelHandlerContext) -> NIODeadline {
+        monotonicClock?() ?? context.eventLoop.now
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -79,7 +88,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
         guard let context, !running else { return }
         running = true
         if progress.schedule == nil {
-            progress.schedule = AnnouncementSchedule(start: context.eventLoop.now, interval: settings.interval)
+            progress.schedule = AnnouncementSchedule(start: now(context), interval: settings.interval)
             progress.nextDeadline = 0
         }
         arm()
@@ -115,7 +124,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private func fire() {
         timer = nil
         guard running, let context, let schedule = progress.schedule else { return }
-        let now = context.eventLoop.now
+        let now = now(context)
         let firing = schedule.firing(scheduled: progress.nextDeadline, now: now)
         if firing.missed > 0 {
             stats.add(.missedDeadlines, Int(firing.missed))
