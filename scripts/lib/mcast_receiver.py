@@ -82,6 +82,9 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # A parent that spawns from a thread with signals blocked (Foundation's Process in a test
+    # runner does) passes that mask on; unblock, or SIGTERM would never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
     count = 0
     started = time.monotonic()
