@@ -41,6 +41,9 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var running = false
+    /// Set when `start()` resumes a stream whose socket was replaced: the deadlines missed
+    /// meanwhile are counted, but the announcer has already said why, so no stall warning.
+    private var resuming = false
     /// Reused for every announcement: once NIO has written the previous one it holds no
     /// reference to the storage, so `clear()` does not allocate.
     private var buffer = ByteBuffer()
@@ -90,6 +93,8 @@ final class AnnouncementHandler: ChannelInboundHandler {
         if progress.schedule == nil {
             progress.schedule = AnnouncementSchedule(start: now(context), interval: settings.interval)
             progress.nextDeadline = 0
+        } else {
+            resuming = true
         }
         arm()
     }
@@ -126,9 +131,11 @@ final class AnnouncementHandler: ChannelInboundHandler {
         guard running, let context, let schedule = progress.schedule else { return }
         let now = now(context)
         let firing = schedule.firing(scheduled: progress.nextDeadline, now: now)
+        let resumed = resuming
+        resuming = false
         if firing.missed > 0 {
             stats.add(.missedDeadlines, Int(firing.missed))
-            if let quiet = stallLog.admit(now: now) {
+            if !resumed, let quiet = stallLog.admit(now: now) {
                 let late = Double((now - schedule.deadline(progress.nextDeadline)).nanoseconds) / 1e9
                 logger.warning(
                     "Skipped \(firing.missed) announcement\(firing.missed == 1 ? "" : "s"): the timer fired \(formatDuration(late)) late (event loop busy or process stopped)\(quiet > 0 ? "; \(quiet) more stalls since the last message" : "")",

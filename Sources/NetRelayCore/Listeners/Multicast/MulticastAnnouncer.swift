@@ -34,10 +34,15 @@ final class MulticastAnnouncer: Listener {
         var stopped = false
         var reopenDelay = MulticastAnnouncer.firstReopenDelay
         var reopenTimer: Scheduled<Void>?
+        /// When the current socket was opened: one that dies young (the network is still
+        /// down) doubles the wait before the next attempt.
+        var openedAt = NIODeadline.now()
     }
 
     static let firstReopenDelay = TimeAmount.seconds(1)
     static let maxReopenDelay = TimeAmount.seconds(30)
+    /// A socket that worked this long before it failed starts the backoff over.
+    static let healthyLifetime = TimeAmount.seconds(60)
 
     init(spec: ListenerSpec, context: ListenerContext) {
         guard case .multicastAnnouncer = spec.kind else { preconditionFailure("not a multicast-announcer spec") }
@@ -152,6 +157,7 @@ final class MulticastAnnouncer: Listener {
             guard !s.stopped else { return false }
             s.channel = opened.channel
             s.handler = opened.handler
+            s.openedAt = .now()
             return true
         }
         guard accepted else {
@@ -170,6 +176,10 @@ final class MulticastAnnouncer: Listener {
         let delay: TimeAmount? = state.withLockedValue { s in
             guard !s.stopped, s.channel === channel else { return nil }
             s.channel = nil
+            if NIODeadline.now() - s.openedAt > Self.healthyLifetime {
+                s.reopenDelay = Self.firstReopenDelay
+            }
+            defer { s.reopenDelay = min(s.reopenDelay * 2, Self.maxReopenDelay) }
             return s.reopenDelay
         }
         guard let delay else { return }
@@ -198,12 +208,11 @@ final class MulticastAnnouncer: Listener {
         let progress = try? await loop.submit { handler?.value.progress }.get()
         do {
             let opened = try await open(spec, m, progress: (progress ?? nil) ?? AnnouncementHandler.Progress())
-            state.withLockedValue { $0.reopenDelay = Self.firstReopenDelay }
-            try await install(opened)
             logger.notice("Announcing again: \(spec.label) from \(opened.local)", metadata: ["event": "reopened"])
+            try await install(opened)
         } catch {
             let delay = state.withLockedValue { s -> TimeAmount in
-                s.reopenDelay = min(s.reopenDelay * 2, Self.maxReopenDelay)
+                defer { s.reopenDelay = min(s.reopenDelay * 2, Self.maxReopenDelay) }
                 return s.reopenDelay
             }
             logger.error("\(error); trying again in \(formatDuration(Double(delay.nanoseconds) / 1e9))", metadata: ["event": "reopen-failed"])
