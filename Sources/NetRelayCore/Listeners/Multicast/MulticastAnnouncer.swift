@@ -79,6 +79,8 @@ final class MulticastAnnouncer: Listener {
 
     /// A bound, configured socket with its handler, not yet announcing.
     private struct Opened: Sendable {
+        /// The spec it was opened for.
+        var spec: ListenerSpec
         var channel: Channel
         var handler: NIOLoopBound<AnnouncementHandler>
         var interface: MulticastInterface?
@@ -147,26 +149,41 @@ final class MulticastAnnouncer: Listener {
             throw ListenerStartError(spec: spec, action: "configure", address: target, reason: "internal error: the announcement handler was not installed", errno: nil)
         }
         let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? "\(bindAddress):0"
-        return Opened(channel: channel, handler: handler, interface: interface, local: local)
+        return Opened(spec: spec, channel: channel, handler: handler, interface: interface, local: local)
     }
 
     /// Makes `opened` the announcer's socket and starts announcing, unless the announcer was
     /// stopped meanwhile (then the socket is closed).
     private func install(_ opened: Opened) async throws {
-        let accepted = state.withLockedValue { s -> Bool in
-            guard !s.stopped else { return false }
+        let current = state.withLockedValue { s -> ListenerSpec? in
+            guard !s.stopped else { return nil }
             s.channel = opened.channel
             s.handler = opened.handler
             s.openedAt = .now()
-            return true
+            return s.spec
         }
-        guard accepted else {
+        guard let current else {
             try? await opened.channel.close()
             return
         }
         let channel = opened.channel
         channel.closeFuture.whenComplete { _ in self.socketClosed(channel) }
-        try await loop.submit { opened.handler.value.start() }.get()
+        // A reload that came while a replacement socket was being opened changed the spec
+        // after it was read: apply what is current now (later reloads find the new handler).
+        let refresh: AnnouncementHandler.Settings?
+        if current != opened.spec, case .multicastAnnouncer(let m) = current.kind {
+            refresh = Self.settings(current, m, hostName: context.hostName)
+            for option in MulticastSocketOption.all(for: m, interface: nil) {
+                try? await option.apply(to: channel)
+            }
+        } else {
+            refresh = nil
+        }
+        let loop = self.loop
+        try await loop.submit {
+            if let refresh { opened.handler.value.apply(refresh, now: loop.now) }
+            opened.handler.value.start()
+        }.get()
     }
 
     // MARK: Replacing a socket NIO closed
