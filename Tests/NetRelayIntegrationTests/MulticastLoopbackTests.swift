@@ -32,14 +32,14 @@ struct MulticastLoopbackTests {
     @Test("JSON announcements reach a receiver that joined on 127.0.0.1: consecutive seq, host, listener, current time")
     func jsonOnLoopback() throws {
         let ns = try LoopbackNamespace()
-        defer { print("D0 \(Date().timeIntervalSince1970)"); ns.destroy(); print("D1 \(Date().timeIntervalSince1970)") }
+        defer { ns.destroy() }
         let group = testGroup(), port = Ports.free()
         let daemon = try DaemonProcess.launch(config: configJSON([
             multicastAnnouncer("clock", group: group, port: port, "\"interval\": 0.05, \"interface\": \"lo\", \"format\": \"json\""),
         ], extra: "\"statusInterval\": 0.2"), namespace: ns.name)
-        defer { print("S0 \(Date().timeIntervalSince1970)"); daemon.stop(); print("S1 \(Date().timeIntervalSince1970)") }
+        defer { daemon.stop() }
         let rx = try MulticastReceiver(group: group, port: port, interface: "127.0.0.1", prefix: ns.prefix)
-        defer { print("R0 \(Date().timeIntervalSince1970)"); rx.stop(); print("R1 \(Date().timeIntervalSince1970)") }
+        defer { rx.stop() }
         try rx.waitReady()
         let messages = Array(try rx.waitForMessages(20).prefix(20))
         Self.expectConsecutive(messages)
