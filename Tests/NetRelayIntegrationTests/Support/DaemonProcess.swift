@@ -83,10 +83,6 @@ final class DaemonProcess: @unchecked Sendable {
     func waitForExit(timeout: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline {
-            // Keep reading notifications, as systemd does: once the socket's queue is full
-            // (net.unix.max_dgram_qlen, 10) sd_notify blocks, and a daemon whose STATUS kept
-            // changing while nobody read would hang in STOPPING=1.
-            _ = notify.messages
             Thread.sleep(forTimeInterval: 0.02)
         }
         return process.isRunning ? nil : process.terminationStatus
@@ -112,6 +108,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     deinit {
+        notify.stop()
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }
