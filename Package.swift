@@ -67,6 +67,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "NetRelayCtlTests",
+            dependencies: [
+                // Runs the built netrelayctl binary; the dependency makes `swift test` build it first.
+                "netrelayctl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "NetRelayIntegrationTests",
             dependencies: [
                 "NetRelayCore",
