@@ -54,7 +54,7 @@ struct ListenTests {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.filter { $0.hasPrefix("announcement from 127.0.0.1:") && $0.hasSuffix("(24 bytes): 2026-11-27T14:03:04.123Z") }.count == 3)
         let stats = try #require(lines.last)
-        #expect(stats.hasPrefix("stats: heard 3 announcements from 1 sender in "))
+        #expect(stats.hasPrefix("stats: 3 heard from 1 sender over "))
         #expect(stats.hasSuffix("no sequence numbers (only the json format has them), so gaps are unknown"))
     }
 

@@ -15,7 +15,7 @@ struct ListenCommand: AsyncParsableCommand {
               announcement from 127.0.0.1:51234 (80 bytes, seq 7): {"time":"…","seq":7,…}
               announcement from 127.0.0.1:51234 (80 bytes, seq 8): {"time":"…","seq":8,…}
               announcement from 127.0.0.1:51234 (80 bytes, seq 9): {"time":"…","seq":9,…}
-              stats: heard 3 announcements from 1 sender in 2.002 s; mean interval 1.001 s; no sequence gaps
+              stats: 3 heard from 1 sender over 2.002 s, mean interval 1.001 s, no gaps
 
             --interface takes a name (lo, eth0) or one of the interface's addresses (127.0.0.1); \
             without it the kernel joins on the interface its routing table picks for the group. \

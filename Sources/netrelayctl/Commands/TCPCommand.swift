@@ -8,7 +8,8 @@ struct TCPCommand: AsyncParsableCommand {
             The classic Node.js TCP client connects, writes 'Hello!', and ten seconds later \
             calls end('Bye'): writes 'Bye' and sends FIN. Against a tcp-echo listener:
 
-              $ netrelayctl tcp 127.0.0.1:2000 --send 'Hello!' --send Bye --interval 10 --end-after 0 --half-close
+              $ netrelayctl tcp 127.0.0.1:2000 --send 'Hello!' --send Bye \\
+                    --interval 10 --end-after 0 --half-close
               connected to 127.0.0.1:2000 from 127.0.0.1:40112
               sent 6 bytes to 127.0.0.1:2000: Hello!
               received 20 bytes: Confirm data: Hello!

@@ -93,18 +93,18 @@ struct AnnouncementStats {
 
 extension AnnouncementStats.Summary {
     var textLine: String {
-        var parts = ["heard \(count) announcement\(count == 1 ? "" : "s") from \(senders) sender\(senders == 1 ? "" : "s") in \(Seconds.text(duration)) s"]
+        var parts = ["\(count) heard from \(senders) sender\(senders == 1 ? "" : "s") over \(Seconds.text(duration)) s"]
         if let meanInterval { parts.append("mean interval \(Seconds.text(meanInterval)) s") }
         if !sequenced {
             parts.append("no sequence numbers (only the json format has them), so gaps are unknown")
         } else if gaps.isEmpty {
-            parts.append("no sequence gaps")
+            parts.append("no gaps")
         } else {
             let list = gaps.map { "after \($0.after) came \($0.next) from \($0.from)" }.joined(separator: ", ")
             parts.append("\(missing) missing in \(gaps.count) gap\(gaps.count == 1 ? "" : "s"): \(list)")
         }
         if outOfOrder > 0 { parts.append("\(outOfOrder) out of order or repeated") }
-        return "stats: " + parts.joined(separator: "; ")
+        return "stats: " + parts.joined(separator: ", ")
     }
 
     func addJSON(to o: inout JSONObject) {

@@ -51,17 +51,11 @@ enum StandardStream {
 
     /// write(2) directly: stdio's buffer would hold lines back when stdout is a pipe.
     private static func write(_ text: String, to fd: Int32) {
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in
-                #if canImport(Darwin)
-                Darwin.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                #elseif canImport(Musl)
-                Musl.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                #else
-                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                #endif
+            let n = bytes.withUnsafeBytes { raw in
+                systemWrite(fd, raw.baseAddress! + offset, raw.count - offset)
             }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -69,8 +63,15 @@ enum StandardStream {
             }
             offset += n
         }
-        bytes.removeAll()
     }
+
+    #if canImport(Darwin)
+    private static let systemWrite = Darwin.write
+    #elseif canImport(Musl)
+    private static let systemWrite = Musl.write
+    #else
+    private static let systemWrite = Glibc.write
+    #endif
 }
 
 extension Event {
