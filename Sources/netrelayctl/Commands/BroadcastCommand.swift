@@ -30,7 +30,7 @@ struct BroadcastCommand: AsyncParsableCommand {
     )
 
     @Option(help: ArgumentHelp(
-        "Address and port to listen on: 0.0.0.0:2002 hears broadcasts and unicast, 127.255.255.255:2002 only broadcasts to that address.",
+        "Address and port to listen on: 0.0.0.0:2002 hears broadcasts and unicast, 127.255.255.255:2002 only broadcasts to that address; a unicast address (127.0.0.1:2002) hears no broadcast at all.",
         valueName: "addr:port"
     ))
     var bind: String
