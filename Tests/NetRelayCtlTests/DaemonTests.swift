@@ -122,6 +122,21 @@ struct DaemonTests {
         #expect(heard["to"] as? String == "127.255.255.255")
     }
 
+    @Test("broadcast-rebroadcaster ignoring our source (sourceAllow): timeout, exit 1")
+    func rebroadcasterTimeout() async throws {
+        let listenPort = Ports.free()
+        let relayPort = Ports.free()
+        let daemon = try await RelayDaemon.start([
+            #"{"name": "rebroadcast", "kind": "broadcast-rebroadcaster", "listen": "127.0.0.1:\#(relayPort)", "target": "127.255.255.255:\#(listenPort)", "sourceAllow": ["192.0.2.0/24"]}"#,
+        ])
+        let r = try await ctl("broadcast", "--bind", "0.0.0.0:\(listenPort)", "--to", "127.0.0.1:\(relayPort)", "--send", "client", "--timeout", "0.5", "--json")
+        daemon.stop()
+
+        #expect(r.status == 1)
+        #expect(r.reason == "netrelayctl: timed out after 0.5 s: heard 0 of 1 broadcasts on 0.0.0.0:\(listenPort) after sending to 127.0.0.1:\(relayPort)")
+        #expect(r.events("timeout").first?["waitingFor"] as? String == "broadcast")
+    }
+
     @Test(
         "multicast-announcer, json format on lo: every announcement has seq, stats without gaps",
         .enabled(if: LoopbackMulticast.works, "IPv4 multicast over lo does not work on this kernel")
