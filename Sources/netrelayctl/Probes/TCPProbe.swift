@@ -30,7 +30,12 @@ struct TCPProbe: Sendable {
                 channel = try await bootstrap.connect(host: target.host, port: target.port).get()
             }
         } catch {
-            let outcome = Outcome.failure(ErrorText.describe(error, peer: target.description))
+            let reason = ErrorText.describe(error, peer: target.description)
+            var outcome = Outcome.failure(reason)
+            if case .connectTimeout = error as? ChannelError {
+                output.emit(.timeout(after: Double(timeout.nanoseconds) / 1e9, waitingFor: "connect"))
+                outcome = .timedOut(reason)
+            }
             done.succeed(outcome)
             return outcome
         }
