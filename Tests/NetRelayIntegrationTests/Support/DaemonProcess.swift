@@ -90,7 +90,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Resident set size in KiB, from /proc.
     var rssKiB: Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        guard let status = SocketQueues.readProcFile("/proc/\(pid)/status") else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
         }
