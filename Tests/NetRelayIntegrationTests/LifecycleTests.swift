@@ -166,6 +166,19 @@ struct LifecycleTests {
         #expect(!daemon.notify.messages.contains { $0.contains("READY=1") })
     }
 
+    @Test("Permission denied (a privileged port without CAP_NET_BIND_SERVICE): clear line, ERRNO, exit 69",
+          .enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv to drop to an unprivileged user"))
+    func permissionDenied() throws {
+        let daemon = try DaemonProcess(config: configJSON([tcpEcho("low", port: 7)]), asUser: "nobody")
+        try daemon.start()
+        #expect(daemon.waitForExit() == 69)
+        let expected = "Failed to bind tcp-echo \"low\" to 127.0.0.1:7: permission denied"
+        #expect(daemon.log.contains(expected), "log: \(daemon.log)")
+        let failure = try daemon.notify.wait("STATUS with the failure") { $0.contains("STATUS=Failed to start") }
+        #expect(NotifySocket.value("STATUS", in: failure) == "Failed to start: " + expected)
+        #expect(NotifySocket.value("ERRNO", in: failure) == "\(EACCES)")
+    }
+
     @Test("A listener that fails stops the ones already bound (no half-started daemon)")
     func partialStartRollsBack() throws {
         let free = Ports.free(), taken = Ports.free()

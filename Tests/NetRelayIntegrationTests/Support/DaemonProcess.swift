@@ -10,7 +10,8 @@ final class DaemonProcess: @unchecked Sendable {
     private let logPath: String
 
     /// `namespace`: run inside that network namespace (`ip netns exec`, which keeps the PID).
-    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil) throws {
+    /// `asUser`: run as that user (via setpriv, without capabilities), for permission tests.
+    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil, asUser: String? = nil) throws {
         directory = Paths.makeTempDirectory()
         configPath = directory + "/config.json"
         logPath = directory + "/stderr.log"
@@ -21,6 +22,14 @@ final class DaemonProcess: @unchecked Sendable {
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["ip", "netns", "exec", namespace, Paths.netrelayd] + args
+        } else if let asUser {
+            // The user must reach the config and the notify socket.
+            chmod(directory, 0o755)
+            chmod(configPath, 0o644)
+            chmod(logPath, 0o666)
+            chmod(notify.path, 0o666)
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(asUser)", "--regid=\(asUser == "nobody" ? "nogroup" : asUser)", "--clear-groups", "--inh-caps=-all", "--", Paths.netrelayd] + args
         } else {
             process.executableURL = URL(fileURLWithPath: Paths.netrelayd)
             process.arguments = args
