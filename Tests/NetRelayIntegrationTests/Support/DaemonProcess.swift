@@ -7,11 +7,13 @@ final class DaemonProcess: @unchecked Sendable {
     let configPath: String
     let notify: NotifySocket
     let process = Process()
-    private let logPath: String
+    let logPath: String
 
     /// `namespace`: run inside that network namespace (`ip netns exec`, which keeps the PID).
     /// `asUser`: run as that user (via setpriv, without capabilities), for permission tests.
-    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil, asUser: String? = nil) throws {
+    /// `stderrIsJournal`: set JOURNAL_STREAM to the captured stderr's device and inode, so the
+    /// daemon believes its stderr is the journal and logs with sd_journal_sendv.
+    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil, asUser: String? = nil, stderrIsJournal: Bool = false) throws {
         directory = Paths.makeTempDirectory()
         configPath = directory + "/config.json"
         logPath = directory + "/stderr.log"
@@ -39,6 +41,10 @@ final class DaemonProcess: @unchecked Sendable {
             env.removeValue(forKey: key)
         }
         env["NOTIFY_SOCKET"] = notify.path
+        if stderrIsJournal {
+            var st = stat()
+            if stat(logPath, &st) == 0 { env["JOURNAL_STREAM"] = "\(st.st_dev):\(st.st_ino)" }
+        }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardInput = FileHandle.nullDevice
