@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One running listener. The supervisor starts, updates and stops listeners; protocol logic
+/// lives in their channel handlers.
+public protocol Listener: AnyObject, Sendable {
+    var spec: ListenerSpec { get }
+    var stats: ListenerStats { get }
+    /// Where it serves once started (a port of 0 resolved to the real one).
+    var localDescription: String { get }
+    /// Binds (or adopts an inherited socket) and starts serving. Throws `ListenerStartError`.
+    func start() async throws
+    /// Whether `newSpec` can be applied without closing the socket (same kind and bind parameters).
+    func canUpdate(to newSpec: ListenerSpec) -> Bool
+    /// Applies `newSpec` in place: new traffic uses it at once; connections opened under the
+    /// old spec are closed gracefully (in-flight echoes delivered) within `gracePeriod`.
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async
+    /// Closes the listening socket (the port is free when this returns) and stops sending.
+    func stopAccepting() async
+    /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes
+    /// them. Returns when all are closed.
+    func drain(gracePeriod: TimeAmount) async
+}
+
+/// What every listener needs from the daemon.
+public struct ListenerContext: Sendable {
+    public var group: MultiThreadedEventLoopGroup
+    public var logger: Logger
+    public var sockets: any InheritedSocketSource
+    /// This host's name, for announcements.
+    public var hostName: String
+
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName()) {
+        self.group = group
+        self.logger = logger
+        self.sockets = sockets
+        self.hostName = hostName
+    }
+
+    /// A logger whose lines carry LISTENER= (and the kind) for journald.
+    public func logger(for spec: ListenerSpec) -> Logger {
+        var l = logger
+        l[metadataKey: "listener"] = .string(spec.name)
+        l[metadataKey: "kind"] = .string(spec.kindName)
+        return l
+    }
+}
+
+/// Creates the listener for a spec.
+public enum ListenerFactory {
+    public static func make(_ spec: ListenerSpec, context: ListenerContext) -> any Listener {
+        switch spec.kind {
+        case .tcpEcho: return TCPEchoListener(spec: spec, context: context)
+        case .udpResponder: return UDPResponderListener(spec: spec, context: context)
+        case .broadcastRebroadcaster: return BroadcastListener(spec: spec, context: context)
+        case .multicastAnnouncer: return MulticastAnnouncer(spec: spec, context: context)
+        }
+    }
+}
+
+/// Why a listener did not start, in the words of the log line:
+/// `Failed to bind tcp-echo "echo" to 127.0.0.1:2000: address already in use`.
+public struct ListenerStartError: Error, Sendable, CustomStringConvertible {
+    public var listener: String
+    public var kind: String
+    /// "bind", "adopt", "join", ...
+    public var action: String
+    public var address: String
+    public var reason: String
+    /// For ERRNO= to systemd, when the failure came from a system call.
+    public var errno: Int32?
+
+    public init(spec: ListenerSpec, action: String, address: String, reason: String, errno: Int32?) {
+        self.listener = spec.name
+        self.kind = spec.kindName
+        self.action = action
+        self.address = address
+        self.reason = reason
+        self.errno = errno
+    }
+
+    public init(spec: ListenerSpec, action: String, address: String, error: Error) {
+        let (reason, code) = describeSocketError(error)
+        self.init(spec: spec, action: action, address: address, reason: reason, errno: code)
+    }
+
+    public var description: String {
+        "Failed to \(action) \(kind) \"\(listener)\" to \(address): \(reason)"
+    }
+}
+
+/// A system call error as "address already in use" plus its errno, from NIO's error types.
+public func describeSocketError(_ error: Error) -> (String, Int32?) {
+    if let io = error as? IOError {
+        return (errnoDescription(io.errnoCode), io.errnoCode)
+    }
+    if let e = error as? ListenerStartError { return (e.reason, e.errno) }
+    return ("\(error)", nil)
+}
+
+public func currentHostName() -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}

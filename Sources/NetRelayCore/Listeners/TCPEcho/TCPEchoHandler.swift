@@ -1,0 +1,142 @@
+import Logging
+import NIOCore
+
+/// Echoes every byte back in order, each received chunk optionally preceded by a prefix.
+///
+/// Also the connection's flow control: it holds back `read()` while the channel is not
+/// writable, so a peer that sends and never reads stops being read from once its unsent
+/// echo passes the write-buffer high-water mark (NIO resumes at the low mark). On the peer's
+/// FIN (with allowHalfOpen) or on shutdown it stops echoing, flushes what is queued, and closes.
+final class TCPEchoHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let prefix: ByteBuffer?
+    private let stats: ListenerStats
+    private let logger: Logger
+    private var writable = true
+    private var readHeldBack = false
+    /// No more echoes: the input ended or the daemon is shutting down. Reads are discarded.
+    private var finishing = false
+    // Counted locally and published once per read batch, off the per-chunk path.
+    private var unpublishedIn = 0
+    private var unpublishedOut = 0
+    private var totalIn = 0
+    private var totalOut = 0
+    private var openedAt = NIODeadline.now()
+
+    init(prefix: String, stats: ListenerStats, logger: Logger) {
+        self.prefix = prefix.isEmpty ? nil : ByteBuffer(string: prefix)
+        self.stats = stats
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        openedAt = .now()
+        logger.debug("Accepted connection", metadata: ["event": "accepted"])
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let count = unwrapInboundIn(data).readableBytes
+        unpublishedIn += count
+        guard !finishing else { return }
+        if let prefix {
+            // The same prefix buffer every time: ByteBuffer is copy-on-write, so no allocation.
+            context.write(wrapOutboundOut(prefix), promise: nil)
+            unpublishedOut += prefix.readableBytes
+        }
+        // Pass the received NIOAny through unchanged: no re-wrapping, no copy.
+        context.write(data, promise: nil)
+        unpublishedOut += count
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        publishCounters()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if writable || finishing {
+            context.read()
+        } else {
+            readHeldBack = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        if writable, readHeldBack {
+            readHeldBack = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            // allowHalfOpen: the peer is done sending; echo what is queued, then close.
+            finish(context: context, linger: false)
+        case is ChannelShouldQuiesceEvent:
+            // Shutdown or restart: deliver the echoes we owe, send FIN, and read (discarding)
+            // until the peer closes, so unread input does not turn our close into a reset
+            // that could destroy the echo still in flight.
+            finish(context: context, linger: true)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func finish(context: ChannelHandlerContext, linger: Bool) {
+        if finishing && linger { return }  // already on the way out
+        finishing = true
+        if readHeldBack {
+            readHeldBack = false
+            context.read()
+        }
+        // Writes complete in order: once this empty one is written, every echo before it is.
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(mode: linger ? .output : .all, promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        publishCounters()
+        if logger.logLevel <= .debug {
+            let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
+            logger.debug(
+                "Closed connection: \(totalIn) bytes in, \(totalOut) bytes out, \(formatDuration(seconds))",
+                metadata: ["event": "closed", "bytes_in": "\(totalIn)", "bytes_out": "\(totalOut)"]
+            )
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Resets and broken pipes are how TCP peers leave; they are not the daemon's errors.
+        logger.debug("Connection error: \(describeSocketError(error).0)", metadata: ["event": "connection-error"])
+        context.close(promise: nil)
+    }
+
+    private func publishCounters() {
+        if unpublishedIn > 0 {
+            stats.add(.bytesIn, unpublishedIn)
+            totalIn += unpublishedIn
+            unpublishedIn = 0
+        }
+        if unpublishedOut > 0 {
+            stats.add(.bytesOut, unpublishedOut)
+            totalOut += unpublishedOut
+            unpublishedOut = 0
+        }
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+    if seconds < 120 { return "\(Double(Int(seconds * 10)) / 10) s" }
+    return "\(Int(seconds / 60)) min \(Int(seconds) % 60) s"
+}

@@ -1,0 +1,172 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Wires a `tcp-echo` spec to a NIO server socket: options, the connection gate in the server
+/// pipeline, and the idle-timeout and echo handlers in each connection's pipeline.
+final class TCPEchoListener: Listener {
+    let stats = ListenerStats()
+    private let context: ListenerContext
+    private let state: NIOLockedValueBox<State>
+    /// Read by the child initializer at each accept, so an in-place update applies to the next connection.
+    private let childSettings: NIOLockedValueBox<ChildSettings>
+
+    private struct State {
+        var spec: ListenerSpec
+        var serverChannel: Channel?
+        var gate: NIOLoopBound<ConnectionGate>?
+        var local: String
+    }
+
+    struct ChildSettings: Sendable {
+        var spec: TCPEchoSpec
+        var logger: Logger
+    }
+
+    init(spec: ListenerSpec, context: ListenerContext) {
+        guard case .tcpEcho(let tcp) = spec.kind else { preconditionFailure("not a tcp-echo spec") }
+        self.context = context
+        self.state = NIOLockedValueBox(State(spec: spec, local: tcp.listen.description))
+        self.childSettings = NIOLockedValueBox(ChildSettings(spec: tcp, logger: context.logger(for: spec)))
+    }
+
+    var spec: ListenerSpec { state.withLockedValue { $0.spec } }
+    var localDescription: String { state.withLockedValue { $0.local } }
+
+    func start() async throws {
+        let spec = self.spec
+        guard case .tcpEcho(let tcp) = spec.kind else { return }
+        let logger = context.logger(for: spec)
+        let stats = self.stats
+        let settings = childSettings
+        let gateBox = NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>(nil)
+        let policy = AdmissionPolicy(tcp)
+
+        var bootstrap = ServerBootstrap(group: context.group)
+            .serverChannelOption(.backlog, value: Int32(tcp.backlog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let gate = ConnectionGate(policy: policy, stats: stats, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(gate, name: "ConnectionGate")
+                    gateBox.withLockedValue { $0 = NIOLoopBound(gate, eventLoop: channel.eventLoop) }
+                }
+            }
+            // Echo is request/response: send small replies at once rather than wait for Nagle.
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let current = settings.withLockedValue { $0 }
+                return channel.eventLoop.makeCompletedFuture {
+                    try TCPEchoListener.configureConnection(channel, current, stats: stats)
+                }
+            }
+        if tcp.reusePort {
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption.reusePort, value: 1)
+        }
+
+        let channel: Channel
+        if let inherited = context.sockets.take(named: spec.name) {
+            try Self.checkInherited(inherited, for: spec, listen: tcp.listen)
+            do {
+                channel = try await bootstrap.withBoundSocket(inherited.fd).get()
+            } catch {
+                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
+            }
+            logger.info("Adopted socket-activated fd \(inherited.fd) (\(inherited.name)) for \(spec.label)", metadata: ["event": "adopted"])
+        } else {
+            do {
+                channel = try await bootstrap.bind(to: try tcp.listen.socketAddress()).get()
+            } catch {
+                throw ListenerStartError(spec: spec, action: "bind", address: tcp.listen.description, error: error)
+            }
+        }
+        let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? tcp.listen.description
+        state.withLockedValue {
+            $0.serverChannel = channel
+            $0.gate = gateBox.withLockedValue { $0 }
+            $0.local = local
+        }
+        logger.info(
+            "Listening: \(spec.kindName) \"\(spec.name)\" on \(local) (\(Self.describe(tcp)))",
+            metadata: ["event": "listening", "address": .string(local)]
+        )
+    }
+
+    /// The pipeline of one accepted connection.
+    static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats) throws {
+        let tcp = settings.spec
+        let options = channel.syncOptions
+        try options?.setOption(.allowRemoteHalfClosure, value: tcp.allowHalfOpen)
+        try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
+        var logger = settings.logger
+        if logger.logLevel <= .debug, let peer = channel.remoteAddress.flatMap(Endpoint.init) {
+            logger[metadataKey: "peer"] = .string(peer.description)
+        }
+        let sync = channel.pipeline.syncOperations
+        if tcp.idleTimeout > 0 {
+            try sync.addHandler(IdleTimeoutHandler(timeout: .nanoseconds(Int64(tcp.idleTimeout * 1e9)), stats: stats, logger: logger))
+        }
+        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, stats: stats, logger: logger))
+    }
+
+    static func describe(_ tcp: TCPEchoSpec) -> String {
+        var parts = ["maxConnections \(tcp.maxConnections)"]
+        if tcp.maxConnectionsPerSource > 0 { parts.append("maxConnectionsPerSource \(tcp.maxConnectionsPerSource)") }
+        if tcp.allowHalfOpen { parts.append("allowHalfOpen") }
+        parts.append(tcp.idleTimeout > 0 ? "idleTimeout \(formatSeconds(tcp.idleTimeout)) s" : "no idleTimeout")
+        if !tcp.replyPrefix.isEmpty { parts.append("replyPrefix \(JSONNode.quote(tcp.replyPrefix))") }
+        if !tcp.allow.isEmpty { parts.append("allow \(tcp.allow.map(\.description).joined(separator: ","))") }
+        if !tcp.deny.isEmpty { parts.append("deny \(tcp.deny.map(\.description).joined(separator: ","))") }
+        if tcp.reusePort { parts.append("reusePort") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func checkInherited(_ socket: InheritedSocket, for spec: ListenerSpec, listen: Endpoint) throws {
+        guard socket.type == .stream else {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a stream (TCP) socket; use ListenStream= in the .socket unit", errno: nil)
+        }
+        if let local = socket.localAddress, listen.port != 0, local != listen {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
+        }
+    }
+
+    func canUpdate(to newSpec: ListenerSpec) -> Bool {
+        guard case .tcpEcho(let new) = newSpec.kind, case .tcpEcho(let old) = spec.kind else { return false }
+        return new.listen == old.listen && new.reusePort == old.reusePort && new.backlog == old.backlog
+    }
+
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
+        guard case .tcpEcho(let tcp) = newSpec.kind else { return }
+        let logger = context.logger(for: newSpec)
+        childSettings.withLockedValue { $0 = ChildSettings(spec: tcp, logger: logger) }
+        let (gate, channel) = state.withLockedValue { s -> (NIOLoopBound<ConnectionGate>?, Channel?) in
+            s.spec = newSpec
+            return (s.gate, s.serverChannel)
+        }
+        guard let gate, let channel else { return }
+        let policy = AdmissionPolicy(tcp)
+        // Connections opened under the old settings finish gracefully in the background.
+        _ = try? await channel.eventLoop.submit {
+            gate.value.policy = policy
+            _ = gate.value.quiesceOpenConnections(gracePeriod: gracePeriod)
+        }.get()
+        logger.info("Updated \(newSpec.label) in place (\(Self.describe(tcp)))", metadata: ["event": "updated"])
+    }
+
+    func stopAccepting() async {
+        guard let channel = state.withLockedValue({ $0.serverChannel }) else { return }
+        try? await channel.close()
+    }
+
+    func drain(gracePeriod: TimeAmount) async {
+        let (gate, channel) = state.withLockedValue { ($0.gate, $0.serverChannel) }
+        guard let gate, let channel else { return }
+        let drained = channel.eventLoop.flatSubmit {
+            gate.value.quiesceOpenConnections(gracePeriod: gracePeriod)
+        }
+        try? await drained.get()
+    }
+}

@@ -1,0 +1,32 @@
+import Atomics
+import Logging
+
+/// The daemon's log level, shared by every logger so that a reload can change it at run time
+/// (swift-log loggers are values; each copy would otherwise keep its own level).
+public final class LogLevelControl: Sendable {
+    private static let levels = Logger.Level.allCases
+    private let raw: ManagedAtomic<Int>
+
+    public init(_ level: Logger.Level) {
+        raw = ManagedAtomic(LogLevelControl.levels.firstIndex(of: level) ?? 2)
+    }
+
+    public var level: Logger.Level {
+        get { LogLevelControl.levels[raw.load(ordering: .relaxed)] }
+        set { raw.store(LogLevelControl.levels.firstIndex(of: newValue) ?? 2, ordering: .relaxed) }
+    }
+}
+
+extension LogLevelSetting {
+    public var loggerLevel: Logger.Level {
+        switch self {
+        case .trace: return .trace
+        case .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warning: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// What the executable hands the daemon: where the config is and how to reach systemd.
+public struct DaemonOptions: Sendable {
+    public var configPath: String
+    /// `--log-level`; when set, the config's `logLevel` is ignored.
+    public var logLevelOverride: Logger.Level?
+    public var logLevel: LogLevelControl
+    public var logger: Logger
+    public var notifier: any ServiceNotifier
+    /// WATCHDOG_USEC, when the service manager wants pings.
+    public var watchdogInterval: TimeAmount?
+    public var sockets: any InheritedSocketSource
+    public var version: String
+
+    public init(configPath: String, logLevelOverride: Logger.Level?, logLevel: LogLevelControl, logger: Logger,
+                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: any InheritedSocketSource, version: String) {
+        self.configPath = configPath
+        self.logLevelOverride = logLevelOverride
+        self.logLevel = logLevel
+        self.logger = logger
+        self.notifier = notifier
+        self.watchdogInterval = watchdogInterval
+        self.sockets = sockets
+        self.version = version
+    }
+}
+
+/// The daemon's life: load the configuration, bind every listener, tell systemd READY=1,
+/// reload on SIGHUP, report on SIGUSR1, and shut down gracefully on SIGTERM/SIGINT.
+public enum Daemon {
+    public static func run(_ options: DaemonOptions) async -> DaemonExitCode {
+        let logger = options.logger
+        let configuration: Configuration
+        switch ConfigurationLoader.load(path: options.configPath) {
+        case .failure(let error):
+            logConfigurationError(error, logger: logger)
+            options.notifier.notify(NotifyMessage.status("Failed to start: configuration error: \(error.summary)") + "\nERRNO=22")
+            return .config
+        case .success(let c):
+            configuration = c
+        }
+        if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
+        for warning in configuration.warnings(file: options.configPath) {
+            logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        }
+        logger.info(
+            "Starting netrelayd \(options.version): \(configuration.listeners.count) listener(s) from \(options.configPath), \(configuration.eventLoopThreads) event loop thread(s)",
+            metadata: ["event": "starting"]
+        )
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+        let context = ListenerContext(group: group, logger: logger, sockets: options.sockets)
+        let supervisor = Supervisor(configuration: configuration, context: context)
+        let service = DaemonService(supervisor: supervisor, options: options, group: group)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [.init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+
+        var exitCode = DaemonExitCode.ok
+        do {
+            try await serviceGroup.run()
+        } catch {
+            let (message, code) = describeStartFailure(error)
+            logger.error("\(message)", metadata: ["event": "start-failed"])
+            var notice = NotifyMessage.status("Failed to start: \(message)")
+            if let code { notice += "\nERRNO=\(code)" }
+            options.notifier.notify(notice)
+            exitCode = (error is ListenerStartError || error is UnclaimedSocketsError) ? .unavailable : .software
+        }
+        try? await group.shutdownGracefully()
+        if exitCode == .ok { logger.info("Stopped", metadata: ["event": "stopped"]) }
+        return exitCode
+    }
+
+    static func describeStartFailure(_ error: Error) -> (String, Int32?) {
+        if let e = error as? ListenerStartError { return (e.description, e.errno) }
+        if let e = error as? UnclaimedSocketsError { return (e.description, 22) }
+        return ("\(error)", nil)
+    }
+
+    static func logConfigurationError(_ error: ConfigurationError, logger: Logger) {
+        for issue in error.issues {
+            logger.error("\(issue)", metadata: ["event": "config-error", "config_path": .string(issue.path)])
+        }
+        let n = error.issues.count
+        logger.error("Configuration has \(n) error\(n == 1 ? "" : "s"); fix them and run `netrelayd check-config \(error.issues.first?.file ?? "FILE")`", metadata: ["event": "config-error"])
+    }
+}
+
+/// The swift-service-lifecycle service that runs the supervisor until graceful shutdown.
+struct DaemonService: Service, CustomStringConvertible {
+    let supervisor: Supervisor
+    let options: DaemonOptions
+    let group: MultiThreadedEventLoopGroup
+
+    var description: String { "netrelayd" }
+
+    func run() async throws {
+        let logger = options.logger
+        let notifier = options.notifier
+        // Trap the signals before binding, so a SIGHUP during start-up is not fatal.
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
+        try await supervisor.start()
+
+        let watchdog = options.watchdogInterval.map { Watchdog(group: group, interval: $0, notifier: notifier) }
+        watchdog?.start()
+        let status = await supervisor.statusLine()
+        notifier.notify("READY=1\n" + NotifyMessage.status(status))
+        logger.info("Ready: \(status)", metadata: ["event": "ready"])
+
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                for await signal in signals {
+                    if signal == .sighup {
+                        await reload()
+                    } else {
+                        await supervisor.logStatistics()
+                    }
+                }
+            }
+            tasks.addTask {
+                await keepStatusCurrent(last: status)
+            }
+            try? await gracefulShutdown()
+            tasks.cancelAll()
+        }
+
+        let open = await supervisor.openConnections
+        let timeout = await supervisor.configuration.shutdownTimeout
+        notifier.notify("STOPPING=1\n" + NotifyMessage.status("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)"))
+        logger.info("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)", metadata: ["event": "stopping"])
+        await supervisor.shutdown()
+        watchdog?.stop()
+    }
+
+    private func reload() async {
+        let logger = options.logger
+        options.notifier.notify(NotifyMessage.reloading())
+        logger.info("Reloading configuration from \(options.configPath)", metadata: ["event": "reload"])
+        switch ConfigurationLoader.load(path: options.configPath) {
+        case .failure(let error):
+            Daemon.logConfigurationError(error, logger: logger)
+            let n = await supervisor.reloadRejected(error)
+            logger.error("Reload \(n) failed: the configuration has errors; still serving the previous configuration", metadata: ["event": "reload-failed"])
+        case .success(let configuration):
+            if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
+            for warning in configuration.warnings(file: options.configPath) {
+                logger.warning("\(warning)", metadata: ["event": "config-warning"])
+            }
+            let report = await supervisor.reload(to: configuration)
+            for note in report.notes { logger.warning("\(note)", metadata: ["event": "reload"]) }
+            if report.ok {
+                logger.info("Reload \(report.number) complete: \(report.summary)", metadata: ["event": "reloaded"])
+            } else {
+                logger.error("Reload \(report.number) partly failed (\(report.summary)): \(report.failures.joined(separator: "; "))", metadata: ["event": "reload-failed"])
+            }
+        }
+        options.notifier.notify("READY=1\n" + NotifyMessage.status(await supervisor.statusLine()))
+    }
+
+    /// Re-sends STATUS= when the summary changes, at most once per `statusInterval`.
+    private func keepStatusCurrent(last: String) async {
+        var last = last
+        while !Task.isCancelled {
+            let interval = await supervisor.configuration.statusInterval
+            do {
+                try await Task.sleep(for: .nanoseconds(Int64(interval * 1e9)))
+            } catch {
+                return
+            }
+            let now = await supervisor.statusLine()
+            if now != last {
+                options.notifier.notify(NotifyMessage.status(now))
+                last = now
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Atomics
+
+/// What a listener counts. Handlers add to these from their event loop; the supervisor reads
+/// them for STATUS= and the per-listener summary. Relaxed atomics: counts, not synchronisation.
+public enum Counter: Int, CaseIterable, Sendable {
+    case connectionsAccepted
+    case refusedOverLimit
+    case refusedPerSource
+    case refusedDenied
+    case closedIdle
+    case bytesIn
+    case bytesOut
+    case datagramsIn
+    case datagramsOut
+    case droppedRateLimited
+    case droppedOversize
+    case droppedBadSource
+    case droppedOwnPacket
+    case droppedSourceNotAllowed
+    case sendErrors
+    case announcements
+    case missedDeadlines
+
+    /// How the counter reads in a summary line.
+    public var label: String {
+        switch self {
+        case .connectionsAccepted: return "accepted"
+        case .refusedOverLimit: return "refused over maxConnections"
+        case .refusedPerSource: return "refused over maxConnectionsPerSource"
+        case .refusedDenied: return "refused by allow/deny"
+        case .closedIdle: return "closed idle"
+        case .bytesIn: return "bytes in"
+        case .bytesOut: return "bytes out"
+        case .datagramsIn: return "datagrams in"
+        case .datagramsOut: return "datagrams out"
+        case .droppedRateLimited: return "dropped by rate limit"
+        case .droppedOversize: return "dropped oversize"
+        case .droppedBadSource: return "dropped bad source"
+        case .droppedOwnPacket: return "dropped own packets"
+        case .droppedSourceNotAllowed: return "dropped source not allowed"
+        case .sendErrors: return "send errors"
+        case .announcements: return "announcements"
+        case .missedDeadlines: return "missed deadlines"
+        }
+    }
+}
+
+public final class ListenerStats: Sendable {
+    private let counters: [ManagedAtomic<Int>]
+    /// Open TCP connections (a gauge, not a counter).
+    public let openConnections = ManagedAtomic<Int>(0)
+
+    public init() {
+        counters = Counter.allCases.map { _ in ManagedAtomic<Int>(0) }
+    }
+
+    @inline(__always)
+    public func add(_ counter: Counter, _ n: Int = 1) {
+        counters[counter.rawValue].wrappingIncrement(by: n, ordering: .relaxed)
+    }
+
+    public func value(_ counter: Counter) -> Int {
+        counters[counter.rawValue].load(ordering: .relaxed)
+    }
+
+    public var open: Int { openConnections.load(ordering: .relaxed) }
+
+    /// "accepted=12 bytes in=3400 ..." for the counters that are not zero.
+    public func summary() -> String {
+        var parts: [String] = []
+        if open > 0 { parts.append("open connections=\(open)") }
+        for c in Counter.allCases {
+            let v = value(c)
+            if v != 0 { parts.append("\(c.label)=\(v)") }
+        }
+        return parts.isEmpty ? "no traffic yet" : parts.joined(separator: ", ")
+    }
+}

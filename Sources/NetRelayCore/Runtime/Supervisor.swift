@@ -1,0 +1,251 @@
+import Logging
+import NIOCore
+
+/// Owns the running listeners: starts them, applies a reloaded configuration as a diff, and
+/// stops them. Also composes the one-line STATUS= summary.
+public actor Supervisor {
+    private let context: ListenerContext
+    private let logger: Logger
+    public private(set) var configuration: Configuration
+    private var listeners: [any Listener] = []
+    private var draining: [Task<Void, Never>] = []
+    private var reloadCount = 0
+    private var lastReload: String?
+
+    public init(configuration: Configuration, context: ListenerContext) {
+        self.configuration = configuration
+        self.context = context
+        self.logger = context.logger
+    }
+
+    private var gracePeriod: TimeAmount { .nanoseconds(Int64(configuration.shutdownTimeout * 1e9)) }
+
+    /// Starts every listener. On the first failure, stops the ones already started and throws.
+    public func start() async throws {
+        for spec in configuration.listeners {
+            let listener = ListenerFactory.make(spec, context: context)
+            do {
+                try await listener.start()
+                listeners.append(listener)
+            } catch {
+                await stopAll(gracePeriod: .zero)
+                throw error
+            }
+        }
+        let extra = context.sockets.unclaimed()
+        if !extra.isEmpty {
+            await stopAll(gracePeriod: .zero)
+            throw UnclaimedSocketsError(sockets: extra, listenerNames: configuration.listeners.map(\.name))
+        }
+    }
+
+    public var listenerCount: Int { listeners.count }
+
+    /// Stats of a running listener, by name (for tests and the status line).
+    public func stats(of name: String) -> ListenerStats? {
+        listeners.first { $0.spec.name == name }?.stats
+    }
+
+    public func localDescription(of name: String) -> String? {
+        listeners.first { $0.spec.name == name }?.localDescription
+    }
+
+    // MARK: Reload
+
+    /// What a reload did, for the log and STATUS=.
+    public struct ReloadReport: Sendable {
+        public var number: Int
+        public var added: [String] = []
+        public var changed: [String] = []
+        public var removed: [String] = []
+        public var unchanged: [String] = []
+        public var failures: [String] = []
+        public var notes: [String] = []
+
+        public var ok: Bool { failures.isEmpty }
+
+        public var summary: String {
+            func part(_ n: Int, _ word: String) -> String { "\(n) \(word)" }
+            return [part(added.count, "added"), part(changed.count, "changed"), part(removed.count, "removed"), part(unchanged.count, "unchanged")].joined(separator: ", ")
+        }
+    }
+
+    /// Records a reload whose configuration did not load: nothing changes.
+    public func reloadRejected(_ error: ConfigurationError) -> Int {
+        reloadCount += 1
+        lastReload = "reload \(reloadCount) FAILED, previous configuration kept: \(error.summary)"
+        return reloadCount
+    }
+
+    /// Applies a new, valid configuration as a diff against what runs: unchanged listeners keep
+    /// running (and their connections); changed ones are updated in place when their socket can
+    /// stay, else restarted; removed ones close; new ones start. A listener that fails to start
+    /// is reported, and a restarted one falls back to its previous spec.
+    public func reload(to new: Configuration) async -> ReloadReport {
+        reloadCount += 1
+        var report = ReloadReport(number: reloadCount)
+        let running = Dictionary(listeners.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let wanted = Set(new.listeners.map(\.name))
+        if new.eventLoopThreads != configuration.eventLoopThreads {
+            report.notes.append("eventLoopThreads \(new.eventLoopThreads) takes effect at the next restart (running with \(configuration.eventLoopThreads))")
+        }
+        let oldGrace = gracePeriod
+        configuration.shutdownTimeout = new.shutdownTimeout
+        configuration.statusInterval = new.statusInterval
+        configuration.logLevel = new.logLevel
+
+        enum Step { case keep(any Listener), update(any Listener, ListenerSpec), restart(any Listener, ListenerSpec), add(ListenerSpec) }
+        var plan: [Step] = []
+        for spec in new.listeners {
+            if let old = running[spec.name] {
+                if old.spec == spec { plan.append(.keep(old)) }
+                else if old.canUpdate(to: spec) { plan.append(.update(old, spec)) }
+                else { plan.append(.restart(old, spec)) }
+            } else {
+                plan.append(.add(spec))
+            }
+        }
+
+        // Free every port that is going away before binding anything new, so a port can move
+        // from one listener to another in one reload.
+        let removed = listeners.filter { !wanted.contains($0.spec.name) }
+        for old in removed {
+            await old.stopAccepting()
+            retire(old, gracePeriod: oldGrace)
+            report.removed.append(old.spec.name)
+            logger.info("Stopped \(old.spec.label): removed from the configuration", metadata: ["event": "removed", "listener": .string(old.spec.name)])
+        }
+        for case .restart(let old, _) in plan { await old.stopAccepting() }
+
+        var next: [any Listener] = []
+        for step in plan {
+            switch step {
+            case .keep(let l):
+                next.append(l)
+                report.unchanged.append(l.spec.name)
+            case .update(let l, let spec):
+                await l.update(to: spec, gracePeriod: gracePeriod)
+                next.append(l)
+                report.changed.append(spec.name)
+            case .restart(let old, let spec):
+                let fresh = ListenerFactory.make(spec, context: context)
+                do {
+                    try await fresh.start()
+                    next.append(fresh)
+                    report.changed.append(spec.name)
+                } catch {
+                    report.failures.append("\(error)")
+                    logger.error("\(error); keeping its previous settings", metadata: ["event": "reload-error", "listener": .string(spec.name)])
+                    let revived = ListenerFactory.make(old.spec, context: context)
+                    do {
+                        try await revived.start()
+                        next.append(revived)
+                    } catch {
+                        report.failures.append("\(error)")
+                        logger.error("\(error); the listener is down until the next reload", metadata: ["event": "reload-error", "listener": .string(spec.name)])
+                    }
+                }
+                retire(old, gracePeriod: oldGrace)
+            case .add(let spec):
+                let fresh = ListenerFactory.make(spec, context: context)
+                do {
+                    try await fresh.start()
+                    next.append(fresh)
+                    report.added.append(spec.name)
+                } catch {
+                    report.failures.append("\(error)")
+                    logger.error("\(error); not started", metadata: ["event": "reload-error", "listener": .string(spec.name)])
+                }
+            }
+        }
+        listeners = next
+        // What runs now is the new configuration, except where a listener kept its old spec.
+        configuration.listeners = next.map(\.spec)
+        if report.ok {
+            lastReload = "reload \(report.number) ok (\(report.summary))"
+        } else {
+            lastReload = "reload \(report.number) FAILED for \(report.failures.count) listener(s): \(report.failures[0])"
+        }
+        return report
+    }
+
+    /// Lets a stopped listener's connections finish in the background.
+    private func retire(_ listener: any Listener, gracePeriod: TimeAmount) {
+        draining.removeAll { $0.isCancelled }
+        draining.append(Task { await listener.drain(gracePeriod: gracePeriod) })
+    }
+
+    // MARK: Shutdown
+
+    /// Stops accepting everywhere, then lets connections finish for up to `shutdownTimeout`.
+    public func shutdown() async {
+        await stopAll(gracePeriod: gracePeriod)
+    }
+
+    private func stopAll(gracePeriod: TimeAmount) async {
+        let all = listeners
+        listeners = []
+        for l in all { await l.stopAccepting() }
+        await withTaskGroup(of: Void.self) { group in
+            for l in all { group.addTask { await l.drain(gracePeriod: gracePeriod) } }
+        }
+        for task in draining { await task.value }
+        draining = []
+    }
+
+    public var openConnections: Int {
+        listeners.reduce(0) { $0 + $1.stats.open }
+    }
+
+    // MARK: Status
+
+    /// One line for STATUS=, e.g.
+    /// `Serving 4 listeners | tcp 3 open, 120 accepted, 2 refused | udp 1520 in, 1518 out, 2 dropped | 300 announcements | reload 1 ok (...)`.
+    public func statusLine() -> String {
+        var parts = ["Serving \(listeners.count) listener\(listeners.count == 1 ? "" : "s")"]
+        var tcp = false, udp = false, mcast = false
+        var open = 0, accepted = 0, refused = 0, dIn = 0, dOut = 0, dropped = 0, announced = 0
+        for l in listeners {
+            let s = l.stats
+            switch l.spec.kind {
+            case .tcpEcho:
+                tcp = true
+                open += s.open
+                accepted += s.value(.connectionsAccepted)
+                refused += s.value(.refusedOverLimit) + s.value(.refusedPerSource) + s.value(.refusedDenied)
+            case .udpResponder, .broadcastRebroadcaster:
+                udp = true
+                dIn += s.value(.datagramsIn)
+                dOut += s.value(.datagramsOut)
+                dropped += s.value(.droppedRateLimited) + s.value(.droppedOversize) + s.value(.droppedBadSource)
+                    + s.value(.droppedOwnPacket) + s.value(.droppedSourceNotAllowed)
+            case .multicastAnnouncer:
+                mcast = true
+                announced += s.value(.announcements)
+            }
+        }
+        if tcp { parts.append("tcp \(open) open, \(accepted) accepted" + (refused > 0 ? ", \(refused) refused" : "")) }
+        if udp { parts.append("udp \(dIn) in, \(dOut) out" + (dropped > 0 ? ", \(dropped) dropped" : "")) }
+        if mcast { parts.append("\(announced) announcements") }
+        if let lastReload { parts.append(lastReload) }
+        return parts.joined(separator: " | ")
+    }
+
+    /// One log line per listener with its counters (SIGUSR1).
+    public func logStatistics() {
+        for l in listeners {
+            logger.notice("\(l.spec.label): \(l.stats.summary())", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
+        }
+    }
+}
+
+/// Socket-activated fds that no listener claimed: a mismatch between the .socket unit and the config.
+public struct UnclaimedSocketsError: Error, CustomStringConvertible {
+    public var sockets: [InheritedSocket]
+    public var listenerNames: [String]
+
+    public var description: String {
+        let list = sockets.map { "fd \($0.fd) named \"\($0.name)\"" + ($0.localAddress.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+        return "Failed to adopt socket-activated \(list): no listener has that name (listeners: \(listenerNames.joined(separator: ", "))); set FileDescriptorName= in the .socket unit to the name of the listener that should serve it"
+    }
+}

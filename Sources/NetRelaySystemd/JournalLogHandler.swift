@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSystemd
+import Logging
+import NetRelayCore
+
+/// Sends log records to journald with sd_journal_sendv(3): MESSAGE, PRIORITY,
+/// SYSLOG_IDENTIFIER, CODE_FILE/LINE/FUNC, and each metadata key as an upper-case field
+/// (`listener` → LISTENER=, `event` → EVENT=, `peer` → PEER=), so that
+/// `journalctl -u netrelayd LISTENER=echo` finds a listener's lines.
+public struct JournalLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let control: LogLevelControl
+    private let identifier: String
+
+    public init(identifier: String = "netrelayd", control: LogLevelControl) {
+        self.identifier = identifier
+        self.control = control
+    }
+
+    public var logLevel: Logger.Level {
+        get { control.level }
+        set { control.level = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// True when stderr is connected to the journal (JOURNAL_STREAM names stderr's device:inode).
+    public static func stderrIsJournal() -> Bool {
+        guard let env = getenv("JOURNAL_STREAM") else { return false }
+        let parts = String(cString: env).split(separator: ":")
+        guard parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) else { return false }
+        var st = stat()
+        guard fstat(2, &st) == 0 else { return false }
+        return UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [String] = [
+            "MESSAGE=\(event.message)",
+            "PRIORITY=\(Self.priority(event.level))",
+            "SYSLOG_IDENTIFIER=\(identifier)",
+            "CODE_FILE=\(event.file)",
+            "CODE_LINE=\(event.line)",
+            "CODE_FUNC=\(event.function)",
+        ]
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        for (key, value) in all {
+            fields.append("\(Self.fieldName(key))=\(value)")
+        }
+        Self.send(fields)
+    }
+
+    /// syslog priorities, as journald uses them.
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 7
+        case .info: return 6
+        case .notice: return 5
+        case .warning: return 4
+        case .error: return 3
+        case .critical: return 2
+        }
+    }
+
+    /// Journal field names are upper-case letters, digits and '_', not starting with '_' or a digit.
+    static func fieldName(_ key: String) -> String {
+        var name = String(key.uppercased().unicodeScalars.map { scalar -> Character in
+            (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9") ? Character(scalar) : "_"
+        })
+        while name.hasPrefix("_") { name.removeFirst() }
+        if name.isEmpty || name.first!.isNumber { name = "F" + name }
+        return String(name.prefix(64))
+    }
+
+    static func send(_ fields: [String]) {
+        var storage = fields.map { Array($0.utf8) }
+        var iovecs: [iovec] = []
+        iovecs.reserveCapacity(storage.count)
+        // Keep every buffer pinned while sd_journal_sendv reads them.
+        func build(_ i: Int) {
+            if i == storage.count {
+                _ = sd_journal_sendv(&iovecs, Int32(iovecs.count))
+                return
+            }
+            storage[i].withUnsafeMutableBytes { buf in
+                iovecs.append(iovec(iov_base: buf.baseAddress, iov_len: buf.count))
+                build(i + 1)
+            }
+        }
+        build(0)
+    }
+}

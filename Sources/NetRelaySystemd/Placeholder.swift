@@ -1,2 +1,0 @@
-import CSystemd
-public enum NetRelaySystemdPlaceholder {}

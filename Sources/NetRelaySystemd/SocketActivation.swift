@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSystemd
+import NIOConcurrencyHelpers
+import NetRelayCore
+import NIOCore
+
+/// Sockets passed by systemd socket activation (sd_listen_fds_with_names(3)), by
+/// FileDescriptorName=. A listener adopts the socket named after it.
+public final class SystemdSockets: InheritedSocketSource {
+    private let remaining: NIOLockedValueBox<[InheritedSocket]>
+
+    /// Reads LISTEN_FDS/LISTEN_FDNAMES once and unsets them, so children do not see them.
+    public init() {
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let n = sd_listen_fds_with_names(1, &names)
+        var found: [InheritedSocket] = []
+        if n > 0 {
+            for i in 0..<Int(n) {
+                let fd = SD_LISTEN_FDS_START + Int32(i)
+                var name = "unknown"
+                if let names, let p = names[i] {
+                    name = String(cString: p)
+                    free(p)
+                }
+                found.append(InheritedSocket(fd: fd, name: name, type: Self.socketType(fd), localAddress: Self.localAddress(fd)))
+            }
+            free(names)
+        }
+        remaining = NIOLockedValueBox(found)
+    }
+
+    public func take(named name: String) -> InheritedSocket? {
+        remaining.withLockedValue { list in
+            guard let i = list.firstIndex(where: { $0.name == name }) else { return nil }
+            return list.remove(at: i)
+        }
+    }
+
+    public func unclaimed() -> [InheritedSocket] {
+        remaining.withLockedValue { $0 }
+    }
+
+    public var all: [InheritedSocket] { remaining.withLockedValue { $0 } }
+
+    static func socketType(_ fd: Int32) -> InheritedSocket.SocketType {
+        var type: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 else { return .other(-1) }
+        switch type {
+        case Int32(SOCK_STREAM.rawValue): return .stream
+        case Int32(SOCK_DGRAM.rawValue): return .datagram
+        default: return .other(type)
+        }
+    }
+
+    static func localAddress(_ fd: Int32) -> Endpoint? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { return nil }
+        let address: SocketAddress
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            address = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee, host: "") } }
+        case AF_INET6:
+            address = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee, host: "") } }
+        default:
+            return nil
+        }
+        return Endpoint(address)
+    }
+}
