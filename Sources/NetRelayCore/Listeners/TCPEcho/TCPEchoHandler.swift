@@ -12,10 +12,16 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// How long, after our FIN on shutdown, we keep reading (and discarding) before closing.
+    static let lingerTimeout = TimeAmount.seconds(2)
+
     private let prefix: ByteBuffer?
     private let stats: ListenerStats
     private let logger: Logger
     private var writable = true
+    /// Bytes that arrived while we were holding back reads.
+    private var unrequested = 0
+    private let maxUnrequested: Int
     private var readHeldBack = false
     /// No more echoes: the input ended or the daemon is shutting down. Reads are discarded.
     private var finishing = false
@@ -26,7 +32,10 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     private var totalOut = 0
     private var openedAt = NIODeadline.now()
 
-    init(prefix: String, stats: ListenerStats, logger: Logger) {
+    /// `maxQueued`: the most echo we queue for a peer that is not reading beyond the write
+    /// buffer's high-water mark before we disconnect it.
+    init(prefix: String, maxQueued: Int, stats: ListenerStats, logger: Logger) {
+        self.maxUnrequested = maxQueued
         self.prefix = prefix.isEmpty ? nil : ByteBuffer(string: prefix)
         self.stats = stats
         self.logger = logger
@@ -41,6 +50,18 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let count = unwrapInboundIn(data).readableBytes
         unpublishedIn += count
+        if !writable {
+            // NIO reads without asking us when the peer half-closes (it drains the socket to the
+            // EOF), so backpressure alone does not bound what we queue then. Cap it.
+            unrequested += count
+            if unrequested > maxUnrequested {
+                stats.add(.closedNotReading)
+                logger.debug("Closing connection: more than \(maxUnrequested) bytes of echo queued for a peer that is not reading", metadata: ["event": "not-reading"])
+                finishing = true
+                context.close(promise: nil)
+                return
+            }
+        }
         guard !finishing else { return }
         if let prefix {
             // The same prefix buffer every time: ByteBuffer is copy-on-write, so no allocation.
@@ -68,6 +89,7 @@ final class TCPEchoHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         writable = context.channel.isWritable
+        if writable { unrequested = 0 }
         if writable, readHeldBack {
             readHeldBack = false
             context.read()
@@ -99,7 +121,15 @@ final class TCPEchoHandler: ChannelDuplexHandler {
         }
         // Writes complete in order: once this empty one is written, every echo before it is.
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-            context.close(mode: linger ? .output : .all, promise: nil)
+            guard linger else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output, promise: nil)
+            // A peer that ignores our FIN does not get to hold up a shutdown for long.
+            context.eventLoop.assumeIsolated().scheduleTask(in: TCPEchoHandler.lingerTimeout) {
+                context.close(promise: nil)
+            }
         }
     }
 
