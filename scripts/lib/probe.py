@@ -103,6 +103,8 @@ def describe(path):
     keys = {"tcp-echo": "TCP", "udp-responder": "UDP", "broadcast-rebroadcaster": "BCAST", "multicast-announcer": "MCAST"}
     for i, l in enumerate(cfg["listeners"]):
         k = keys.get(l.get("kind"))
+        if k == "TCP" and "TCP_NAME" in out and "TCP2_NAME" not in out:
+            k = "TCP2"          # a second tcp-echo, for configs without a udp-responder
         if not k or k + "_NAME" in out:
             continue
         out[k + "_NAME"] = l["name"]
