@@ -69,6 +69,17 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "NetRelayCtlTests",
+            dependencies: [
+                // Runs the built netrelayctl and netrelayd binaries; the dependencies make `swift test` build them first.
+                "netrelayctl",
+                "netrelayd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "NetRelayIntegrationTests",
             dependencies: [
                 "NetRelayCore",
