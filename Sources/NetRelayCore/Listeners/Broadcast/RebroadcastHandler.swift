@@ -1,0 +1,172 @@
+import Logging
+import NIOCore
+
+/// What a broadcast-rebroadcaster does with a datagram, as the handler applies it.
+struct RebroadcastSettings: Sendable {
+    var prefix: ByteBuffer?
+    /// Where rebroadcasts go: the resolved broadcast address and port.
+    var target: SocketAddress
+    var maxDatagramSize: Int
+    var sourceAllow: [CIDRBlock]
+    /// This host's addresses: a datagram from one of them and from our own port is our own
+    /// rebroadcast coming back. Loopback addresses always count as ours.
+    var ownAddresses: Set<IPAddress>
+    var rateLimit: Double
+    var rateLimitBurst: Int
+
+    /// A rebroadcaster serves one subnet; this bounds its rate-limit table.
+    static let rateLimitMaxSources = 4096
+
+    init(_ spec: BroadcastSpec, target: SocketAddress, ownAddresses: Set<IPAddress>) {
+        prefix = spec.prefix.isEmpty ? nil : ByteBuffer(string: spec.prefix)
+        self.target = target
+        maxDatagramSize = spec.maxDatagramSize
+        sourceAllow = spec.sourceAllow
+        self.ownAddresses = ownAddresses
+        rateLimit = spec.rateLimit
+        rateLimitBurst = spec.rateLimitBurst
+    }
+
+    func isOwn(_ address: IPAddress) -> Bool {
+        let a = address.unmapped
+        return a.isLoopback || ownAddresses.contains(a)
+    }
+}
+
+/// Sends `prefix + payload` of every datagram it receives to the broadcast target, so that every
+/// client listening on the target port hears what any one of them sent (the classic
+/// `setBroadcast(true)` server).
+///
+/// It never feeds itself: a socket bound to 0.0.0.0:P hears its own broadcasts to port P, and
+/// each pass would add the prefix again, forever. A datagram from one of our own addresses and
+/// from our own (sending) port is our rebroadcast coming back, and is dropped. Then, in order:
+/// oversize datagrams, sources outside `sourceAllow`, and sources over their rate limit are
+/// dropped and counted.
+final class RebroadcastHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private(set) var settings: RebroadcastSettings
+    private var limiter: TokenBucketTable?
+    private var outbox = DatagramOutbox()
+    private var tally = DatagramTally()
+    private let stats: ListenerStats
+    private let logger: Logger
+    private let drops: SummaryReporter
+    private let sendFailures: SummaryReporter
+    private let clock: () -> UInt64
+    private var batchNow: UInt64?
+    /// The port we send from (our socket's local port), learnt once the socket is bound.
+    private var ownPort: Int?
+    private(set) var lastSendError: String?
+
+    init(settings: RebroadcastSettings, stats: ListenerStats, logger: Logger,
+         clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
+        self.settings = settings
+        self.stats = stats
+        self.logger = logger
+        self.clock = clock
+        self.drops = SummaryReporter(logger: logger, event: "dropped", what: "datagrams dropped")
+        self.sendFailures = SummaryReporter(logger: logger, event: "send-error", what: "send errors")
+        self.limiter = Self.makeLimiter(settings)
+    }
+
+    private static func makeLimiter(_ s: RebroadcastSettings) -> TokenBucketTable? {
+        s.rateLimit > 0 ? TokenBucketTable(rate: s.rateLimit, burst: s.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources) : nil
+    }
+
+    func apply(_ new: RebroadcastSettings) {
+        if new.rateLimit > 0, limiter != nil {
+            limiter!.reconfigure(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
+        } else {
+            limiter = Self.makeLimiter(new)
+        }
+        settings = new
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        ownPort = context.channel.localAddress?.port
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        tally.add(.datagramsIn)
+        let source = envelope.remoteAddress
+        guard let ip = IPAddress(source), let port = source.port else { return }
+        if ownPort == nil { ownPort = context.channel.localAddress?.port }
+        if port == ownPort && settings.isOwn(ip) {
+            // Expected with allowLoop (our own broadcast comes back once); not worth a log line.
+            tally.add(.droppedOwnPacket)
+            return
+        }
+        if envelope.data.readableBytes > settings.maxDatagramSize {
+            drop(.droppedOversize, from: source, context: context) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
+            return
+        }
+        if !settings.sourceAllow.isEmpty && !settings.sourceAllow.matches(ip) {
+            drop(.droppedSourceNotAllowed, from: source, context: context) { "\($0) is not in sourceAllow" }
+            return
+        }
+        if limiter != nil {
+            let now = batchNow ?? clock()
+            batchNow = now
+            if !limiter!.take(ip, now: now) {
+                drop(.droppedRateLimited, from: source, context: context) {
+                    "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) datagrams/s, burst \(self.settings.rateLimitBurst))"
+                }
+                return
+            }
+        }
+        if let prefix = settings.prefix {
+            outbox.send(envelope.data, prefixedWith: prefix, to: settings.target, allocator: context.channel.allocator)
+        } else {
+            outbox.send(envelope.data, to: settings.target)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        batchNow = nil
+        if !outbox.isEmpty {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenFailure { error in
+                self.sendFailed(error, context: context)
+            }
+            let (written, dropped) = outbox.flush(context: context, lastPromise: promise)
+            tally.add(.datagramsOut, written)
+            if dropped > 0 {
+                tally.add(.droppedSendQueueFull, dropped)
+                drops.note(.droppedSendQueueFull, peer: "-", eventLoop: context.eventLoop) {
+                    "Dropped \(dropped) rebroadcasts: the socket's send queue is full"
+                }
+            }
+        }
+        tally.publish(to: stats)
+        context.fireChannelReadComplete()
+    }
+
+    private func sendFailed(_ error: Error, context: ChannelHandlerContext) {
+        let reason = describeSocketError(error).0
+        lastSendError = reason
+        stats.add(.sendErrors)
+        let target = Endpoint(settings.target)?.description ?? "\(settings.target)"
+        sendFailures.note(.sendErrors, peer: target, eventLoop: context.eventLoop) { "Failed to rebroadcast to \(target): \(reason)" }
+    }
+
+    private func drop(_ reason: Counter, from source: SocketAddress, context: ChannelHandlerContext, _ explain: (String) -> String) {
+        tally.add(reason)
+        drops.note(reason, from: source, eventLoop: context.eventLoop) { peer in
+            "Dropped a datagram: \(explain(peer)); further drops are summarized every 10 s"
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        outbox.discard()
+        tally.publish(to: stats)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("Socket error: \(describeSocketError(error).0)", metadata: ["event": "socket-error"])
+    }
+}

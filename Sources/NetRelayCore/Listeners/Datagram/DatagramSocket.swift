@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The bound UDP socket of a udp-responder or broadcast-rebroadcaster: binds it (or adopts a
+/// socket-activated one) with the listener's options, and binds it again if NIO closes it.
+///
+/// NIO closes a datagram channel when a send fails with an error it does not treat as
+/// recoverable (it tolerates only EMSGSIZE and EHOSTUNREACH): EPERM from a firewall rule,
+/// ENETUNREACH for a source with no route back, EACCES for a broadcast destination. One reply
+/// that cannot be sent must not take a listener down, so an unexpected close is logged and
+/// the same address (port 0 resolved to the port we had) is bound again, with a growing delay
+/// if it keeps happening. A socket-activated socket is adopted again from a duplicate of the
+/// inherited fd that we keep for that purpose.
+final class DatagramSocket: Sendable {
+    struct Options: Sendable, Equatable {
+        var listen: Endpoint
+        var reusePort: Bool
+        /// SO_BROADCAST (the rebroadcaster sends to a broadcast address).
+        var broadcast: Bool
+        var sizing: DatagramReceiveSizing
+    }
+
+    private struct State {
+        var options: Options
+        var channel: Channel?
+        var stopping = false
+        /// Where to bind again: the address the first bind got.
+        var boundAddress: SocketAddress?
+        /// A duplicate of a socket-activated fd, to adopt again after NIO closes its copy.
+        var spareFD: CInt?
+        var rebinds = 0
+        var rebindDelay = DatagramSocket.firstRebindDelay
+        var lastRebind: NIODeadline?
+    }
+
+    static let firstRebindDelay = TimeAmount.milliseconds(50)
+    static let maxRebindDelay = TimeAmount.seconds(5)
+
+    private let spec: ListenerSpec
+    private let context: ListenerContext
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers.
+    private let initializer: @Sendable (Channel) throws -> Void
+    /// The last send error the handler saw, asked on the channel's event loop when it closed.
+    private let lastSendError: @Sendable () -> String?
+
+    init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
+         initializer: @escaping @Sendable (Channel) throws -> Void,
+         lastSendError: @escaping @Sendable () -> String?) {
+        self.spec = spec
+        self.context = context
+        self.logger = logger
+        self.state = NIOLockedValueBox(State(options: options))
+        self.initializer = initializer
+        self.lastSendError = lastSendError
+    }
+
+    var channel: Channel? { state.withLockedValue { $0.channel } }
+    var rebinds: Int { state.withLockedValue { $0.rebinds } }
+
+    /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
+    func start() async throws -> Channel {
+        let listen = state.withLockedValue { $0.options.listen }
+        let channel: Channel
+        if let inherited = context.sockets.take(named: spec.name) {
+            try checkInherited(inherited, listen: listen)
+            let spare = dup(inherited.fd)
+            do {
+                channel = try await bootstrap().withBoundSocket(inherited.fd).get()
+            } catch {
+                if spare >= 0 { close(spare) }
+                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
+            }
+            state.withLockedValue { $0.spareFD = spare >= 0 ? spare : nil }
+            logger.info("Adopted socket-activated fd \(inherited.fd) (\(inherited.name)) for \(spec.label)", metadata: ["event": "adopted"])
+        } else {
+            do {
+                channel = try await bootstrap().bind(to: try listen.socketAddress()).get()
+            } catch {
+                throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
+            }
+        }
+        let kept = state.withLockedValue { s -> Bool in
+            guard !s.stopping else { return false }
+            s.channel = channel
+            s.boundAddress = channel.localAddress
+            return true
+        }
+        guard kept else {
+            try? await channel.close()
+            throw ListenerStartError(spec: spec, action: "bind", address: listen.description, reason: "stopped while starting", errno: nil)
+        }
+        watch(channel)
+        return channel
+    }
+
+    private func bootstrap() -> DatagramBootstrap {
+        let o = state.withLockedValue { $0.options }
+        let initializer = self.initializer
+        var b = DatagramBootstrap(group: context.group)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: o.sizing.bufferSize))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try initializer(channel) }
+            }
+        // No SO_REUSEADDR: for UDP on Linux it would let a second daemon bind the same port
+        // silently (and take its datagrams) instead of failing with "address already in use".
+        if o.sizing.vectorReadCount > 1 {
+            b = b.channelOption(.datagramVectorReadMessageCount, value: o.sizing.vectorReadCount)
+        }
+        if o.reusePort {
+            b = b.channelOption(ChannelOptions.Types.SocketOption.reusePort, value: 1)
+        }
+        if o.broadcast {
+            b = b.channelOption(.socketOption(.so_broadcast), value: 1)
+        }
+        return b
+    }
+
+    private func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
+        guard socket.type == .datagram else {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a datagram (UDP) socket; use ListenDatagram= in the .socket unit", errno: nil)
+        }
+        if let local = socket.localAddress, listen.port != 0, local != listen {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
+        }
+    }
+
+    /// Applies new receive sizing to the running socket (a reload that changed
+    /// maxDatagramSize or vectorReadCount).
+    func update(sizing: DatagramReceiveSizing) async {
+        let channel = state.withLockedValue { s -> Channel? in
+            s.options.sizing = sizing
+            return s.channel
+        }
+        guard let channel else { return }
+        // The count first: between the two calls a buffer sized for the old count is cut into
+        // the new number of slices, and only a smaller count keeps slices >= maxDatagramSize + 1.
+        try? await channel.setOption(.datagramVectorReadMessageCount, value: sizing.vectorReadCount > 1 ? sizing.vectorReadCount : 0).get()
+        try? await channel.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: sizing.bufferSize)).get()
+    }
+
+    /// Closes the socket for good: the port is free when this returns.
+    func stop() async {
+        let channel = state.withLockedValue { s -> Channel? in
+            s.stopping = true
+            if let fd = s.spareFD { close(fd) }
+            s.spareFD = nil
+            defer { s.channel = nil }
+            return s.channel
+        }
+        try? await channel?.close()
+    }
+
+    // MARK: Binding again after NIO closed the socket
+
+    private func watch(_ channel: Channel) {
+        channel.closeFuture.whenComplete { _ in
+            self.closed(channel)
+        }
+    }
+
+    private func closed(_ channel: Channel) {
+        let delay = state.withLockedValue { s -> TimeAmount? in
+            guard !s.stopping, s.channel === channel else { return nil }
+            s.channel = nil
+            // Closed again soon after the last rebind: back off, so a send error that repeats
+            // on every datagram does not turn into a bind loop.
+            if let last = s.lastRebind, NIODeadline.now() - last < .seconds(10) {
+                s.rebindDelay = min(s.rebindDelay * 2, DatagramSocket.maxRebindDelay)
+            } else {
+                s.rebindDelay = DatagramSocket.firstRebindDelay
+            }
+            return s.rebindDelay
+        }
+        guard let delay else { return }
+        let why = lastSendError().map { "after a send error: \($0)" } ?? "without a reported error"
+        logger.error(
+            "NIO closed the socket of \(spec.label) \(why); binding it again in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
+            metadata: ["event": "socket-closed"]
+        )
+        Task { await self.bindAgain(after: delay) }
+    }
+
+    private func bindAgain(after firstDelay: TimeAmount) async {
+        var delay = firstDelay
+        while true {
+            try? await Task.sleep(nanoseconds: UInt64(delay.nanoseconds))
+            let (stopping, address, spare) = state.withLockedValue { ($0.stopping, $0.boundAddress, $0.spareFD) }
+            if stopping { return }
+            do {
+                let channel: Channel
+                if let spare {
+                    let fd = dup(spare)
+                    guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
+                    channel = try await bootstrap().withBoundSocket(fd).get()
+                } else if let address {
+                    channel = try await bootstrap().bind(to: address).get()
+                } else {
+                    channel = try await bootstrap().bind(to: try state.withLockedValue { $0.options.listen }.socketAddress()).get()
+                }
+                let kept = state.withLockedValue { s -> Bool in
+                    guard !s.stopping else { return false }
+                    s.channel = channel
+                    s.rebinds += 1
+                    s.lastRebind = .now()
+                    return true
+                }
+                guard kept else {
+                    try? await channel.close()
+                    return
+                }
+                watch(channel)
+                logger.notice("Bound \(spec.label) again", metadata: ["event": "rebound"])
+                return
+            } catch {
+                delay = min(delay * 2, DatagramSocket.maxRebindDelay)
+                logger.error(
+                    "Failed to bind \(spec.kindName) \"\(spec.name)\" again: \(describeSocketError(error).0); retrying in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
+                    metadata: ["event": "rebind-failed"]
+                )
+            }
+        }
+    }
+}
