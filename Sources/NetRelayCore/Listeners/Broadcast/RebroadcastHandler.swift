@@ -127,22 +127,34 @@ final class RebroadcastHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         batchNow = nil
-        if !outbox.isEmpty {
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.assumeIsolated().whenFailure { error in
-                self.sendFailed(error, context: context)
-            }
-            let (written, dropped) = outbox.flush(context: context, lastPromise: promise)
-            tally.add(.datagramsOut, written)
-            if dropped > 0 {
-                tally.add(.droppedSendQueueFull, dropped)
-                drops.note(.droppedSendQueueFull, peer: "-", eventLoop: context.eventLoop) {
-                    "Dropped \(dropped) rebroadcasts: the socket's send queue is full"
-                }
-            }
-        }
+        sendQueued(context: context, what: "rebroadcasts")
         tally.publish(to: stats)
         context.fireChannelReadComplete()
+    }
+
+    /// Sends what the batch queued: drops it when NIO's queue of unsent datagrams is over its
+    /// high-water mark (UDP may lose datagrams; a queue that grows without bound may not).
+    private func sendQueued(context: ChannelHandlerContext, what: String) {
+        guard !outbox.isEmpty else { return }
+        let n = outbox.count
+        guard context.channel.isWritable else {
+            outbox.removeAll()
+            tally.add(.droppedSendQueueFull, n)
+            drops.note(.droppedSendQueueFull, peer: "-", eventLoop: context.eventLoop) {
+                "Dropped \(n) \(what): the socket's send queue is full"
+            }
+            return
+        }
+        // One promise per batch, on its last write: a send error (or NIO closing the socket
+        // over one) fails it. Cheaper than a promise per datagram, and enough to report.
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenFailure { error in
+            self.sendFailed(error, context: context)
+        }
+        outbox.write(context: context, lastPromise: promise)
+        outbox.removeAll()
+        tally.add(.datagramsOut, n)
+        context.flush()
     }
 
     private func sendFailed(_ error: Error, context: ChannelHandlerContext) {
