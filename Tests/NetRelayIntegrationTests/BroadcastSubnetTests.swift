@@ -8,11 +8,11 @@ import Testing
        .serialized)
 struct BroadcastSubnetTests {
     /// Starts a `listen` client in `host` and waits until it has bound its socket.
-    func listener(_ lab: NetworkLab, _ host: Int, port: Int, dir: String, send: (text: String, to: String, port: Int)? = nil, duration: Double = 20) throws -> String {
+    func listener(_ lab: NetworkLab, _ host: Int, port: Int, dir: String, send: (text: String, to: String, port: Int)? = nil, duration: Double = 10) throws -> String {
         try startListener(lab, host, port: port, dir: dir, send: send, duration: duration).output
     }
 
-    func startListener(_ lab: NetworkLab, _ host: Int, port: Int, dir: String, send: (text: String, to: String, port: Int)? = nil, duration: Double = 20) throws -> (output: String, process: Process) {
+    func startListener(_ lab: NetworkLab, _ host: Int, port: Int, dir: String, send: (text: String, to: String, port: Int)? = nil, duration: Double = 10) throws -> (output: String, process: Process) {
         let out = "\(dir)/host\(host)-\(port)-\(UInt32.random(in: 0...UInt32.max)).jsonl"
         var args = ["python3", "-c", LabScripts.listen, "\(port)", "\(duration)"]
         if let send { args += [send.text, send.to, "\(send.port)"] }
@@ -74,8 +74,9 @@ struct BroadcastSubnetTests {
             "{\"name\": \"lan\", \"kind\": \"broadcast-rebroadcaster\", \"listen\": \"0.0.0.0:\(serverPort)\", \"targetInterface\": \"eth0\", \"targetPort\": \(clientPort), \"prefix\": \"I:\"}",
         ]))
         try daemon.waitForLog("rebroadcasting to \(lab.broadcastAddress):\(clientPort) (broadcast address of eth0)")
-        let first = try listener(lab, 2, port: clientPort, dir: dir, send: ("one", lab.address(1), serverPort))
-        try waitToHear(first, "I:one", host: 2)
+        let first = try startListener(lab, 2, port: clientPort, dir: dir, send: ("one", lab.address(1), serverPort))
+        try waitToHear(first.output, "I:one", host: 2)
+        first.process.terminate()
 
         // Host 1 moves to another subnet; host 2 joins it too.
         let newNet = "10.251.\(lab.subnet)"

@@ -34,13 +34,17 @@ final class LabDaemon {
 
 /// Small python3 clients run inside lab hosts; each prints one JSON object per line.
 enum LabScripts {
-    /// Binds 0.0.0.0:PORT (SO_BROADCAST on), prints {"ready": true}, optionally sends TEXT to
+    /// Binds 0.0.0.0:PORT (SO_REUSEADDR and SO_BROADCAST on), prints {"ready": true}, optionally sends TEXT to
     /// HOST:DPORT from that socket, then prints every datagram heard for DURATION seconds.
     /// Usage: PORT DURATION [TEXT HOST DPORT]
     static let listen = #"""
-import json, socket, sys, time
+import json, signal, socket, sys, time
+# Children of the test runner may inherit SIGTERM ignored or blocked; NetworkLab.destroy() relies on it.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
 port, duration = int(sys.argv[1]), float(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
 s.bind(("0.0.0.0", port))
 print(json.dumps({"ready": True}), flush=True)
