@@ -15,13 +15,15 @@ struct Netrelayd: AsyncParsableCommand {
         commandName: "netrelayd",
         abstract: "A systemd-native TCP echo, UDP responder, broadcast rebroadcaster and multicast announcer.",
         discussion: """
-            Without a subcommand, netrelayd runs in the foreground with the listeners of its JSON
-            configuration, tells systemd when it is ready (Type=notify), reloads on SIGHUP, logs
-            per-listener counters on SIGUSR1 and shuts down gracefully on SIGTERM.
+            Without a subcommand, netrelayd runs in the foreground with the listeners of its JSON \
+            configuration (netrelayd --config /etc/netrelayd/config.json), tells systemd when it is ready \
+            (Type=notify), reloads on SIGHUP, logs per-listener counters on SIGUSR1 and shuts down \
+            gracefully on SIGTERM or SIGINT.
 
-            Exit status: 0 clean stop, 64 bad command line, 69 a listener could not be started
-            (address in use, permission denied, unknown interface), 70 internal error,
-            78 configuration error.
+            Exit status: 0 clean stop; 64 bad command line; 69 a listener could not be started \
+            (address in use, permission denied, unknown interface); 70 internal error; 78 configuration error.
+
+            Configuration reference: docs/configuration.md
             """,
         version: netrelaydVersion,
         subcommands: [Run.self, CheckConfig.self],
@@ -76,8 +78,9 @@ struct CheckConfig: ParsableCommand {
         commandName: "check-config",
         abstract: "Validate a configuration file and exit: 0 and \"configuration OK\", or 1 and every error.",
         discussion: """
-            Errors read FILE:LINE:COLUMN: JSON.PATH: what is wrong and what to write instead.
+            Errors read FILE:LINE:COLUMN: JSON.PATH: what is wrong and what to write instead, all of them at once. \
             Warnings (valid, but probably not what you meant) go to stderr and do not fail the check.
+
             Example: netrelayd check-config /etc/netrelayd/config.json
             """
     )

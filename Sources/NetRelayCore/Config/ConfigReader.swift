@@ -259,8 +259,11 @@ extension FieldType where T == Endpoint {
                 let hint = h == "localhost" ? "; use \"127.0.0.1\" or \"[::1]\"" : ""
                 return .failure(FieldProblem("\(JSONNode.quote(h)) is a host name; netrelayd binds IP addresses only (no DNS at start-up)\(hint)"))
             case .failure(.badAddress(let a)):
-                let hint = a.contains(":") && !s.hasPrefix("[") ? "; write IPv6 addresses in brackets, e.g. \"[::1]:2000\"" : ""
-                return .failure(FieldProblem("\(JSONNode.quote(a)) is not an IP address\(hint); expected \(expected)"))
+                if !s.hasPrefix("["), let colon = s.lastIndex(of: ":"), IPAddress(String(s[..<colon])) != nil {
+                    let fixed = "[\(s[..<colon])]\(s[colon...])"
+                    return .failure(FieldProblem("\(JSONNode.quote(s)) is an IPv6 address without brackets; write \(JSONNode.quote(fixed))"))
+                }
+                return .failure(FieldProblem("\(JSONNode.quote(a)) is not an IP address; expected \(expected)"))
             }
         }
     }
@@ -294,12 +297,14 @@ extension FieldType where T == [CIDRBlock] {
             var bad: [String] = []
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item.value, let b = CIDRBlock(s) else {
-                    bad.append("[\(i)] \(item.kindDescription) is not an address or address/prefix")
+                    bad.append("item \(i), \(item.kindDescription), is not an address block")
                     continue
                 }
                 blocks.append(b)
             }
-            if !bad.isEmpty { return .failure(FieldProblem(bad.joined(separator: "; ") + "; expected \(expected)")) }
+            if !bad.isEmpty {
+                return .failure(FieldProblem(bad.joined(separator: "; ") + "; write an address (\"192.0.2.7\") or address/prefix (\"10.0.0.0/8\", \"2001:db8::/32\"; IPv4 prefixes go up to /32, IPv6 up to /128)"))
+            }
             return .success(blocks)
         }
     }

@@ -111,6 +111,11 @@ public struct TCPEchoSpec: Sendable, Equatable {
     /// ...and resume once fewer than this many wait.
     public var writeBufferLowWaterMark: Int = 32 * 1024
 
+    /// The most echo queued beyond the high-water mark for a peer that half-closed without
+    /// reading (NIO drains a half-closed socket regardless of backpressure); past it the
+    /// connection is closed. 16 × the high-water mark, at least 1 MiB.
+    public var maxQueuedEcho: Int { max(16 * writeBufferHighWaterMark, 1 << 20) }
+
     public init(listen: Endpoint) {
         self.listen = listen
     }

@@ -19,7 +19,13 @@ public enum ConfigurationDecoder {
         let collector = IssueCollector(file: file)
         let config = decodeRoot(root, collector)
         if collector.issues.isEmpty, let config { return .success(config) }
-        return .failure(ConfigurationError(issues: collector.issues))
+        // In file order, as a compiler reports them (cross-listener checks run last).
+        let ordered = collector.issues.enumerated().sorted { a, b in
+            let la = a.element.location ?? SourceLocation(line: 0, column: 0)
+            let lb = b.element.location ?? SourceLocation(line: 0, column: 0)
+            return (la.line, la.column, a.offset) < (lb.line, lb.column, b.offset)
+        }.map(\.element)
+        return .failure(ConfigurationError(issues: ordered))
     }
 
     public static func decode(_ text: String, file: String) -> Result<Configuration, ConfigurationError> {
@@ -69,7 +75,7 @@ public enum ConfigurationDecoder {
             if let spec = decodeListener(node, path: path, c) { decoded.append((spec, path, node)) }
         }
         config.listeners = decoded.map(\.spec)
-        checkNames(decoded, c)
+        checkNames(listenerNodes, c)
         checkBindConflicts(decoded, c)
         return config
     }
@@ -89,7 +95,9 @@ public enum ConfigurationDecoder {
         case ListenerKindName.broadcastRebroadcaster: decodedKind = decodeBroadcast(r, c).map { .broadcastRebroadcaster($0) }
         default: decodedKind = decodeMulticast(r, c).map { .multicastAnnouncer($0) }
         }
-        r.rejectUnknownKeys(context: context, elsewhere: keysByKind)
+        var elsewhere = keysByKind
+        elsewhere["listen"] = "tcp-echo, udp-responder and broadcast-rebroadcaster"
+        r.rejectUnknownKeys(context: context, elsewhere: elsewhere)
         guard let name, let decodedKind else { return nil }
         return ListenerSpec(name: name, kind: decodedKind)
     }
@@ -251,14 +259,16 @@ public enum ConfigurationDecoder {
         return s
     }
 
-    private static func checkNames(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+    /// Names must be unique; checked on the raw nodes so a listener with other errors still counts.
+    private static func checkNames(_ nodes: [(JSONNode, String)], _ c: IssueCollector) {
         var firstPath: [String: String] = [:]
-        for l in listeners {
-            if let first = firstPath[l.spec.name] {
-                c.report(nameLocation(l.node), "\(l.path).name",
-                         "the name \"\(l.spec.name)\" is already used by \(first); listener names must be unique")
+        for (node, path) in nodes {
+            guard case .object(let members) = node.value, let m = members.first(where: { $0.key == "name" }),
+                  case .string(let name) = m.value.value else { continue }
+            if let first = firstPath[name] {
+                c.report(m.value.location, "\(path).name", "the name \"\(name)\" is already used by \(first); listener names must be unique")
             } else {
-                firstPath[l.spec.name] = l.path
+                firstPath[name] = path
             }
         }
     }

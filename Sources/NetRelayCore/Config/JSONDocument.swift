@@ -125,6 +125,7 @@ public struct JSONParser {
         let node = try parseValue()
         skipWhitespace()
         if index < bytes.count {
+            if bytes[index] == UInt8(ascii: "/") { throw fail("comments are not allowed in JSON; remove the comment") }
             throw fail("unexpected \(describeHere()) after the end of the top-level value; remove it or check for a missing '[' or '{'")
         }
         return node
@@ -164,7 +165,7 @@ public struct JSONParser {
         case UInt8(ascii: "f"): try expectLiteral("false"); return JSONNode(value: .bool(false), location: loc)
         case UInt8(ascii: "n"): try expectLiteral("null"); return JSONNode(value: .null, location: loc)
         case UInt8(ascii: "/"): throw fail("comments are not allowed in JSON; remove the comment")
-        case UInt8(ascii: "'"): throw fail("strings must use double quotes (\"...\"), not single quotes")
+        case UInt8(ascii: "'"): throw fail("keys and strings must use double quotes (\"...\"), not single quotes")
         default:
             throw fail("unexpected \(describeHere()); expected a value (object, array, string, number, true, false or null)")
         }
@@ -213,6 +214,7 @@ public struct JSONParser {
             case UInt8(ascii: "\""): break
             case UInt8(ascii: "}"): throw fail("trailing comma before '}' is not allowed in JSON; remove the last ','")
             case UInt8(ascii: "/"): throw fail("comments are not allowed in JSON; remove the comment")
+            case UInt8(ascii: "'"): throw fail("keys and strings must use double quotes (\"...\"), not single quotes")
             default: throw fail("expected a \"key\" in double quotes, found \(describeHere())")
             }
             let key = try parseString()
@@ -308,7 +310,7 @@ public struct JSONParser {
                     guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
                     out.append(contentsOf: Array(String(Character(u)).utf8))
                 default:
-                    index -= 1
+                    index -= 2  // point at the backslash
                     throw fail("invalid escape '\\\(Character(Unicode.Scalar(e)))' in a string; valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX")
                 }
             case 0x0A:

@@ -8,6 +8,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case refusedPerSource
     case refusedDenied
     case closedIdle
+    case closedNotReading
     case bytesIn
     case bytesOut
     case datagramsIn
@@ -31,6 +32,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .refusedPerSource: return "refused over maxConnectionsPerSource"
         case .refusedDenied: return "refused by allow/deny"
         case .closedIdle: return "closed idle"
+        case .closedNotReading: return "closed not reading"
         case .bytesIn: return "bytes in"
         case .bytesOut: return "bytes out"
         case .datagramsIn: return "datagrams in"

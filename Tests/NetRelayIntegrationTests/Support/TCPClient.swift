@@ -15,10 +15,18 @@ final class TCPClient {
     }
 
     /// Connects to `host:port` (IPv4 or IPv6 literal). `receiveBuffer` sets SO_RCVBUF first.
-    init(host: String = "127.0.0.1", port: Int, receiveBuffer: Int? = nil, timeout: Double = 10) throws {
+    init(host: String = "127.0.0.1", port: Int, source: String? = nil, receiveBuffer: Int? = nil, timeout: Double = 10) throws {
         let v6 = host.contains(":")
         fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed: \(errno)") }
+        if let source {
+            // Connect from another loopback address (127.0.0.2 ...) to test per-source rules.
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &addr.sin_addr)
+            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard rc == 0 else { Glibc.close(fd); throw TestFailure("bind to source \(source) failed: \(errno)") }
+        }
         if let receiveBuffer {
             var size = Int32(receiveBuffer)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -98,10 +106,57 @@ final class TCPClient {
         }
     }
 
+    /// Like `receiveUntilEnd`, but reads at most `chunk` bytes every `pause` seconds: a slow
+    /// reader keeps the server's queue for it full.
+    func receiveSlowly(chunk: Int, pause: Double) -> (bytes: Int, end: ReadEnd) {
+        var total = 0
+        var buf = [UInt8](repeating: 0, count: chunk)
+        while true {
+            let n = recv(fd, &buf, chunk, 0)
+            if n > 0 {
+                total += n
+                Thread.sleep(forTimeInterval: pause)
+                continue
+            }
+            if n == 0 { return (total, .eof) }
+            if errno == EINTR { continue }
+            return (total, errno == ECONNRESET ? .reset : .timeout)
+        }
+    }
+
     /// How the connection ends when nothing more is expected: .eof, .reset or .timeout.
     func waitForEnd() -> ReadEnd { receiveUntilEnd().end }
 
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Writes `total` bytes without reading, in non-blocking mode, until done or until the
+    /// socket has refused more for `stallAfter` seconds (the peer stopped reading). Returns
+    /// the number of bytes written. Bounded by `limit` seconds overall.
+    func writeWithoutReading(total: Int, stallAfter: Double = 1.0, limit: Double = 60) -> Int {
+        setNonBlocking()
+        let chunk = [UInt8](repeating: 0x61, count: 65536)
+        var written = 0
+        var lastProgress = Date()
+        let start = Date()
+        while written < total && Date().timeIntervalSince(start) < limit {
+            let n = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, min($0.count, total - written), Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                written += n
+                lastProgress = Date()
+                continue
+            }
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
+                if Date().timeIntervalSince(lastProgress) > stallAfter { break }
+                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&pfd, 1, 50)
+                continue
+            }
+            break
+        }
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        return written
+    }
 
     func setNonBlocking() {
         let flags = fcntl(fd, F_GETFL)

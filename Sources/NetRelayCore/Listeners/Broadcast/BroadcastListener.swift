@@ -14,6 +14,11 @@ final class BroadcastListener: Listener {
     let stats = ListenerStats()
     private let context: ListenerContext
     private let state: NIOLockedValueBox<State>
+    /// Re-reads this host's addresses now and then (see `refreshOwnAddresses`).
+    private let refresher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    /// How often the own-packet guard's address list is re-read between reloads.
+    static let ownAddressRefreshInterval: Duration = .seconds(30)
 
     private struct State {
         var spec: ListenerSpec
@@ -83,6 +88,7 @@ final class BroadcastListener: Listener {
             $0.socket = socket
             $0.local = local
         }
+        startRefreshing()
         logger.info(
             "Listening: \(spec.kindName) \"\(spec.name)\" on \(local), rebroadcasting to \(Self.describeTarget(b, settings)) (\(Self.describe(b)))",
             metadata: ["event": "listening", "address": .string(local)]
@@ -152,12 +158,40 @@ final class BroadcastListener: Listener {
         }
     }
 
+    /// The own-packet guard must know every address our rebroadcasts can come from. An address
+    /// that appears between reloads (DHCP, a new alias) would otherwise let our own broadcasts
+    /// through once more per pass; with allowLoop, no prefix and no rate limit that is a loop.
+    /// The target itself only changes on reload, where an operator expects it to.
+    private func startRefreshing() {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: BroadcastListener.ownAddressRefreshInterval)
+                guard let self, !Task.isCancelled else { return }
+                await self.refreshOwnAddresses()
+            }
+        }
+        refresher.withLockedValue { $0 = task }
+    }
+
+    private func refreshOwnAddresses() async {
+        guard case .broadcastRebroadcaster(let b) = spec.kind else { return }
+        let own = BroadcastTargetResolver.ownAddresses(InterfaceAddresses.current(), listen: b.listen)
+        let changed = state.withLockedValue { s -> RebroadcastSettings? in
+            guard var settings = s.settings, settings.ownAddresses != own else { return nil }
+            settings.ownAddresses = own
+            s.settings = settings
+            return settings
+        }
+        if let changed { await applyToHandler(changed) }
+    }
+
     private func applyToHandler(_ settings: RebroadcastSettings) async {
         guard let handler = state.withLockedValue({ $0.handler }), let channel = state.withLockedValue({ $0.socket?.channel }) else { return }
         _ = try? await channel.eventLoop.submit { handler.value.apply(settings) }.get()
     }
 
     func stopAccepting() async {
+        refresher.withLockedValue { $0?.cancel() }
         await state.withLockedValue { $0.socket }?.stop()
     }
 

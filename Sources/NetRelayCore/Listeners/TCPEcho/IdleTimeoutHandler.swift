@@ -13,7 +13,7 @@ final class IdleTimeoutHandler: ChannelDuplexHandler {
     private let timeout: TimeAmount
     private let stats: ListenerStats
     private let logger: Logger
-    private var lastActivity = NIODeadline.now()
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var sawRead = false
     private var timer: Scheduled<Void>?
 
@@ -24,11 +24,14 @@ final class IdleTimeoutHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context: context, at: .now() + timeout) }
+        if context.channel.isActive {
+            lastActivity = context.eventLoop.now
+            arm(context: context, at: lastActivity + timeout)
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         arm(context: context, at: lastActivity + timeout)
         context.fireChannelActive()
     }
@@ -41,13 +44,13 @@ final class IdleTimeoutHandler: ChannelDuplexHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         if sawRead {
             sawRead = false
-            lastActivity = .now()
+            lastActivity = context.eventLoop.now
         }
         context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { lastActivity = .now() }
+        if context.channel.isWritable { lastActivity = context.eventLoop.now }
         context.fireChannelWritabilityChanged()
     }
 
@@ -73,7 +76,7 @@ final class IdleTimeoutHandler: ChannelDuplexHandler {
         timer = nil
         guard context.channel.isActive else { return }
         let due = lastActivity + timeout
-        if due > .now() {
+        if due > context.eventLoop.now {
             arm(context: context, at: due)
             return
         }

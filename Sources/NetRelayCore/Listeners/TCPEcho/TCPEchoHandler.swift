@@ -19,6 +19,9 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     private let stats: ListenerStats
     private let logger: Logger
     private var writable = true
+    /// Bytes that arrived while we were holding back reads.
+    private var unrequested = 0
+    private let maxUnrequested: Int
     private var readHeldBack = false
     /// No more echoes: the input ended or the daemon is shutting down. Reads are discarded.
     private var finishing = false
@@ -29,7 +32,10 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     private var totalOut = 0
     private var openedAt = NIODeadline.now()
 
-    init(prefix: String, stats: ListenerStats, logger: Logger) {
+    /// `maxQueued`: the most echo we queue for a peer that is not reading beyond the write
+    /// buffer's high-water mark before we disconnect it.
+    init(prefix: String, maxQueued: Int, stats: ListenerStats, logger: Logger) {
+        self.maxUnrequested = maxQueued
         self.prefix = prefix.isEmpty ? nil : ByteBuffer(string: prefix)
         self.stats = stats
         self.logger = logger
@@ -44,6 +50,18 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let count = unwrapInboundIn(data).readableBytes
         unpublishedIn += count
+        if !writable {
+            // NIO reads without asking us when the peer half-closes (it drains the socket to the
+            // EOF), so backpressure alone does not bound what we queue then. Cap it.
+            unrequested += count
+            if unrequested > maxUnrequested {
+                stats.add(.closedNotReading)
+                logger.debug("Closing connection: more than \(maxUnrequested) bytes of echo queued for a peer that is not reading", metadata: ["event": "not-reading"])
+                finishing = true
+                context.close(promise: nil)
+                return
+            }
+        }
         guard !finishing else { return }
         if let prefix {
             // The same prefix buffer every time: ByteBuffer is copy-on-write, so no allocation.
@@ -71,6 +89,7 @@ final class TCPEchoHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         writable = context.channel.isWritable
+        if writable { unrequested = 0 }
         if writable, readHeldBack {
             readHeldBack = false
             context.read()

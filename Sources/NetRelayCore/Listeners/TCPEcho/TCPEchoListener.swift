@@ -107,7 +107,7 @@ final class TCPEchoListener: Listener {
         if tcp.idleTimeout > 0 {
             try sync.addHandler(IdleTimeoutHandler(timeout: .nanoseconds(Int64(tcp.idleTimeout * 1e9)), stats: stats, logger: logger))
         }
-        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, stats: stats, logger: logger))
+        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger))
     }
 
     static func describe(_ tcp: TCPEchoSpec) -> String {
