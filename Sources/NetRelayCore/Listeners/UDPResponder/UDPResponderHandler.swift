@@ -146,6 +146,9 @@ final class UDPResponderHandler: ChannelInboundHandler {
         outbox.write(context: context, lastPromise: promise)
         outbox.removeAll()
         tally.add(.datagramsOut, n)
+        // Counted before they can arrive: whoever sees a reply and then reads the counters
+        // (SIGUSR1, STATUS) finds it counted.
+        tally.publish(to: stats)
         context.flush()
     }
 
