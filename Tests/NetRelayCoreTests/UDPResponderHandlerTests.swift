@@ -160,7 +160,7 @@ struct UDPResponderHandlerTests {
         h.channel.deliverBatch([datagram("a", from: "192.0.2.7", 40000), datagram("b", from: "192.0.2.8", 40000)])
         #expect(h.stats.value(.sendErrors) == 1)
         #expect(h.handler.lastSendError?.contains("not permitted") == true)
-        #expect(h.log.messages(atLeast: .notice).contains { $0.hasPrefix("Failed to send a reply") })
+        #expect(h.log.messages(atLeast: .notice).contains { $0.hasPrefix("Failed to send 1 of the replies: operation not permitted") })
     }
 
     @Test("New settings apply at once; sources keep their rate-limit state")

@@ -107,13 +107,13 @@ struct BroadcastSubnetTests {
         // A broadcast source and port 0 can never be answered: dropped, the socket stays.
         try lab.exec(2, ["python3", "-c", LabScripts.spoof, lab.broadcastAddress, "40000", target, "\(port)", "from-broadcast"])
         try lab.exec(2, ["python3", "-c", LabScripts.spoof, lab.address(2), "0", target, "\(port)", "from-port-0"])
-        // No route back to 192.0.2.1: the reply fails (ENETUNREACH) and NIO closes the socket; it is bound again.
+        // No route back to 192.0.2.1: the reply fails (ENETUNREACH). Counted; the socket stays.
         try lab.exec(2, ["python3", "-c", LabScripts.spoof, "192.0.2.1", "40000", target, "\(port)", "unroutable"])
-        try daemon.waitForLog("after a send error: network is unreachable; binding it again")
-        try daemon.waitForLog("Bound udp-responder \"udp\" on \(target):\(port) again")
+        try daemon.waitForLog("Failed to send 1 of the replies: network is unreachable")
         let client = try listener(lab, 2, port: Ports.free(), dir: dir, send: ("still there?", target, port))
         try waitToHear(client, "ok:still there?", host: 2)
         daemon.signal(SIGUSR1)
-        try daemon.waitForLog("dropped bad source=2")
+        try daemon.waitForLog("dropped bad source=2, send errors=1")
+        #expect(!daemon.log.contains("closed the socket"))
     }
 }

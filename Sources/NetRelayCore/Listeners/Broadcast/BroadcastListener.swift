@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -74,9 +79,12 @@ final class BroadcastListener: Listener {
                            sizing: DatagramReceiveSizing(maxDatagramSize: b.maxDatagramSize, vectorReadCount: 1)),
             context: context,
             logger: logger,
-            initializer: { channel in
-                guard let current = state.withLockedValue({ $0.settings }) else { return }
-                let handler = RebroadcastHandler(settings: current, stats: stats, logger: logger)
+            initializer: { channel, senderFD in
+                guard let current = state.withLockedValue({ $0.settings }) else {
+                    if let senderFD { close(senderFD) }
+                    return
+                }
+                let handler = RebroadcastHandler(settings: current, stats: stats, logger: logger, sender: senderFD.map { DatagramSender(fd: $0) })
                 try channel.pipeline.syncOperations.addHandler(handler)
                 state.withLockedValue { $0.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
             },

@@ -8,16 +8,16 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// The bound UDP socket of a udp-responder or broadcast-rebroadcaster: binds it (or adopts a
-/// socket-activated one) with the listener's options, and binds it again if NIO closes it.
+/// The bound UDP socket of a udp-responder or broadcast-rebroadcaster: creates and binds it
+/// (or adopts a socket-activated one) with the listener's options, hands it to NIO for reading,
+/// and hands a duplicate of its fd to the channel initializer for a `DatagramSender`.
 ///
-/// NIO closes a datagram channel when a send fails with an error it does not treat as
-/// recoverable (it tolerates only EMSGSIZE and EHOSTUNREACH): EPERM from a firewall rule,
-/// ENETUNREACH for a source with no route back, EACCES for a broadcast destination. One reply
-/// that cannot be sent must not take a listener down, so an unexpected close is logged and
-/// the same address (port 0 resolved to the port we had) is bound again, with a growing delay
-/// if it keeps happening. A socket-activated socket is adopted again from a duplicate of the
-/// inherited fd that we keep for that purpose.
+/// The socket is made here rather than by NIO's bind so that we hold that duplicate: replies go
+/// out with sendmmsg on it, where a send error costs one datagram (see `DatagramSender`); NIO
+/// would close the whole channel over it. Should NIO close the channel anyway, the close is
+/// logged and the same address (port 0 resolved to the port we had) is bound again, with a
+/// growing delay if it keeps happening. A socket-activated socket is adopted again from a
+/// duplicate of the inherited fd that we keep for that purpose.
 final class DatagramSocket: Sendable {
     struct Options: Sendable, Equatable {
         var listen: Endpoint
@@ -47,13 +47,14 @@ final class DatagramSocket: Sendable {
     private let context: ListenerContext
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
-    /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers.
-    private let initializer: @Sendable (Channel) throws -> Void
+    /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers. The second argument
+    /// is a duplicate of the socket's fd for a `DatagramSender`, which then owns it (nil: none).
+    private let initializer: @Sendable (Channel, CInt?) throws -> Void
     /// The last send error the handler saw, asked on the channel's event loop when it closed.
     private let lastSendError: @Sendable () -> String?
 
     init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
-         initializer: @escaping @Sendable (Channel) throws -> Void,
+         initializer: @escaping @Sendable (Channel, CInt?) throws -> Void,
          lastSendError: @escaping @Sendable () -> String?) {
         self.spec = spec
         self.context = context
@@ -68,13 +69,13 @@ final class DatagramSocket: Sendable {
 
     /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
     func start() async throws -> Channel {
-        let listen = state.withLockedValue { $0.options.listen }
+        let (listen, options) = state.withLockedValue { ($0.options.listen, $0.options) }
         let channel: Channel
         if let inherited = context.sockets.take(named: spec.name) {
             try checkInherited(inherited, listen: listen)
             let spare = dup(inherited.fd)
             do {
-                channel = try await bootstrap().withBoundSocket(inherited.fd).get()
+                channel = try await open(boundSocket: inherited.fd)
             } catch {
                 if spare >= 0 { close(spare) }
                 throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
@@ -83,7 +84,8 @@ final class DatagramSocket: Sendable {
             logger.info("Adopted socket-activated fd \(inherited.fd) (\(inherited.name)) for \(spec.label)", metadata: ["event": "adopted"])
         } else {
             do {
-                channel = try await bootstrap().bind(to: try listen.socketAddress()).get()
+                let fd = try Self.boundSocket(try listen.socketAddress(), options)
+                channel = try await open(boundSocket: fd)
             } catch {
                 throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
             }
@@ -102,24 +104,56 @@ final class DatagramSocket: Sendable {
         return channel
     }
 
-    private func bootstrap() -> DatagramBootstrap {
+    /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before
+    /// bind. No SO_REUSEADDR: for UDP on Linux it would let a second daemon bind the same port
+    /// silently (and take its datagrams) instead of failing with "address already in use".
+    static func boundSocket(_ address: SocketAddress, _ options: Options) throws -> CInt {
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        func fail(_ call: String) -> IOError {
+            let e = errno
+            close(fd)
+            return IOError(errnoCode: e, reason: call)
+        }
+        var one: CInt = 1
+        if options.reusePort, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
+            throw fail("setsockopt(SO_REUSEPORT)")
+        }
+        if options.broadcast, setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
+            throw fail("setsockopt(SO_BROADCAST)")
+        }
+        if address.withSockAddr({ bind(fd, $0, socklen_t($1)) }) != 0 {
+            throw fail("bind")
+        }
+        return fd
+    }
+
+    /// Hands a bound socket to NIO (which owns it from then on) with a duplicate for the sender.
+    private func open(boundSocket fd: CInt) async throws -> Channel {
+        let duplicate = dup(fd)
+        let senderFD = NIOLockedValueBox<CInt?>(duplicate >= 0 ? duplicate : nil)
+        do {
+            return try await bootstrap(senderFD: senderFD).withBoundSocket(fd).get()
+        } catch {
+            // The initializer did not run (or did not take it): do not leak the duplicate.
+            if let left = senderFD.withLockedValue({ v -> CInt? in defer { v = nil }; return v }) { close(left) }
+            throw error
+        }
+    }
+
+    private func bootstrap(senderFD: NIOLockedValueBox<CInt?>) -> DatagramBootstrap {
         let o = state.withLockedValue { $0.options }
         let initializer = self.initializer
         var b = DatagramBootstrap(group: context.group)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: o.sizing.bufferSize))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try initializer(channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    let fd = senderFD.withLockedValue { v -> CInt? in defer { v = nil }; return v }
+                    try initializer(channel, fd)
+                }
             }
-        // No SO_REUSEADDR: for UDP on Linux it would let a second daemon bind the same port
-        // silently (and take its datagrams) instead of failing with "address already in use".
         if o.sizing.vectorReadCount > 1 {
             b = b.channelOption(.datagramVectorReadMessageCount, value: o.sizing.vectorReadCount)
-        }
-        if o.reusePort {
-            b = b.channelOption(ChannelOptions.Types.SocketOption.reusePort, value: 1)
-        }
-        if o.broadcast {
-            b = b.channelOption(.socketOption(.so_broadcast), value: 1)
         }
         return b
     }
@@ -202,11 +236,11 @@ final class DatagramSocket: Sendable {
                 if let spare {
                     let fd = dup(spare)
                     guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
-                    channel = try await bootstrap().withBoundSocket(fd).get()
-                } else if let address {
-                    channel = try await bootstrap().bind(to: address).get()
+                    channel = try await open(boundSocket: fd)
                 } else {
-                    channel = try await bootstrap().bind(to: try state.withLockedValue { $0.options.listen }.socketAddress()).get()
+                    let options = state.withLockedValue { $0.options }
+                    let fd = try Self.boundSocket(try address ?? options.listen.socketAddress(), options)
+                    channel = try await open(boundSocket: fd)
                 }
                 let kept = state.withLockedValue { s -> Bool in
                     guard !s.stopping else { return false }

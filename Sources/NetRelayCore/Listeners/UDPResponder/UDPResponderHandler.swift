@@ -36,28 +36,26 @@ final class UDPResponderHandler: ChannelInboundHandler {
 
     private(set) var settings: UDPResponderSettings
     private var limiter: TokenBucketTable?
-    private var outbox = DatagramOutbox()
+    private let batch: DatagramBatch
     private var tally = DatagramTally()
     private let stats: ListenerStats
     private let logger: Logger
     private let drops: SummaryReporter
-    private let sendFailures: SummaryReporter
     /// Monotonic nanoseconds; injectable so tests can move time.
     private let clock: () -> UInt64
     /// The clock read once per read batch: a batch arrives at one instant, as far as a rate
     /// limit measured in replies per second can tell.
     private var batchNow: UInt64?
-    /// The reason of the last failed send, for the listener's log line if NIO closes the socket.
-    private(set) var lastSendError: String?
 
     init(settings: UDPResponderSettings, stats: ListenerStats, logger: Logger,
-         clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
+         sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
         self.settings = settings
         self.stats = stats
         self.logger = logger
         self.clock = clock
         self.drops = SummaryReporter(logger: logger, event: "dropped", what: "datagrams dropped")
-        self.sendFailures = SummaryReporter(logger: logger, event: "send-error", what: "send errors")
+        self.batch = DatagramBatch(sender: sender, stats: stats, drops: drops,
+                                   failures: SummaryReporter(logger: logger, event: "send-error", what: "send errors"), what: "replies")
         self.limiter = Self.makeLimiter(settings)
     }
 
@@ -110,53 +108,15 @@ final class UDPResponderHandler: ChannelInboundHandler {
                 return
             }
         }
-        if let prefix = settings.prefix {
-            outbox.send(envelope.data, prefixedWith: prefix, to: source, allocator: context.channel.allocator)
-        } else {
-            outbox.send(envelope.data, to: source)
-        }
+        batch.queue(envelope.data, prefixedWith: settings.prefix, to: source, allocator: context.channel.allocator)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         batchNow = nil
-        sendQueued(context: context, what: "replies")
+        let mustFlush = batch.send(context: context, tally: &tally)
         tally.publish(to: stats)
+        if mustFlush { context.flush() }
         context.fireChannelReadComplete()
-    }
-
-    /// Sends what the batch queued: drops it when NIO's queue of unsent datagrams is over its
-    /// high-water mark (UDP may lose datagrams; a queue that grows without bound may not).
-    private func sendQueued(context: ChannelHandlerContext, what: String) {
-        guard !outbox.isEmpty else { return }
-        let n = outbox.count
-        guard context.channel.isWritable else {
-            outbox.removeAll()
-            tally.add(.droppedSendQueueFull, n)
-            drops.note(.droppedSendQueueFull, peer: "-", eventLoop: context.eventLoop) {
-                "Dropped \(n) \(what): the socket's send queue is full"
-            }
-            return
-        }
-        // One promise per batch, on its last write: a send error (or NIO closing the socket
-        // over one) fails it. Cheaper than a promise per datagram, and enough to report.
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenFailure { error in
-            self.sendFailed(error, context: context)
-        }
-        outbox.write(context: context, lastPromise: promise)
-        outbox.removeAll()
-        tally.add(.datagramsOut, n)
-        // Counted before they can arrive: whoever sees a reply and then reads the counters
-        // (SIGUSR1, STATUS) finds it counted.
-        tally.publish(to: stats)
-        context.flush()
-    }
-
-    private func sendFailed(_ error: Error, context: ChannelHandlerContext) {
-        let reason = describeSocketError(error).0
-        lastSendError = reason
-        stats.add(.sendErrors)
-        sendFailures.note(.sendErrors, peer: "-", eventLoop: context.eventLoop) { "Failed to send a reply: \(reason)" }
     }
 
     private func drop(_ reason: Counter, from source: SocketAddress, context: ChannelHandlerContext, _ explain: (String) -> String) {
@@ -169,8 +129,11 @@ final class UDPResponderHandler: ChannelInboundHandler {
         }
     }
 
+    /// The reason of the last failed send, for the listener's log line if the socket is lost.
+    var lastSendError: String? { batch.lastSendError }
+
     func channelInactive(context: ChannelHandlerContext) {
-        outbox.discard()
+        batch.discard()
         tally.publish(to: stats)
         context.fireChannelInactive()
     }

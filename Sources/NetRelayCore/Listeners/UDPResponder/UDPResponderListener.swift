@@ -48,9 +48,9 @@ final class UDPResponderListener: Listener {
             options: .init(listen: udp.listen, reusePort: udp.reusePort, broadcast: false, sizing: sizing),
             context: context,
             logger: logger,
-            initializer: { channel in
+            initializer: { channel, senderFD in
                 let current = state.withLockedValue { $0.settings }
-                let handler = UDPResponderHandler(settings: current, stats: stats, logger: logger)
+                let handler = UDPResponderHandler(settings: current, stats: stats, logger: logger, sender: senderFD.map { DatagramSender(fd: $0) })
                 try channel.pipeline.syncOperations.addHandler(handler)
                 state.withLockedValue { $0.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
             },
