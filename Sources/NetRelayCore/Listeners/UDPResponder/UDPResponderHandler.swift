@@ -28,7 +28,7 @@ struct UDPResponderSettings: Sendable {
 /// be answered (`ReplySourceCheck`), or when its source is over its rate limit.
 ///
 /// Replies are collected while NIO delivers a read batch and sent together at
-/// channelReadComplete (`DatagramOutbox`); counters are published at the same moment. Drops are
+/// channelReadComplete (`DatagramBatch`); counters are published at the same moment. Drops are
 /// logged as rate-limited summaries, never one line per datagram.
 final class UDPResponderHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>

@@ -33,6 +33,9 @@ final class UDPResponderListener: Listener {
     /// The handler of the current socket (for tests).
     var handler: NIOLoopBound<UDPResponderHandler>? { state.withLockedValue { $0.handler } }
 
+    /// The current channel (for tests).
+    var channel: Channel? { state.withLockedValue { $0.socket?.channel } }
+
     func start() async throws {
         let spec = self.spec
         guard case .udpResponder(let udp) = spec.kind else { return }
