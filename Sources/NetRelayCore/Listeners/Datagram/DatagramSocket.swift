@@ -41,6 +41,7 @@ final class DatagramSocket: Sendable {
     }
 
     static let firstRebindDelay = TimeAmount.milliseconds(50)
+    static let readsPerWakeup: UInt = 1
     static let maxRebindDelay = TimeAmount.seconds(5)
 
     private let spec: ListenerSpec
@@ -146,6 +147,10 @@ final class DatagramSocket: Sendable {
         let initializer = self.initializer
         var b = DatagramBootstrap(group: context.group)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: o.sizing.bufferSize))
+            // One recvmmsg per readiness event, as a C epoll server does: NIO's default (4)
+            // repeats the call until EAGAIN, a wasted system call per wakeup under ping-pong
+            // load; level-triggered epoll reports the socket again if more is queued.
+            .channelOption(.maxMessagesPerRead, value: DatagramSocket.readsPerWakeup)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let fd = senderFD.withLockedValue { v -> CInt? in defer { v = nil }; return v }
