@@ -51,7 +51,6 @@ let package = Package(
             dependencies: [
                 "NetRelayCore",
                 "NetRelaySystemd",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -70,6 +69,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "NetRelayCtlTests",
+            dependencies: [
+                // Runs the built netrelayctl and netrelayd binaries; the dependencies make `swift test` build them first.
+                "netrelayctl",
+                "netrelayd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -76,18 +76,47 @@ struct TCPEchoTests {
         }
     }
 
-    /// Half-close while the daemon holds queued echo for a slow reader: the client writes until
-    /// the daemon stops reading (backpressure), sends FIN, then reads slowly. The FIN reaches the
-    /// daemon while echo is queued for the client, which is what allowHalfOpen decides about.
+    /// Half-close while the daemon holds echo it could not send yet. The client (with a tiny
+    /// receive buffer, never reading) writes until the kernel shows that the daemon has stopped
+    /// reading from it (unread bytes in the daemon's receive queue: backpressure is on) while
+    /// everything the client wrote has been delivered (so its FIN goes out at once). The
+    /// daemon then sees the FIN with echo queued, which is what allowHalfOpen decides about.
     private func halfCloseWithQueuedEcho(allowHalfOpen: Bool) throws -> (sent: Int, received: Int, end: TCPClient.ReadEnd) {
         let port = Ports.free()
         let daemon = try DaemonProcess.launch(config: configJSON([tcpEcho(port: port, "\"allowHalfOpen\": \(allowHalfOpen)")]), logLevel: "info")
         defer { daemon.stop() }
         let client = try TCPClient(port: port, receiveBuffer: 4096)
-        let sent = client.writeWithoutReading(total: 32 << 20, stallAfter: 0.5)
+        let clientPort = SocketQueues.localPort(client.fd)
+        client.setNonBlocking()
+        let chunk = [UInt8](repeating: 0x62, count: 16384)
+        var sent = 0
+        var backpressured = false
+        let deadline = Date().addingTimeInterval(30)
+        while !backpressured && Date() < deadline && sent < 64 << 20 {
+            let n = chunk.withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { sent += n }
+            // Let the daemon catch up, then look at the queues.
+            try waitUntil(timeout: 5, "the client's data to be acknowledged (sent \(sent), daemon queues \(String(describing: SocketQueues.lookup(localPort: port, remotePort: clientPort))))") { SocketQueues.unacknowledged(client.fd) == 0 || n <= 0 }
+            Thread.sleep(forTimeInterval: 0.002)
+            if let q = SocketQueues.lookup(localPort: port, remotePort: clientPort), q.receive > 0,
+               SocketQueues.unacknowledged(client.fd) == 0 {
+                // Unread input that stays unread: the daemon has stopped reading.
+                Thread.sleep(forTimeInterval: 0.1)
+                if let again = SocketQueues.lookup(localPort: port, remotePort: clientPort), again.receive >= q.receive {
+                    backpressured = true
+                }
+            }
+        }
+        #expect(backpressured, "the daemon never stopped reading from a client that does not read")
         client.shutdownWrite()
-        let (received, end) = client.receiveSlowly(chunk: 16384, pause: 0.0005)
-        return (sent, received, end)
+        // The daemon drains its receive queue when the FIN arrives; wait for that.
+        try waitUntil(timeout: 10, "the daemon to read up to the FIN") {
+            (SocketQueues.lookup(localPort: port, remotePort: clientPort)?.receive ?? 0) == 0
+        }
+        let flags = fcntl(client.fd, F_GETFL)
+        _ = fcntl(client.fd, F_SETFL, flags & ~O_NONBLOCK)
+        let (bytes, end) = client.receiveUntilEnd()
+        return (sent, bytes.count, end)
     }
 
     @Test("allowHalfOpen true: after the client's FIN every queued echo arrives, then the server closes")

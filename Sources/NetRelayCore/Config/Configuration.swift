@@ -112,9 +112,10 @@ public struct TCPEchoSpec: Sendable, Equatable {
     public var writeBufferLowWaterMark: Int = 32 * 1024
 
     /// The most echo queued beyond the high-water mark for a peer that half-closed without
-    /// reading (NIO drains a half-closed socket regardless of backpressure); past it the
-    /// connection is closed. 16 × the high-water mark, at least 1 MiB.
-    public var maxQueuedEcho: Int { max(16 * writeBufferHighWaterMark, 1 << 20) }
+    /// reading (on a FIN, NIO drains the socket's receive buffer regardless of backpressure);
+    /// past it the connection is closed. 8 MiB is above Linux's default maximum receive buffer
+    /// (tcp_rmem 6 MiB), so a well-behaved half-closing peer never hits it.
+    public var maxQueuedEcho: Int { max(16 * writeBufferHighWaterMark, 8 << 20) }
 
     public init(listen: Endpoint) {
         self.listen = listen

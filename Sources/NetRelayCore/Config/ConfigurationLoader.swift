@@ -79,13 +79,15 @@ extension Configuration {
             let path = "listeners[\(i)]"
             switch l.kind {
             case .multicastAnnouncer(let m):
-                if case .v4(let a) = m.group, a >> 24 != 239, m.ttl > 1 {
+                // 224.0.0.0/24 is link-local (never routed, whatever the TTL); 239/8 is site-scoped.
+                if case .v4(let a) = m.group, a >> 24 != 239, a >> 8 != 0xE00000, m.ttl > 1 {
                     out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).ttl",
                         message: "ttl \(m.ttl) lets announcements to \(m.group) cross routers, and the group is outside the administratively scoped range 239.0.0.0/8; use a 239.x.x.x group or ttl 1 unless the announcements must leave this site"))
                 }
-                if case .v6(let hi, _) = m.group, (hi >> 48) & 0xF >= 0x8, m.ttl > 1 {
+                // The scope is the low nibble of the second byte: 2 link, 4 admin, 5 site, 8 organization, e global.
+                if case .v6(let hi, _) = m.group, (hi >> 48) & 0xF > 5, m.ttl > 1 {
                     out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).ttl",
-                        message: "hop limit \(m.ttl) with the wide-scope group \(m.group); use an organization- or site-local scope (ff05::/16, ff08::/16) unless the announcements must travel that far"))
+                        message: "hop limit \(m.ttl) with \(m.group), a group wider than site scope; use a site-local group (ff05::/16) unless the announcements must leave this site"))
                 }
             case .tcpEcho(let t):
                 if t.maxConnectionsPerSource > t.maxConnections {

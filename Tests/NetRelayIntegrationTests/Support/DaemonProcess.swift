@@ -9,15 +9,22 @@ final class DaemonProcess: @unchecked Sendable {
     let process = Process()
     private let logPath: String
 
-    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug") throws {
+    /// `namespace`: run inside that network namespace (`ip netns exec`, which keeps the PID).
+    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil) throws {
         directory = Paths.makeTempDirectory()
         configPath = directory + "/config.json"
         logPath = directory + "/stderr.log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         notify = try NotifySocket(directory: directory)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Paths.netrelayd)
-        process.arguments = arguments ?? ["--config", configPath, "--log-level", logLevel]
+        let args = arguments ?? ["--config", configPath, "--log-level", logLevel]
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", namespace, Paths.netrelayd] + args
+        } else {
+            process.executableURL = URL(fileURLWithPath: Paths.netrelayd)
+            process.arguments = args
+        }
         var env = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM"] {
             env.removeValue(forKey: key)
@@ -39,8 +46,8 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Starts the daemon and waits for READY=1; returns that message.
     @discardableResult
-    static func launch(config: String, environment: [String: String] = [:], logLevel: String = "debug") throws -> DaemonProcess {
-        let d = try DaemonProcess(config: config, environment: environment, logLevel: logLevel)
+    static func launch(config: String, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil) throws -> DaemonProcess {
+        let d = try DaemonProcess(config: config, environment: environment, logLevel: logLevel, namespace: namespace)
         try d.start()
         do {
             try d.waitReady()
@@ -75,7 +82,9 @@ final class DaemonProcess: @unchecked Sendable {
     /// Waits for the process to exit and returns its status (nil if it is still running).
     func waitForExit(timeout: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         return process.isRunning ? nil : process.terminationStatus
     }
 
@@ -99,6 +108,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     deinit {
+        notify.stop()
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }

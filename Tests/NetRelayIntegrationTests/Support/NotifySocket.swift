@@ -2,11 +2,16 @@ import Foundation
 
 /// A fake systemd notification socket: a unix datagram socket the test binds and passes to
 /// the daemon as NOTIFY_SOCKET, recording every message sd_notify(3) sends.
+///
+/// A reader thread empties it continuously, as systemd does: once the socket's queue is full
+/// (net.unix.max_dgram_qlen, 10 messages) sd_notify blocks the daemon.
 final class NotifySocket: @unchecked Sendable {
     let path: String
     private let fd: Int32
     private let lock = NSLock()
     private var received: [String] = []
+    private var stopped = false
+    private var reader: Thread?
 
     init(directory: String) throws {
         path = directory + "/notify.sock"
@@ -23,6 +28,26 @@ final class NotifySocket: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard rc == 0 else { throw TestFailure("bind(\(path)) failed: \(errno)") }
+        let thread = Thread { [weak self] in
+            while let me = self, !me.isStopped {
+                me.drain(wait: 0.05)
+            }
+        }
+        thread.start()
+        reader = thread
+    }
+
+    private var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
+    }
+
+    /// Stops the reader thread; called by the owner when the test is done.
+    func stop() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
     }
 
     deinit { close(fd) }
@@ -43,8 +68,8 @@ final class NotifySocket: @unchecked Sendable {
         }
     }
 
+    /// Everything received so far, in order (only the reader thread receives).
     var messages: [String] {
-        drain(wait: 0)
         lock.lock()
         defer { lock.unlock() }
         return received
@@ -60,7 +85,7 @@ final class NotifySocket: @unchecked Sendable {
             if Date() >= deadline {
                 throw TestFailure("no notification \(what) within \(timeout) s; got: \(all.dropFirst(from).map { $0.debugDescription })")
             }
-            drain(wait: 0.05)
+            Thread.sleep(forTimeInterval: 0.01)
         }
     }
 

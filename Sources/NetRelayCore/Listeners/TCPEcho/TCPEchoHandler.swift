@@ -74,8 +74,9 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        // Counters first: once the echo is flushed the peer may already be asking for them.
         publishCounters()
+        context.flush()
         context.fireChannelReadComplete()
     }
 
@@ -167,6 +168,9 @@ final class TCPEchoHandler: ChannelDuplexHandler {
 
 func formatDuration(_ seconds: Double) -> String {
     if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
-    if seconds < 120 { return "\(Double(Int(seconds * 10)) / 10) s" }
+    if seconds < 120 {
+        let tenths = Int((seconds * 10).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
+    }
     return "\(Int(seconds / 60)) min \(Int(seconds) % 60) s"
 }

@@ -1,0 +1,31 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+@testable import NetRelayCore
+
+/// What a reload may change in place. No socket is opened.
+@Suite("Multicast announcer reload rules")
+struct MulticastAnnouncerTests {
+    func spec(_ edit: (inout MulticastSpec) -> Void = { _ in }) -> ListenerSpec {
+        var m = MulticastSpec(group: IPAddress("239.255.0.1")!, port: 8088)
+        m.interface = "lo"
+        edit(&m)
+        return ListenerSpec(name: "time", kind: .multicastAnnouncer(m))
+    }
+
+    @Test("Format, interval, ttl and loopback apply in place; group, port, interface and joinGroup restart")
+    func canUpdate() {
+        let announcer = MulticastAnnouncer(spec: spec(), context: ListenerContext(group: .singletonMultiThreadedEventLoopGroup, logger: Logger(label: "test")))
+        #expect(announcer.canUpdate(to: spec { $0.format = .locale }))
+        #expect(announcer.canUpdate(to: spec { $0.interval = 0.5 }))
+        #expect(announcer.canUpdate(to: spec { $0.ttl = 4 }))
+        #expect(announcer.canUpdate(to: spec { $0.loopback = false }))
+        #expect(!announcer.canUpdate(to: spec { $0.group = IPAddress("239.255.0.2")! }))
+        #expect(!announcer.canUpdate(to: spec { $0.port = 8089 }))
+        #expect(!announcer.canUpdate(to: spec { $0.interface = "127.0.0.1" }))
+        #expect(!announcer.canUpdate(to: spec { $0.joinGroup = true }))
+        #expect(!announcer.canUpdate(to: ListenerSpec(name: "time", kind: .tcpEcho(TCPEchoSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 1))))))
+        #expect(announcer.localDescription == "239.255.0.1:8088")
+    }
+}
