@@ -21,9 +21,12 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // sendmmsg(2) for the datagram listeners (a GNU extension Glibc's Swift module leaves out).
+        .target(name: "CNetRelayShims"),
         .target(
             name: "NetRelayCore",
             dependencies: [
+                "CNetRelayShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

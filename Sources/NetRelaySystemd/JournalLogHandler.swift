@@ -82,20 +82,10 @@ public struct JournalLogHandler: LogHandler {
     }
 
     static func send(_ fields: [String]) {
-        var storage = fields.map { Array($0.utf8) }
-        var iovecs: [iovec] = []
-        iovecs.reserveCapacity(storage.count)
-        // Keep every buffer pinned while sd_journal_sendv reads them.
-        func build(_ i: Int) {
-            if i == storage.count {
-                _ = sd_journal_sendv(&iovecs, Int32(iovecs.count))
-                return
-            }
-            storage[i].withUnsafeMutableBytes { buf in
-                iovecs.append(iovec(iov_base: buf.baseAddress, iov_len: buf.count))
-                build(i + 1)
-            }
-        }
-        build(0)
+        // C copies of the fields, alive until sd_journal_sendv returns.
+        let copies = fields.map { strdup($0)! }
+        defer { copies.forEach { free($0) } }
+        var iovecs = copies.map { iovec(iov_base: UnsafeMutableRawPointer($0), iov_len: strlen($0)) }
+        _ = sd_journal_sendv(&iovecs, Int32(iovecs.count))
     }
 }

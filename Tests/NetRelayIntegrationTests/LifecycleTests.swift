@@ -166,6 +166,52 @@ struct LifecycleTests {
         #expect(!daemon.notify.messages.contains { $0.contains("READY=1") })
     }
 
+    @Test("Permission denied (a privileged port without CAP_NET_BIND_SERVICE): clear line, ERRNO, exit 69",
+          .enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv to drop to an unprivileged user"))
+    func permissionDenied() throws {
+        let daemon = try DaemonProcess(config: configJSON([tcpEcho("low", port: 7)]), asUser: "nobody")
+        try daemon.start()
+        #expect(daemon.waitForExit() == 69)
+        let expected = "Failed to bind tcp-echo \"low\" to 127.0.0.1:7: permission denied"
+        #expect(daemon.log.contains(expected), "log: \(daemon.log)")
+        let failure = try daemon.notify.wait("STATUS with the failure") { $0.contains("STATUS=Failed to start") }
+        #expect(NotifySocket.value("STATUS", in: failure) == "Failed to start: " + expected)
+        #expect(NotifySocket.value("ERRNO", in: failure) == "\(EACCES)")
+    }
+
+    @Test("As an unprivileged user (what DynamicUser= gives) it serves: no option needs privileges",
+          .enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv to drop to an unprivileged user"))
+    func unprivilegedServes() throws {
+        let port = Ports.free()
+        let daemon = try DaemonProcess(config: configJSON([tcpEcho(port: port)]), asUser: "nobody")
+        try daemon.start()
+        defer { daemon.stop() }
+        try daemon.waitReady()
+        for i in 0..<3 {
+            let client = try TCPClient(port: port)
+            try client.send("as nobody \(i)")
+            #expect(try client.receiveText(11) == "as nobody \(i)")
+        }
+    }
+
+    @Test("With stderr connected to the journal (JOURNAL_STREAM), logging goes through sd_journal_sendv and the daemon runs")
+    func journalLogging() throws {
+        let port = Ports.free()
+        let daemon = try DaemonProcess(config: configJSON([tcpEcho(port: port)]), stderrIsJournal: true)
+        try daemon.start()
+        defer { daemon.stop() }
+        try daemon.waitReady()
+        let client = try TCPClient(port: port)
+        try client.send("journal")
+        #expect(try client.receiveText(7) == "journal")
+        daemon.signal(SIGUSR1)
+        client.close()
+        daemon.stop()
+        #expect(daemon.waitForExit() == 0)
+        // The lines went to the journal (or nowhere, without journald), not to stderr.
+        #expect(!daemon.log.contains("Listening:"))
+    }
+
     @Test("A listener that fails stops the ones already bound (no half-started daemon)")
     func partialStartRollsBack() throws {
         let free = Ports.free(), taken = Ports.free()

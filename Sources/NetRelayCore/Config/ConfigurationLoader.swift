@@ -99,6 +99,10 @@ extension Configuration {
                     out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
                         message: "rate limiting is off on a non-loopback address; a spoofed source can use this responder to reflect traffic at a victim"))
                 }
+                let sizing = DatagramReceiveSizing(maxDatagramSize: u.maxDatagramSize, vectorReadCount: u.vectorReadCount)
+                if sizing.lowered {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).vectorReadCount", message: sizing.loweredExplanation))
+                }
             case .broadcastRebroadcaster:
                 break
             }

@@ -26,6 +26,15 @@ public protocol Listener: AnyObject, Sendable {
     /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes
     /// them. Returns when all are closed.
     func drain(gracePeriod: TimeAmount) async
+    /// Called on reload for a listener whose spec did not change: re-reads what the spec
+    /// refers to outside the configuration (an interface's broadcast address) and applies it in
+    /// place. Throws `ListenerStartError` when that no longer resolves; the listener then keeps
+    /// what it had.
+    func revalidate() async throws
+}
+
+extension Listener {
+    public func revalidate() async throws {}
 }
 
 /// What every listener needs from the daemon.

@@ -12,6 +12,9 @@ final class SummaryReporter {
     private var windowOpen = false
     private var pending: [Counter: Int] = [:]
     private var lastPeer = ""
+    /// Kept unformatted on the datagram path: formatting an address per dropped datagram would
+    /// cost more than the drop itself.
+    private var lastAddress: SocketAddress?
 
     init(logger: Logger, event: String, what: String, window: TimeAmount = .seconds(10)) {
         self.logger = logger
@@ -25,6 +28,7 @@ final class SummaryReporter {
         if windowOpen {
             pending[reason, default: 0] += 1
             lastPeer = peer
+            lastAddress = nil
             return
         }
         windowOpen = true
@@ -33,6 +37,21 @@ final class SummaryReporter {
             metadata: ["event": .string(event), "peer": .string(peer), "reason": .string(reason.label)]
         )
         scheduleFlush(eventLoop)
+    }
+
+    /// The same for a datagram's source: the address is only formatted when a line is logged.
+    func note(_ reason: Counter, from address: SocketAddress, eventLoop: EventLoop, firstLine: (String) -> String) {
+        if windowOpen {
+            pending[reason, default: 0] += 1
+            lastAddress = address
+            return
+        }
+        let peer = describePeer(address)
+        note(reason, peer: peer, eventLoop: eventLoop) { firstLine(peer) }
+    }
+
+    private func describePeer(_ address: SocketAddress) -> String {
+        Endpoint(address)?.description ?? "\(address)"
     }
 
     private func scheduleFlush(_ eventLoop: EventLoop) {
@@ -50,7 +69,7 @@ final class SummaryReporter {
         let parts = pending.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.label)" }
         let seconds = window.nanoseconds / 1_000_000_000
         logger.notice(
-            "\(total) more \(what) in the last \(seconds) s (\(parts.joined(separator: ", "))); last from \(lastPeer)",
+            "\(total) more \(what) in the last \(seconds) s (\(parts.joined(separator: ", "))); last from \(lastAddress.map(describePeer) ?? lastPeer)",
             metadata: ["event": .string(event), "count": "\(total)"]
         )
         pending.removeAll(keepingCapacity: true)

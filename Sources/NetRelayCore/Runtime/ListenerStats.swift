@@ -19,6 +19,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedOwnPacket
     case droppedSourceNotAllowed
     case sendErrors
+    /// Replies (or rebroadcasts) dropped because NIO's queue of unsent datagrams was full.
+    case droppedSendQueueFull
     case announcements
     case missedDeadlines
 
@@ -41,6 +43,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedOwnPacket: return "dropped own packets"
         case .droppedSourceNotAllowed: return "dropped source not allowed"
         case .sendErrors: return "send errors"
+        case .droppedSendQueueFull: return "dropped send queue full"
         case .announcements: return "announcements"
         case .missedDeadlines: return "missed deadlines"
         }

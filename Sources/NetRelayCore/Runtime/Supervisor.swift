@@ -121,6 +121,12 @@ public actor Supervisor {
         for step in plan {
             switch step {
             case .keep(let l):
+                do {
+                    try await l.revalidate()
+                } catch {
+                    report.failures.append("\(error)")
+                    logger.error("\(error); keeping its previous settings", metadata: ["event": "reload-error", "listener": .string(l.spec.name)])
+                }
                 next.append(l)
                 report.unchanged.append(l.spec.name)
             case .update(let l, let spec):
@@ -218,7 +224,7 @@ public actor Supervisor {
                 dIn += s.value(.datagramsIn)
                 dOut += s.value(.datagramsOut)
                 dropped += s.value(.droppedRateLimited) + s.value(.droppedOversize) + s.value(.droppedBadSource)
-                    + s.value(.droppedOwnPacket) + s.value(.droppedSourceNotAllowed)
+                    + s.value(.droppedOwnPacket) + s.value(.droppedSourceNotAllowed) + s.value(.droppedSendQueueFull)
             case .multicastAnnouncer:
                 mcast = true
                 announced += s.value(.announcements)

@@ -7,10 +7,13 @@ final class DaemonProcess: @unchecked Sendable {
     let configPath: String
     let notify: NotifySocket
     let process = Process()
-    private let logPath: String
+    let logPath: String
 
     /// `namespace`: run inside that network namespace (`ip netns exec`, which keeps the PID).
-    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil) throws {
+    /// `asUser`: run as that user (via setpriv, without capabilities), for permission tests.
+    /// `stderrIsJournal`: set JOURNAL_STREAM to the captured stderr's device and inode, so the
+    /// daemon believes its stderr is the journal and logs with sd_journal_sendv.
+    init(config: String, arguments: [String]? = nil, environment: [String: String] = [:], logLevel: String = "debug", namespace: String? = nil, asUser: String? = nil, stderrIsJournal: Bool = false) throws {
         directory = Paths.makeTempDirectory()
         configPath = directory + "/config.json"
         logPath = directory + "/stderr.log"
@@ -21,6 +24,14 @@ final class DaemonProcess: @unchecked Sendable {
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["ip", "netns", "exec", namespace, Paths.netrelayd] + args
+        } else if let asUser {
+            // The user must reach the config and the notify socket.
+            chmod(directory, 0o755)
+            chmod(configPath, 0o644)
+            chmod(logPath, 0o666)
+            chmod(notify.path, 0o666)
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(asUser)", "--regid=\(asUser == "nobody" ? "nogroup" : asUser)", "--clear-groups", "--inh-caps=-all", "--", Paths.netrelayd] + args
         } else {
             process.executableURL = URL(fileURLWithPath: Paths.netrelayd)
             process.arguments = args
@@ -30,6 +41,10 @@ final class DaemonProcess: @unchecked Sendable {
             env.removeValue(forKey: key)
         }
         env["NOTIFY_SOCKET"] = notify.path
+        if stderrIsJournal {
+            var st = stat()
+            if stat(logPath, &st) == 0 { env["JOURNAL_STREAM"] = "\(st.st_dev):\(st.st_ino)" }
+        }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardInput = FileHandle.nullDevice
@@ -90,7 +105,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Resident set size in KiB, from /proc.
     var rssKiB: Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        guard let status = SocketQueues.readProcFile("/proc/\(pid)/status") else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
         }

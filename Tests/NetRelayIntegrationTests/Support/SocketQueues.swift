@@ -11,9 +11,18 @@ enum SocketQueues {
     }
 
     /// The socket whose local port is `localPort` and remote port is `remotePort`.
+    /// /proc/net/tcp is generated a page at a time, and a read can miss an entry while other
+    /// sockets come and go, so a miss is retried a few times.
     static func lookup(localPort: Int, remotePort: Int) -> Queues? {
+        for _ in 0..<5 {
+            if let q = lookupOnce(localPort: localPort, remotePort: remotePort) { return q }
+        }
+        return nil
+    }
+
+    private static func lookupOnce(localPort: Int, remotePort: Int) -> Queues? {
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            guard let text = readProcFile(file) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let f = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard f.count > 4,
@@ -27,6 +36,22 @@ enum SocketQueues {
             }
         }
         return nil
+    }
+
+    /// The whole of a /proc file. (String(contentsOfFile:) stops after the first page of a
+    /// /proc file, whose size reads as 0.)
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Bytes written on `fd` that the peer has not acknowledged yet (SIOCOUTQ).

@@ -54,7 +54,8 @@ final class TCPEchoListener: Listener {
                 }
             }
             // Echo is request/response: send small replies at once rather than wait for Nagle.
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // (.tcpOption: TCP_NODELAY lives at IPPROTO_TCP; at SOL_SOCKET its number is SO_DEBUG.)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let current = settings.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {

@@ -1,0 +1,17 @@
+// Small C shims for what Swift's Glibc module does not expose.
+#ifndef CNETRELAYSHIMS_H
+#define CNETRELAYSHIMS_H
+
+#include <sys/socket.h>
+
+// struct mmsghdr and sendmmsg(2) are GNU extensions, which Glibc's Swift module leaves out (and
+// defining _GNU_SOURCE here would clash with it). As NIO's CNIOLinux does, reproduce the
+// structure, which is part of glibc's stable ABI; shims.c checks that the sizes agree.
+typedef struct {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+} CNetRelay_mmsghdr;
+
+int CNetRelay_sendmmsg(int fd, CNetRelay_mmsghdr *msgs, unsigned int count, int flags);
+
+#endif

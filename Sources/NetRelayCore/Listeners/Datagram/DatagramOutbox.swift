@@ -1,0 +1,75 @@
+import NIOCore
+
+/// Collects the datagrams a handler sends while NIO delivers a read batch, so that they go out
+/// together at `channelReadComplete`: one sendmmsg(2) per 64 datagrams (`DatagramSender`).
+///
+/// A datagram is one iovec here (and in NIO), so "prefix + payload" cannot go out as two
+/// buffers (that would be two datagrams); it needs one contiguous copy. Every datagram of the
+/// batch is copied into one arena, back to back: the arena is uniquely owned while a batch is
+/// collected, so it grows in place, and `clear()` reuses its storage for the next batch. In the
+/// steady state a reply costs a memcpy of a few bytes, not an allocation, and the whole batch
+/// is one contiguous block for the system call.
+struct DatagramOutbox {
+    private struct Item {
+        var address: SocketAddress
+        var start: Int
+        var length: Int
+    }
+
+    private var items: [Item] = []
+    private var arena: ByteBuffer?
+
+    static let initialArenaCapacity = 16 * 1024
+
+    var count: Int { items.count }
+    var isEmpty: Bool { items.isEmpty }
+
+    /// Queues `prefix + payload` (or the payload alone) to `address` as one datagram.
+    mutating func send(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator) {
+        if arena == nil {
+            arena = allocator.buffer(capacity: Self.initialArenaCapacity)
+        } else if items.isEmpty {
+            // A new batch: the last one has left, so the storage is unique and clear() reuses
+            // it (if NIO still holds slices of it, clear() starts afresh instead).
+            arena!.clear()
+        }
+        let start = arena!.writerIndex
+        if let prefix { arena!.writeImmutableBuffer(prefix) }
+        arena!.writeImmutableBuffer(payload)
+        items.append(Item(address: address, start: start, length: arena!.writerIndex - start))
+    }
+
+    /// Sends the batch with sendmmsg(2) on the sender's socket.
+    func send(with sender: DatagramSender) -> DatagramSender.Result {
+        guard let arena, !items.isEmpty else { return .init() }
+        return arena.withUnsafeReadableBytes { raw in
+            // readerIndex is 0 (nothing is ever read from the arena), so offsets are from raw's start.
+            sender.send(count: items.count, base: raw.baseAddress!) { i in
+                (items[i].address, items[i].start, items[i].length)
+            }
+        }
+    }
+
+    /// Writes (does not flush) the batch through the pipeline: NIO's own write path, for
+    /// channels without a `DatagramSender` (EmbeddedChannel in tests). The last write carries
+    /// `lastPromise`. Call `removeAll()` next, then flush: a flush can re-enter the handler
+    /// (NIO reads what is pending and closes the channel when a send fails), so the outbox
+    /// must not be in the middle of an access then.
+    func write(context: ChannelHandlerContext, lastPromise: EventLoopPromise<Void>?) {
+        let n = items.count
+        for i in 0..<n {
+            let data = arena!.getSlice(at: items[i].start, length: items[i].length)!
+            context.write(NIOAny(AddressedEnvelope(remoteAddress: items[i].address, data: data)), promise: i == n - 1 ? lastPromise : nil)
+        }
+    }
+
+    mutating func removeAll() {
+        items.removeAll(keepingCapacity: true)
+    }
+
+    /// Forgets what was queued (the channel is going away).
+    mutating func discard() {
+        items.removeAll(keepingCapacity: false)
+        arena = nil
+    }
+}

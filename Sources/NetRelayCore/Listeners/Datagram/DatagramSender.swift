@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CNetRelayShims
+import NIOCore
+
+/// Sends a batch of datagrams with sendmmsg(2) on a duplicate of the listener's socket,
+/// beside NIO's write path rather than through it.
+///
+/// Why: NIO closes a datagram channel when a send fails with any error but EMSGSIZE or
+/// EHOSTUNREACH. A reply to a forged source with no route back (ENETUNREACH on a host without a
+/// default route, EPERM from a firewall rule, EINVAL from a loopback-bound socket) would then
+/// take the whole listener down, and an attacker could keep it down with one datagram per
+/// rebind. Here a failed datagram is counted and skipped, and the rest of the batch goes out.
+/// A full send buffer (EAGAIN) drops the rest of the batch instead of queueing it: UDP may lose
+/// datagrams, a daemon may not grow without bound. It also costs less than NIO's pending-write
+/// queue: no promise, no per-datagram bookkeeping, one system call per 64 datagrams.
+///
+/// Reads stay with NIO (recvmmsg, the pipeline); NIO never writes on this socket, so the two
+/// never interleave. Use it on the channel's event loop only.
+final class DatagramSender {
+    struct Result: Equatable {
+        var sent = 0
+        /// Dropped because the socket's send buffer was full.
+        var wouldBlock = 0
+        var failed = 0
+        var lastErrno: Int32?
+    }
+
+    static let chunk = 64
+
+    private var fd: CInt
+    private let headers: UnsafeMutablePointer<CNetRelay_mmsghdr>
+    private let iovecs: UnsafeMutablePointer<iovec>
+    private let addresses: UnsafeMutablePointer<sockaddr_storage>
+
+    /// Takes ownership of `fd` (a dup of the channel's socket) and closes it in `close()` or deinit.
+    init(fd: CInt) {
+        self.fd = fd
+        headers = .allocate(capacity: Self.chunk)
+        headers.initialize(repeating: CNetRelay_mmsghdr(), count: Self.chunk)
+        iovecs = .allocate(capacity: Self.chunk)
+        iovecs.initialize(repeating: iovec(), count: Self.chunk)
+        addresses = .allocate(capacity: Self.chunk)
+        addresses.initialize(repeating: sockaddr_storage(), count: Self.chunk)
+    }
+
+    deinit {
+        close()
+        headers.deallocate()
+        iovecs.deallocate()
+        addresses.deallocate()
+    }
+
+    func close() {
+        if fd >= 0 {
+            _ = Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    /// Sends `count` datagrams; datagram `i` is `length(i)` bytes at `base + start(i)`, to `destination(i)`.
+    func send(count: Int, base: UnsafeRawPointer, _ datagram: (Int) -> (SocketAddress, start: Int, length: Int)) -> Result {
+        var result = Result()
+        guard fd >= 0 else {
+            result.failed = count
+            result.lastErrno = EBADF
+            return result
+        }
+        var first = 0
+        while first < count {
+            let n = min(Self.chunk, count - first)
+            for j in 0..<n {
+                let (address, start, length) = datagram(first + j)
+                iovecs[j] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base + start), iov_len: length)
+                let nameLength = address.withSockAddr { sa, len -> Int in
+                    UnsafeMutableRawPointer(addresses + j).copyMemory(from: sa, byteCount: len)
+                    return len
+                }
+                var h = msghdr()
+                h.msg_name = UnsafeMutableRawPointer(addresses + j)
+                h.msg_namelen = socklen_t(nameLength)
+                h.msg_iov = iovecs + j
+                h.msg_iovlen = 1
+                headers[j] = CNetRelay_mmsghdr(msg_hdr: h, msg_len: 0)
+            }
+            var i = 0
+            while i < n {
+                let r = CNetRelay_sendmmsg(fd, headers + i, UInt32(n - i), Int32(MSG_DONTWAIT))
+                if r > 0 {
+                    result.sent += Int(r)
+                    i += Int(r)
+                    continue
+                }
+                let e = errno
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK {
+                    result.wouldBlock += count - (first + i)
+                    return result
+                }
+                // sendmmsg reports the error of the first datagram it could not send: skip that one.
+                result.failed += 1
+                result.lastErrno = e
+                i += 1
+            }
+            first += n
+        }
+        return result
+    }
+}

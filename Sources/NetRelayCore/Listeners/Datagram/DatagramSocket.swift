@@ -1,0 +1,273 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The bound UDP socket of a udp-responder or broadcast-rebroadcaster: creates and binds it
+/// (or adopts a socket-activated one) with the listener's options, hands it to NIO for reading,
+/// and hands a duplicate of its fd to the channel initializer for a `DatagramSender`.
+///
+/// The socket is made here rather than by NIO's bind so that we hold that duplicate: replies go
+/// out with sendmmsg on it, where a send error costs one datagram (see `DatagramSender`); NIO
+/// would close the whole channel over it. Should NIO close the channel anyway, the close is
+/// logged and the same address (port 0 resolved to the port we had) is bound again, with a
+/// growing delay if it keeps happening. A socket-activated socket is adopted again from a
+/// duplicate of the inherited fd that we keep for that purpose.
+final class DatagramSocket: Sendable {
+    struct Options: Sendable, Equatable {
+        var listen: Endpoint
+        var reusePort: Bool
+        /// SO_BROADCAST (the rebroadcaster sends to a broadcast address).
+        var broadcast: Bool
+        var sizing: DatagramReceiveSizing
+    }
+
+    private struct State {
+        var options: Options
+        var channel: Channel?
+        var stopping = false
+        /// Where to bind again: the address the first bind got.
+        var boundAddress: SocketAddress?
+        /// A duplicate of a socket-activated fd, to adopt again after NIO closes its copy.
+        var spareFD: CInt?
+        var rebinds = 0
+        var rebindDelay = DatagramSocket.firstRebindDelay
+        var lastRebind: NIODeadline?
+    }
+
+    static let firstRebindDelay = TimeAmount.milliseconds(50)
+    static let readsPerWakeup: UInt = 1
+    static let maxRebindDelay = TimeAmount.seconds(5)
+
+    private let spec: ListenerSpec
+    private let context: ListenerContext
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers. The second argument
+    /// is a duplicate of the socket's fd for a `DatagramSender`, which then owns it (nil: none).
+    private let initializer: @Sendable (Channel, CInt?) throws -> Void
+    /// The last send error the handler saw, asked on the channel's event loop when it closed.
+    private let lastSendError: @Sendable () -> String?
+
+    init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
+         initializer: @escaping @Sendable (Channel, CInt?) throws -> Void,
+         lastSendError: @escaping @Sendable () -> String?) {
+        self.spec = spec
+        self.context = context
+        self.logger = logger
+        self.state = NIOLockedValueBox(State(options: options))
+        self.initializer = initializer
+        self.lastSendError = lastSendError
+    }
+
+    var channel: Channel? { state.withLockedValue { $0.channel } }
+    var rebinds: Int { state.withLockedValue { $0.rebinds } }
+
+    /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
+    func start() async throws -> Channel {
+        let (listen, options) = state.withLockedValue { ($0.options.listen, $0.options) }
+        let channel: Channel
+        if let inherited = context.sockets.take(named: spec.name) {
+            try checkInherited(inherited, listen: listen)
+            let spare = dup(inherited.fd)
+            do {
+                channel = try await open(boundSocket: inherited.fd)
+            } catch {
+                if spare >= 0 { close(spare) }
+                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
+            }
+            state.withLockedValue { $0.spareFD = spare >= 0 ? spare : nil }
+            logger.info("Adopted socket-activated fd \(inherited.fd) (\(inherited.name)) for \(spec.label)", metadata: ["event": "adopted"])
+        } else {
+            do {
+                let fd = try Self.boundSocket(try listen.socketAddress(), options)
+                channel = try await open(boundSocket: fd)
+            } catch {
+                throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
+            }
+        }
+        let kept = state.withLockedValue { s -> Bool in
+            guard !s.stopping else { return false }
+            s.channel = channel
+            s.boundAddress = channel.localAddress
+            return true
+        }
+        guard kept else {
+            try? await channel.close()
+            throw ListenerStartError(spec: spec, action: "bind", address: listen.description, reason: "stopped while starting", errno: nil)
+        }
+        watch(channel)
+        return channel
+    }
+
+    /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before
+    /// bind. No SO_REUSEADDR: for UDP on Linux it would let a second daemon bind the same port
+    /// silently (and take its datagrams) instead of failing with "address already in use".
+    static func boundSocket(_ address: SocketAddress, _ options: Options) throws -> CInt {
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        func fail(_ call: String) -> IOError {
+            let e = errno
+            close(fd)
+            return IOError(errnoCode: e, reason: call)
+        }
+        var one: CInt = 1
+        if options.reusePort, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
+            throw fail("setsockopt(SO_REUSEPORT)")
+        }
+        if options.broadcast, setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
+            throw fail("setsockopt(SO_BROADCAST)")
+        }
+        if address.withSockAddr({ bind(fd, $0, socklen_t($1)) }) != 0 {
+            throw fail("bind")
+        }
+        return fd
+    }
+
+    /// Hands a bound socket to NIO (which owns it from then on) with a duplicate for the sender.
+    private func open(boundSocket fd: CInt) async throws -> Channel {
+        let duplicate = dup(fd)
+        let senderFD = NIOLockedValueBox<CInt?>(duplicate >= 0 ? duplicate : nil)
+        do {
+            return try await bootstrap(senderFD: senderFD).withBoundSocket(fd).get()
+        } catch {
+            // The initializer did not run (or did not take it): do not leak the duplicate.
+            if let left = senderFD.withLockedValue({ v -> CInt? in defer { v = nil }; return v }) { close(left) }
+            throw error
+        }
+    }
+
+    private func bootstrap(senderFD: NIOLockedValueBox<CInt?>) -> DatagramBootstrap {
+        let o = state.withLockedValue { $0.options }
+        let initializer = self.initializer
+        var b = DatagramBootstrap(group: context.group)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: o.sizing.bufferSize))
+            // One recvmmsg per readiness event, as a C epoll server does: NIO's default (4)
+            // repeats the call until EAGAIN, a wasted system call per wakeup under ping-pong
+            // load; level-triggered epoll reports the socket again if more is queued.
+            .channelOption(.maxMessagesPerRead, value: DatagramSocket.readsPerWakeup)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let fd = senderFD.withLockedValue { v -> CInt? in defer { v = nil }; return v }
+                    try initializer(channel, fd)
+                }
+            }
+        if o.sizing.vectorReadCount > 1 {
+            b = b.channelOption(.datagramVectorReadMessageCount, value: o.sizing.vectorReadCount)
+        }
+        return b
+    }
+
+    private func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
+        guard socket.type == .datagram else {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a datagram (UDP) socket; use ListenDatagram= in the .socket unit", errno: nil)
+        }
+        if let local = socket.localAddress, listen.port != 0, local != listen {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
+        }
+    }
+
+    /// Applies new receive sizing to the running socket (a reload that changed
+    /// maxDatagramSize or vectorReadCount).
+    func update(sizing: DatagramReceiveSizing) async {
+        let channel = state.withLockedValue { s -> Channel? in
+            s.options.sizing = sizing
+            return s.channel
+        }
+        guard let channel else { return }
+        // The count first: between the two calls a buffer sized for the old count is cut into
+        // the new number of slices, and only a smaller count keeps slices >= maxDatagramSize + 1.
+        try? await channel.setOption(.datagramVectorReadMessageCount, value: sizing.vectorReadCount > 1 ? sizing.vectorReadCount : 0).get()
+        try? await channel.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: sizing.bufferSize)).get()
+    }
+
+    /// Closes the socket for good: the port is free when this returns.
+    func stop() async {
+        let channel = state.withLockedValue { s -> Channel? in
+            s.stopping = true
+            if let fd = s.spareFD { close(fd) }
+            s.spareFD = nil
+            defer { s.channel = nil }
+            return s.channel
+        }
+        try? await channel?.close()
+    }
+
+    // MARK: Binding again after NIO closed the socket
+
+    private func watch(_ channel: Channel) {
+        channel.closeFuture.whenComplete { _ in
+            self.closed(channel)
+        }
+    }
+
+    private func closed(_ channel: Channel) {
+        let delay = state.withLockedValue { s -> TimeAmount? in
+            guard !s.stopping, s.channel === channel else { return nil }
+            s.channel = nil
+            // Closed again soon after the last rebind: back off, so a send error that repeats
+            // on every datagram does not turn into a bind loop.
+            if let last = s.lastRebind, NIODeadline.now() - last < .seconds(10) {
+                s.rebindDelay = min(s.rebindDelay * 2, DatagramSocket.maxRebindDelay)
+            } else {
+                s.rebindDelay = DatagramSocket.firstRebindDelay
+            }
+            return s.rebindDelay
+        }
+        guard let delay else { return }
+        let why = lastSendError().map { "after a send error: \($0)" } ?? "without a reported error"
+        logger.error(
+            "NIO closed the socket of \(spec.label) \(why); binding it again in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
+            metadata: ["event": "socket-closed"]
+        )
+        Task { await self.bindAgain(after: delay) }
+    }
+
+    private func bindAgain(after firstDelay: TimeAmount) async {
+        var delay = firstDelay
+        while true {
+            try? await Task.sleep(nanoseconds: UInt64(delay.nanoseconds))
+            let (stopping, address, spare) = state.withLockedValue { ($0.stopping, $0.boundAddress, $0.spareFD) }
+            if stopping { return }
+            do {
+                let channel: Channel
+                if let spare {
+                    let fd = dup(spare)
+                    guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
+                    channel = try await open(boundSocket: fd)
+                } else {
+                    let options = state.withLockedValue { $0.options }
+                    let fd = try Self.boundSocket(try address ?? options.listen.socketAddress(), options)
+                    channel = try await open(boundSocket: fd)
+                }
+                let kept = state.withLockedValue { s -> Bool in
+                    guard !s.stopping else { return false }
+                    s.channel = channel
+                    s.rebinds += 1
+                    s.lastRebind = .now()
+                    return true
+                }
+                guard kept else {
+                    try? await channel.close()
+                    return
+                }
+                watch(channel)
+                logger.notice("Bound \(spec.label) again", metadata: ["event": "rebound"])
+                return
+            } catch {
+                delay = min(delay * 2, DatagramSocket.maxRebindDelay)
+                logger.error(
+                    "Failed to bind \(spec.kindName) \"\(spec.name)\" again: \(describeSocketError(error).0); retrying in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
+                    metadata: ["event": "rebind-failed"]
+                )
+            }
+        }
+    }
+}
