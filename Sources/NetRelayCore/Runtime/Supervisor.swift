@@ -232,7 +232,7 @@ public actor Supervisor {
         }
         if tcp { parts.append("tcp \(open) open, \(accepted) accepted" + (refused > 0 ? ", \(refused) refused" : "")) }
         if udp { parts.append("udp \(dIn) in, \(dOut) out" + (dropped > 0 ? ", \(dropped) dropped" : "")) }
-        if mcast { parts.append("\(announced) announcements") }
+        if mcast { parts.append("\(announced) announcement\(announced == 1 ? "" : "s")") }
         if let lastReload { parts.append(lastReload) }
         return parts.joined(separator: " | ")
     }
