@@ -134,7 +134,8 @@ struct IdleTimeoutHandlerTests {
     func makeChannel(timeout: TimeAmount) throws -> (EmbeddedChannel, ListenerStats) {
         let stats = ListenerStats()
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(timeout: timeout, stats: stats, logger: quietLogger))
+        let sweeper = IdleSweeper(timeout: timeout, eventLoop: channel.eventLoop)
+        try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(sweeper: sweeper, stats: stats, logger: quietLogger))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, stats)
     }
@@ -166,6 +167,33 @@ struct IdleTimeoutHandlerTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(2))
         #expect(!channel.isActive)
         #expect(stats.value(.closedIdle) == 1)
+    }
+}
+
+@Suite("IdleSweeper")
+struct IdleSweeperTests {
+    @Test("One sweep per loop closes the quiet connections, keeps the busy one, and stops when none are left")
+    func sweepsManyConnections() throws {
+        let loop = EmbeddedEventLoop()
+        let sweeper = IdleSweeper(timeout: .seconds(10), eventLoop: loop)
+        let stats = ListenerStats()
+        var channels: [EmbeddedChannel] = []
+        for _ in 0..<5 {
+            let channel = EmbeddedChannel(loop: loop)
+            try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(sweeper: sweeper, stats: stats, logger: quietLogger))
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            channels.append(channel)
+        }
+        #expect(sweeper.count == 5)
+        loop.advanceTime(by: .seconds(6))
+        try channels[2].writeInbound(ByteBuffer(string: "busy"))
+        _ = try channels[2].readInbound(as: ByteBuffer.self)
+        loop.advanceTime(by: .seconds(5))
+        #expect(channels.map(\.isActive) == [false, false, true, false, false])
+        #expect(stats.value(.closedIdle) == 4)
+        #expect(sweeper.count == 1)
+        _ = try channels[2].finish()
+        #expect(sweeper.count == 0)
     }
 }
 

@@ -110,6 +110,32 @@ struct LifecycleTests {
         #expect(NotifySocket.value("STATUS", in: ready2)?.contains("reload 2 ok") == true)
     }
 
+    @Test("Reload moving a listener to a port in use: the old one comes back, the rest applies, STATUS says which failed")
+    func reloadRestartFailureRollsBack() throws {
+        let a = Ports.free(), taken = Ports.free(), other = Ports.free(), otherTaken = Ports.free()
+        let blocker = try DaemonProcess.launch(config: configJSON([tcpEcho("x", port: taken), tcpEcho("y", port: otherTaken)]))
+        defer { blocker.stop() }
+        let daemon = try DaemonProcess.launch(config: configJSON([tcpEcho("echo", port: a, "\"replyPrefix\": \"a:\""), tcpEcho("other", port: other)]))
+        defer { daemon.stop() }
+        let mark = try daemon.reload(with: configJSON([
+            tcpEcho("echo", port: taken, "\"replyPrefix\": \"b:\""),   // cannot bind: back to port a
+            tcpEcho("other", port: other, "\"replyPrefix\": \"o:\""),  // changes in place
+            tcpEcho("new", port: otherTaken),                          // cannot bind: not started
+        ]))
+        let ready = try daemon.waitReady(after: mark)
+        let status = try #require(NotifySocket.value("STATUS", in: ready))
+        #expect(status.contains("reload 1 FAILED for 2 listener(s): Failed to bind tcp-echo \"echo\" to 127.0.0.1:\(taken): address already in use"))
+        try daemon.waitForLog("Failed to bind tcp-echo \"echo\" to 127.0.0.1:\(taken): address already in use; keeping its previous settings")
+        try daemon.waitForLog("Failed to bind tcp-echo \"new\" to 127.0.0.1:\(otherTaken): address already in use; not started")
+        // "echo" is back on its old port with its old prefix; "other" took its new prefix.
+        let c = try TCPClient(port: a)
+        try c.send("1")
+        #expect(try c.receiveText(3) == "a:1")
+        let o = try TCPClient(port: other)
+        try o.send("2")
+        #expect(try o.receiveText(3) == "o:2")
+    }
+
     @Test("SIGTERM: STOPPING=1, in-flight echo delivered, exit 0")
     func sigtermStops() throws {
         let port = Ports.free()

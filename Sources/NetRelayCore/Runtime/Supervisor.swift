@@ -134,33 +134,17 @@ public actor Supervisor {
                 next.append(l)
                 report.changed.append(spec.name)
             case .restart(let old, let spec):
-                let fresh = ListenerFactory.make(spec, context: context)
-                do {
-                    try await fresh.start()
+                if let fresh = await startDuringReload(spec, &report, ifItFails: "keeping its previous settings") {
                     next.append(fresh)
                     report.changed.append(spec.name)
-                } catch {
-                    report.failures.append("\(error)")
-                    logger.error("\(error); keeping its previous settings", metadata: ["event": "reload-error", "listener": .string(spec.name)])
-                    let revived = ListenerFactory.make(old.spec, context: context)
-                    do {
-                        try await revived.start()
-                        next.append(revived)
-                    } catch {
-                        report.failures.append("\(error)")
-                        logger.error("\(error); the listener is down until the next reload", metadata: ["event": "reload-error", "listener": .string(spec.name)])
-                    }
+                } else if let revived = await startDuringReload(old.spec, &report, ifItFails: "the listener is down until the next reload") {
+                    next.append(revived)
                 }
                 retire(old, gracePeriod: oldGrace)
             case .add(let spec):
-                let fresh = ListenerFactory.make(spec, context: context)
-                do {
-                    try await fresh.start()
+                if let fresh = await startDuringReload(spec, &report, ifItFails: "not started") {
                     next.append(fresh)
                     report.added.append(spec.name)
-                } catch {
-                    report.failures.append("\(error)")
-                    logger.error("\(error); not started", metadata: ["event": "reload-error", "listener": .string(spec.name)])
                 }
             }
         }
@@ -173,6 +157,19 @@ public actor Supervisor {
             lastReload = "reload \(report.number) FAILED for \(report.failures.count) listener(s): \(report.failures[0])"
         }
         return report
+    }
+
+    /// Starts a listener for a reload; a failure is logged (with what it means) and reported.
+    private func startDuringReload(_ spec: ListenerSpec, _ report: inout ReloadReport, ifItFails consequence: String) async -> (any Listener)? {
+        let listener = ListenerFactory.make(spec, context: context)
+        do {
+            try await listener.start()
+            return listener
+        } catch {
+            report.failures.append("\(error)")
+            logger.error("\(error); \(consequence)", metadata: ["event": "reload-error", "listener": .string(spec.name)])
+            return nil
+        }
     }
 
     /// Lets a stopped listener's connections finish in the background.

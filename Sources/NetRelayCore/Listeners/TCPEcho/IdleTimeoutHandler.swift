@@ -1,39 +1,43 @@
 import Logging
 import NIOCore
 
-/// Closes a connection that has seen no traffic for `timeout`: nothing received, and no
-/// progress writing to the peer (the write buffer draining below its low mark counts).
+/// Closes a connection that has seen no traffic for the sweeper's timeout: nothing received,
+/// and no progress writing to the peer (the write buffer draining below its low mark counts).
 ///
-/// One timer per connection, re-armed from the last activity only when it fires, so the
-/// per-read cost is a clock read per read batch, not a timer per read.
+/// The handler only records when it last saw activity (a clock read per read batch); its
+/// loop's `IdleSweeper` finds the connections that have been quiet too long.
 final class IdleTimeoutHandler: ChannelDuplexHandler {
     typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
 
-    private let timeout: TimeAmount
+    private let sweeper: IdleSweeper
     private let stats: ListenerStats
     private let logger: Logger
-    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    private(set) var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    /// Where the sweeper keeps this handler; nil while not watched.
+    var sweepIndex: Int?
     private var sawRead = false
-    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
 
-    init(timeout: TimeAmount, stats: ListenerStats, logger: Logger) {
-        self.timeout = timeout
+    init(sweeper: IdleSweeper, stats: ListenerStats, logger: Logger) {
+        self.sweeper = sweeper
         self.stats = stats
         self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive {
-            lastActivity = context.eventLoop.now
-            arm(context: context, at: lastActivity + timeout)
-        }
+        self.context = context
+        if context.channel.isActive { watch(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        lastActivity = context.eventLoop.now
-        arm(context: context, at: lastActivity + timeout)
+        watch(context)
         context.fireChannelActive()
+    }
+
+    private func watch(_ context: ChannelHandlerContext) {
+        lastActivity = context.eventLoop.now
+        sweeper.add(self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,33 +59,21 @@ final class IdleTimeoutHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        sweeper.remove(self)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        sweeper.remove(self)
+        self.context = nil
     }
 
-    private func arm(context: ChannelHandlerContext, at deadline: NIODeadline) {
-        timer?.cancel()
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.fire(context: context)
-        }
-    }
-
-    private func fire(context: ChannelHandlerContext) {
-        timer = nil
-        guard context.channel.isActive else { return }
-        let due = lastActivity + timeout
-        if due > context.eventLoop.now {
-            arm(context: context, at: due)
-            return
-        }
+    /// Called by the sweeper when the connection has been quiet for the timeout.
+    func expire() {
+        sweeper.remove(self)
+        guard let context, context.channel.isActive else { return }
         stats.add(.closedIdle)
-        logger.debug("Closing idle connection after \(formatDuration(Double(timeout.nanoseconds) / 1e9)) without traffic", metadata: ["event": "idle-timeout"])
+        logger.debug("Closing idle connection after \(formatDuration(Double(sweeper.timeout.nanoseconds) / 1e9)) without traffic", metadata: ["event": "idle-timeout"])
         context.close(promise: nil)
     }
 }

@@ -22,6 +22,14 @@ final class TCPEchoListener: Listener {
     struct ChildSettings: Sendable {
         var spec: TCPEchoSpec
         var logger: Logger
+        /// Nil when idleTimeout is 0.
+        var idleSweepers: IdleSweepers?
+
+        init(spec: TCPEchoSpec, logger: Logger) {
+            self.spec = spec
+            self.logger = logger
+            self.idleSweepers = spec.idleTimeout > 0 ? IdleSweepers(timeout: .nanoseconds(Int64(spec.idleTimeout * 1e9))) : nil
+        }
     }
 
     init(spec: ListenerSpec, context: ListenerContext) {
@@ -105,10 +113,11 @@ final class TCPEchoListener: Listener {
             logger[metadataKey: "peer"] = .string(peer.description)
         }
         let sync = channel.pipeline.syncOperations
-        if tcp.idleTimeout > 0 {
-            try sync.addHandler(IdleTimeoutHandler(timeout: .nanoseconds(Int64(tcp.idleTimeout * 1e9)), stats: stats, logger: logger))
+        // Named handlers: NIO would otherwise format a name for each, per connection.
+        if let sweepers = settings.idleSweepers {
+            try sync.addHandler(IdleTimeoutHandler(sweeper: sweepers.sweeper(for: channel.eventLoop), stats: stats, logger: logger), name: "idle")
         }
-        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger))
+        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger), name: "echo")
     }
 
     static func describe(_ tcp: TCPEchoSpec) -> String {
