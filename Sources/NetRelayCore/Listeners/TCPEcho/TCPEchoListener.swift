@@ -106,8 +106,14 @@ final class TCPEchoListener: Listener {
     static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats) throws {
         let tcp = settings.spec
         let options = channel.syncOptions
-        try options?.setOption(.allowRemoteHalfClosure, value: tcp.allowHalfOpen)
-        try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
+        // Only what differs from NIO's defaults (no half-closure, 32/64 KiB marks): each option
+        // set costs per connection.
+        if tcp.allowHalfOpen {
+            try options?.setOption(.allowRemoteHalfClosure, value: true)
+        }
+        if tcp.writeBufferLowWaterMark != 32 * 1024 || tcp.writeBufferHighWaterMark != 64 * 1024 {
+            try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
+        }
         var logger = settings.logger
         if logger.logLevel <= .debug, let peer = channel.remoteAddress.flatMap(Endpoint.init) {
             logger[metadataKey: "peer"] = .string(peer.description)
