@@ -47,39 +47,19 @@ final class RebroadcastHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private(set) var settings: RebroadcastSettings
-    private var limiter: TokenBucketTable?
-    private let batch: DatagramBatch
-    private var tally = DatagramTally()
-    private let stats: ListenerStats
-    private let logger: Logger
-    private let drops: SummaryReporter
-    private let clock: () -> UInt64
-    private var batchNow: UInt64?
+    private let flow: DatagramFlow
     /// The port we send from (our socket's local port), learnt once the socket is bound.
     private var ownPort: Int?
 
     init(settings: RebroadcastSettings, stats: ListenerStats, logger: Logger,
          sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
         self.settings = settings
-        self.stats = stats
-        self.logger = logger
-        self.clock = clock
-        self.drops = SummaryReporter(logger: logger, event: "dropped", what: "datagrams dropped")
-        self.batch = DatagramBatch(sender: sender, stats: stats, drops: drops,
-                                   failures: SummaryReporter(logger: logger, event: "send-error", what: "send errors"), what: "rebroadcasts")
-        self.limiter = Self.makeLimiter(settings)
-    }
-
-    private static func makeLimiter(_ s: RebroadcastSettings) -> TokenBucketTable? {
-        s.rateLimit > 0 ? TokenBucketTable(rate: s.rateLimit, burst: s.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources) : nil
+        self.flow = DatagramFlow(what: "rebroadcasts", stats: stats, logger: logger, sender: sender, clock: clock)
+        flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
     }
 
     func apply(_ new: RebroadcastSettings) {
-        if new.rateLimit > 0, limiter != nil {
-            limiter!.reconfigure(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
-        } else {
-            limiter = Self.makeLimiter(new)
-        }
+        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
         settings = new
     }
 
@@ -90,61 +70,46 @@ final class RebroadcastHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        tally.add(.datagramsIn)
+        flow.tally.add(.datagramsIn)
         let source = envelope.remoteAddress
         guard let ip = IPAddress(source), let port = source.port else { return }
         if ownPort == nil { ownPort = context.channel.localAddress?.port }
         if port == ownPort && settings.isOwn(ip) {
             // Expected with allowLoop (our own broadcast comes back once); not worth a log line.
-            tally.add(.droppedOwnPacket)
+            flow.tally.add(.droppedOwnPacket)
             return
         }
         if envelope.data.readableBytes > settings.maxDatagramSize {
-            drop(.droppedOversize, from: source, context: context) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
+            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
             return
         }
         if !settings.sourceAllow.isEmpty && !settings.sourceAllow.matches(ip) {
-            drop(.droppedSourceNotAllowed, from: source, context: context) { "\($0) is not in sourceAllow" }
+            flow.drop(.droppedSourceNotAllowed, from: source, eventLoop: context.eventLoop) { "\($0) is not in sourceAllow" }
             return
         }
-        if limiter != nil {
-            let now = batchNow ?? clock()
-            batchNow = now
-            if !limiter!.take(ip, now: now) {
-                drop(.droppedRateLimited, from: source, context: context) {
-                    "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) datagrams/s, burst \(self.settings.rateLimitBurst))"
-                }
-                return
+        guard flow.takeToken(for: ip) else {
+            flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
+                "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) datagrams/s, burst \(self.settings.rateLimitBurst))"
             }
+            return
         }
-        batch.queue(envelope.data, prefixedWith: settings.prefix, to: settings.target, allocator: context.channel.allocator)
+        flow.queue(envelope.data, prefixedWith: settings.prefix, to: settings.target, allocator: context.channel.allocator)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        batchNow = nil
-        let mustFlush = batch.send(context: context, tally: &tally)
-        tally.publish(to: stats)
-        if mustFlush { context.flush() }
+        flow.readComplete(context: context)
         context.fireChannelReadComplete()
     }
 
-    private func drop(_ reason: Counter, from source: SocketAddress, context: ChannelHandlerContext, _ explain: (String) -> String) {
-        tally.add(reason)
-        drops.note(reason, from: source, eventLoop: context.eventLoop) { peer in
-            "Dropped a datagram: \(explain(peer)); further drops are summarized every 10 s"
-        }
-    }
-
     /// The reason of the last failed send, for the listener's log line if the socket is lost.
-    var lastSendError: String? { batch.lastSendError }
+    var lastSendError: String? { flow.lastSendError }
 
     func channelInactive(context: ChannelHandlerContext) {
-        batch.discard()
-        tally.publish(to: stats)
+        flow.inactive()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.debug("Socket error: \(describeSocketError(error).0)", metadata: ["event": "socket-error"])
+        flow.socketError(error)
     }
 }

@@ -35,56 +35,33 @@ final class UDPResponderHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private(set) var settings: UDPResponderSettings
-    private var limiter: TokenBucketTable?
-    private let batch: DatagramBatch
-    private var tally = DatagramTally()
-    private let stats: ListenerStats
-    private let logger: Logger
-    private let drops: SummaryReporter
-    /// Monotonic nanoseconds; injectable so tests can move time.
-    private let clock: () -> UInt64
-    /// The clock read once per read batch: a batch arrives at one instant, as far as a rate
-    /// limit measured in replies per second can tell.
-    private var batchNow: UInt64?
+    private let flow: DatagramFlow
 
     init(settings: UDPResponderSettings, stats: ListenerStats, logger: Logger,
          sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
         self.settings = settings
-        self.stats = stats
-        self.logger = logger
-        self.clock = clock
-        self.drops = SummaryReporter(logger: logger, event: "dropped", what: "datagrams dropped")
-        self.batch = DatagramBatch(sender: sender, stats: stats, drops: drops,
-                                   failures: SummaryReporter(logger: logger, event: "send-error", what: "send errors"), what: "replies")
-        self.limiter = Self.makeLimiter(settings)
-    }
-
-    private static func makeLimiter(_ s: UDPResponderSettings) -> TokenBucketTable? {
-        s.rateLimit > 0 ? TokenBucketTable(rate: s.rateLimit, burst: s.rateLimitBurst, maxSources: s.rateLimitMaxSources) : nil
+        self.flow = DatagramFlow(what: "replies", stats: stats, logger: logger, sender: sender, clock: clock)
+        flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: settings.rateLimitMaxSources)
     }
 
     /// Applies reloaded settings; sources keep what they used of their rate limit.
     func apply(_ new: UDPResponderSettings) {
-        if new.rateLimit > 0, limiter != nil {
-            limiter!.reconfigure(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: new.rateLimitMaxSources)
-        } else {
-            limiter = Self.makeLimiter(new)
-        }
+        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: new.rateLimitMaxSources)
         settings = new
     }
 
     /// Sources the rate limiter tracks now (for tests).
-    var trackedSources: Int { limiter?.count ?? 0 }
+    var trackedSources: Int { flow.trackedSources }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        tally.add(.datagramsIn)
+        flow.tally.add(.datagramsIn)
         let source = envelope.remoteAddress
         // A datagram longer than the receive slice arrives cut to the slice's size, which the
         // listener makes maxDatagramSize + 1: anything over the limit shows up as over it.
         let size = envelope.data.readableBytes
         if size > settings.maxDatagramSize {
-            drop(.droppedOversize, from: source, context: context) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
+            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
             return
         }
         guard let ip = IPAddress(source), let port = source.port else { return }
@@ -92,55 +69,35 @@ final class UDPResponderHandler: ChannelInboundHandler {
         case .answer:
             break
         case .unanswerable:
-            drop(.droppedBadSource, from: source, context: context) { "\($0) cannot be answered (port 0 or a broadcast address)" }
+            flow.drop(.droppedBadSource, from: source, eventLoop: context.eventLoop) { "\($0) cannot be answered (port 0 or a broadcast address)" }
             return
         case .bad:
-            drop(.droppedBadSource, from: source, context: context) { "\($0) is a broadcast, multicast or privileged-port source (rejectBadSources)" }
+            flow.drop(.droppedBadSource, from: source, eventLoop: context.eventLoop) { "\($0) is a broadcast, multicast or privileged-port source (rejectBadSources)" }
             return
         }
-        if limiter != nil {
-            let now = batchNow ?? clock()
-            batchNow = now
-            if !limiter!.take(ip, now: now) {
-                drop(.droppedRateLimited, from: source, context: context) {
-                    "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) replies/s, burst \(self.settings.rateLimitBurst))"
-                }
-                return
+        guard flow.takeToken(for: ip) else {
+            flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
+                "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) replies/s, burst \(self.settings.rateLimitBurst))"
             }
+            return
         }
-        batch.queue(envelope.data, prefixedWith: settings.prefix, to: source, allocator: context.channel.allocator)
+        flow.queue(envelope.data, prefixedWith: settings.prefix, to: source, allocator: context.channel.allocator)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        batchNow = nil
-        let mustFlush = batch.send(context: context, tally: &tally)
-        tally.publish(to: stats)
-        if mustFlush { context.flush() }
+        flow.readComplete(context: context)
         context.fireChannelReadComplete()
     }
 
-    private func drop(_ reason: Counter, from source: SocketAddress, context: ChannelHandlerContext, _ explain: (String) -> String) {
-        tally.add(reason)
-        if logger.logLevel <= .trace {
-            logger.trace("Dropped a datagram: \(explain("\(source)"))", metadata: ["event": "dropped"])
-        }
-        drops.note(reason, from: source, eventLoop: context.eventLoop) { peer in
-            "Dropped a datagram: \(explain(peer)); further drops are summarized every 10 s"
-        }
-    }
-
     /// The reason of the last failed send, for the listener's log line if the socket is lost.
-    var lastSendError: String? { batch.lastSendError }
+    var lastSendError: String? { flow.lastSendError }
 
     func channelInactive(context: ChannelHandlerContext) {
-        batch.discard()
-        tally.publish(to: stats)
+        flow.inactive()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // Read errors NIO tolerates (e.g. ECONNREFUSED after an ICMP port unreachable) arrive
-        // here; they are the peers' business, not a reason to stop answering.
-        logger.debug("Socket error: \(describeSocketError(error).0)", metadata: ["event": "socket-error"])
+        flow.socketError(error)
     }
 }
