@@ -115,6 +115,10 @@ let badConfigs: [BadConfig] = [
                   [#"test.json:1:1: invalid JSON: the file is empty; expected a JSON object such as {"listeners": [...]}"#]),
         BadConfig("{\"listeners\": [\n  {\"name\": \"e\",\n   \"kind\": \"tcp-echo\",\n   \"listen\": \"127.0.0.1:2000\"\n",
                   [#"test.json:5:1: invalid JSON: unexpected end of file inside an object; expected ',' or '}'"#]),
+        BadConfig("{\"listeners\": [{\"name\": \"echo\", \"kind\": \"tcp-echo\", \"listen\": \"not-an-address\"}]}",
+                  [#"test.json:1:63: listeners[0].listen: "not-an-address" is not an address and port; expected an address and port such as "127.0.0.1:2000" or "[::1]:2000""#]),
+        BadConfig("{\"listeners\": [{\"name\": \"echo\", \"kind\": \"tcp-echo\", \"listen\": \"[::1]\"}]}",
+                  [#"test.json:1:63: listeners[0].listen: "[::1]" has no port; expected an address and port such as "127.0.0.1:2000" or "[::1]:2000""#]),
 ]
 
 @Suite("Configuration errors")

@@ -229,6 +229,13 @@ extension FieldType where T == Double {
     }
 }
 
+extension String {
+    /// "[::1]" -> "::1"
+    var trimmingBrackets: String {
+        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
+    }
+}
+
 func formatSeconds(_ s: Double) -> String {
     if s == s.rounded() && abs(s) < 1e15 { return String(Int(s)) }
     return String(s)
@@ -252,7 +259,11 @@ extension FieldType where T == Endpoint {
                 }
                 return .success(e)
             case .failure(.missingPort):
-                return .failure(FieldProblem("\(JSONNode.quote(s)) has no port; expected \(expected)"))
+                // "127.0.0.1" lacks only the port; "not-an-address" lacks everything.
+                if IPAddress(s) != nil || IPAddress(s.trimmingBrackets) != nil {
+                    return .failure(FieldProblem("\(JSONNode.quote(s)) has no port; expected \(expected)"))
+                }
+                return .failure(FieldProblem("\(JSONNode.quote(s)) is not an address and port; expected \(expected)"))
             case .failure(.badPort(let p)):
                 return .failure(FieldProblem("\(JSONNode.quote(p)) in \(JSONNode.quote(s)) is not a port; ports are 0-65535"))
             case .failure(.hostName(let h)):
