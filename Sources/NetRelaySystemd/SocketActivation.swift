@@ -44,8 +44,6 @@ public final class SystemdSockets: InheritedSocketSource {
         remaining.withLockedValue { $0 }
     }
 
-    public var all: [InheritedSocket] { remaining.withLockedValue { $0 } }
-
     static func socketType(_ fd: Int32) -> InheritedSocket.SocketType {
         var type: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)

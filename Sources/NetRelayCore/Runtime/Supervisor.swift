@@ -39,17 +39,6 @@ public actor Supervisor {
         }
     }
 
-    public var listenerCount: Int { listeners.count }
-
-    /// Stats of a running listener, by name (for tests and the status line).
-    public func stats(of name: String) -> ListenerStats? {
-        listeners.first { $0.spec.name == name }?.stats
-    }
-
-    public func localDescription(of name: String) -> String? {
-        listeners.first { $0.spec.name == name }?.localDescription
-    }
-
     // MARK: Reload
 
     /// What a reload did, for the log and STATUS=.

@@ -125,8 +125,6 @@ final class ConnectionGate: ChannelInboundHandler {
         return promise.futureResult
     }
 
-    var openCount: Int { open.count }
-
     private func explain(_ reason: Counter) -> String {
         switch reason {
         case .refusedOverLimit: return "over maxConnections (\(policy.maxConnections))"
