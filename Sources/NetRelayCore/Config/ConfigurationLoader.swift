@@ -103,8 +103,11 @@ extension Configuration {
                 if sizing.lowered {
                     out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).vectorReadCount", message: sizing.loweredExplanation))
                 }
-            case .broadcastRebroadcaster:
-                break
+            case .broadcastRebroadcaster(let b):
+                if b.rateLimit == 0 {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
+                        message: "rate limiting is off: one source, or a loop through a relay that does not drop our relay mark, can make this rebroadcaster send as fast as it can; set a rate such as 100 (rebroadcasts per second per source)"))
+                }
             }
         }
         return out

@@ -23,6 +23,13 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedSendQueueFull
     case announcements
     case missedDeadlines
+    /// Datagrams carrying our relay mark (already rebroadcast or answered by a netrelayd),
+    /// dropped by the socket filter; read from the kernel's drop counter.
+    case droppedRelayed
+    /// 0-byte datagrams not answered (replyToEmpty false).
+    case droppedEmpty
+    /// Over the listener's totalRateLimit (all sources together).
+    case droppedTotalRateLimit
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -46,6 +53,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedSendQueueFull: return "dropped send queue full"
         case .announcements: return "announcements"
         case .missedDeadlines: return "missed deadlines"
+        case .droppedRelayed: return "dropped already relayed"
+        case .droppedEmpty: return "dropped empty"
+        case .droppedTotalRateLimit: return "dropped by total rate limit"
         }
     }
 }
