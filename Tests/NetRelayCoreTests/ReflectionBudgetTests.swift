@@ -146,7 +146,7 @@ struct RelayMarkFilterTests {
         #expect(receive(receiver) == "plain")
         #expect(receive(receiver) == "mark 6")
         counter.poll()
-        #expect(stats.value(.droppedRelayed) == 2)
+        #expect(stats.value(.droppedInKernel) == 2)
         #expect(CNetRelay_socketDrops(receiver) == 2)
     }
 

@@ -58,7 +58,7 @@ struct BroadcastLoopbackTests {
         defer { daemon.stop() }
         let client = try UDPTestSocket()
         client.send("hello", to: "127.0.0.1", port: port)
-        let stats = try daemon.statistics(of: "bcast") { $0.contains("dropped already relayed=1") }
+        let stats = try daemon.statistics(of: "bcast") { $0.contains("dropped in kernel (relay mark or full queue)=1") }
         #expect(stats.contains("datagrams in=1, datagrams out=1"))
         #expect(!stats.contains("dropped own packets"))
     }

@@ -39,8 +39,8 @@ struct RelayLoopTests {
         #expect(LabScripts.heard(onP.output).map(\.text) == ["B:to-B"])
         a.signal(SIGUSR1)
         b.signal(SIGUSR1)
-        try a.waitForLog("datagrams in=1, datagrams out=1, dropped already relayed=1")
-        try b.waitForLog("datagrams in=1, datagrams out=1, dropped already relayed=1")
+        try a.waitForLog("datagrams in=1, datagrams out=1, dropped in kernel (relay mark or full queue)=1")
+        try b.waitForLog("datagrams in=1, datagrams out=1, dropped in kernel (relay mark or full queue)=1")
     }
 
     @Test("relayMark 0 on both turns the mark off: the rebroadcast is rebroadcast again (bounded here by the rate limit)")

@@ -23,9 +23,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedSendQueueFull
     case announcements
     case missedDeadlines
-    /// Datagrams carrying our relay mark (already rebroadcast or answered by a netrelayd),
-    /// dropped by the socket filter; read from the kernel's drop counter.
-    case droppedRelayed
+    /// Datagrams the kernel dropped before the handler saw them: those carrying our relay mark
+    /// (already rebroadcast or answered by a netrelayd; the socket filter), and those lost to a
+    /// full receive queue. One kernel counter (SO_MEMINFO) holds both.
+    case droppedInKernel
     /// 0-byte datagrams not answered (replyToEmpty false).
     case droppedEmpty
     /// Over the listener's totalRateLimit (all sources together).
@@ -53,7 +54,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedSendQueueFull: return "dropped send queue full"
         case .announcements: return "announcements"
         case .missedDeadlines: return "missed deadlines"
-        case .droppedRelayed: return "dropped already relayed"
+        case .droppedInKernel: return "dropped in kernel (relay mark or full queue)"
         case .droppedEmpty: return "dropped empty"
         case .droppedTotalRateLimit: return "dropped by total rate limit"
         }

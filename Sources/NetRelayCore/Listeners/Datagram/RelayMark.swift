@@ -34,7 +34,7 @@ public enum RelayMark {
     }
 }
 
-/// Turns the socket's kernel drop counter into `droppedRelayed`: read every second on the
+/// Turns the socket's kernel drop counter into `droppedInKernel`: read every second on the
 /// channel's event loop (one getsockopt, not a cost per datagram), and once more when the
 /// channel goes away.
 final class KernelDropCounter {
@@ -66,7 +66,7 @@ final class KernelDropCounter {
         // 32-bit kernel counter: a wrap shows as a smaller value.
         let delta = now >= last ? now - last : now + (1 << 32) - last
         last = now
-        if delta > 0 { stats.add(.droppedRelayed, Int(delta)) }
+        if delta > 0 { stats.add(.droppedInKernel, Int(delta)) }
     }
 
     func stop() {
