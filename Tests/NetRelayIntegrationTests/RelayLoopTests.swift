@@ -43,6 +43,28 @@ struct RelayLoopTests {
         try b.waitForLog("datagrams in=1, datagrams out=1, dropped in kernel (relay mark or full queue)=1")
     }
 
+    @Test("Two responders and one forged datagram (source: the other responder): one reply, not an endless exchange")
+    func respondersPingPong() throws {
+        let lab = try NetworkLab(hosts: 3)
+        defer { lab.destroy() }
+        let p = Ports.free(), q = Ports.free()
+        let a = try LabDaemon(lab: lab, host: 1, config: configJSON([udpResponder("A", port: p, host: "0.0.0.0", "\"replyPrefix\": \"A:\"")]))
+        let b = try LabDaemon(lab: lab, host: 2, config: configJSON([udpResponder("B", port: q, host: "0.0.0.0", "\"replyPrefix\": \"B:\"")]))
+        // Host 3 forges B's address and port: A answers B, whose socket drops the marked reply.
+        try lab.exec(3, ["python3", "-c", LabScripts.spoof, lab.address(2), "\(q)", lab.address(1), "\(p)", "ping"])
+        try waitUntil(timeout: 10, "B to count the dropped reply") {
+            b.signal(SIGUSR1)
+            Thread.sleep(forTimeInterval: 0.2)
+            return b.log.contains("dropped in kernel (relay mark or full queue)=1")
+        }
+        Thread.sleep(forTimeInterval: 2)
+        a.signal(SIGUSR1)
+        b.signal(SIGUSR1)
+        try a.waitForLog("\"A\" on 0.0.0.0:\(p): datagrams in=1, datagrams out=1 ")
+        try b.waitForLog("\"B\" on 0.0.0.0:\(q): dropped in kernel (relay mark or full queue)=1 ")
+        #expect(!b.log.contains("datagrams in="))
+    }
+
     @Test("relayMark 0 on both turns the mark off: the rebroadcast is rebroadcast again (bounded here by the rate limit)")
     func markOff() throws {
         let lab = try NetworkLab(hosts: 3)
