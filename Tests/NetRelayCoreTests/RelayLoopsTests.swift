@@ -143,6 +143,17 @@ struct RelayLoopConfigurationTests {
         ])
     }
 
+    @Test("A total limit below the per-source limit is a warning")
+    func totalBelowPerSource() throws {
+        let json = """
+        {"listeners": [{"name": "u", "kind": "udp-responder", "listen": "127.0.0.1:2002", "rateLimit": 500, "totalRateLimit": 100}]}
+        """
+        let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
+        #expect(config.warnings(file: "test.json").map(\.description) == [
+            "test.json: listeners[0].totalRateLimit: totalRateLimit (100 replies/s across all sources) is below what one source may have (rateLimit 500), so a single client can use up the whole listener's budget; raise totalRateLimit, or lower rateLimit",
+        ])
+    }
+
     @Test("Defaults: relay mark 5, total limit 1000/s with burst 2000, no reply to empty datagrams; a given total rate sets its burst")
     func defaults() throws {
         let json = """
