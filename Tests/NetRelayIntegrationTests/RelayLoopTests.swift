@@ -65,6 +65,25 @@ struct RelayLoopTests {
         #expect(!b.log.contains("datagrams in="))
     }
 
+    @Test("A rebroadcaster aimed at another daemon's responder: the responder drops the marked rebroadcast, nothing comes back")
+    func rebroadcasterIntoResponder() throws {
+        let lab = try NetworkLab(hosts: 3)
+        defer { lab.destroy() }
+        let dir = Paths.makeTempDirectory("netrelayd-lab")
+        let p = Ports.free(), q = Ports.free()
+        let a = try LabDaemon(lab: lab, host: 1, config: configJSON([
+            rebroadcaster("A", listen: "0.0.0.0:\(p)", target: "\(lab.broadcastAddress):\(q)", "\"prefix\": \"A:\", \"rateLimit\": 0"),
+        ]))
+        let b = try LabDaemon(lab: lab, host: 2, config: configJSON([udpResponder("B", port: q, host: "0.0.0.0", "\"replyPrefix\": \"B:\"")]))
+        let onQ = try startListener(lab, 3, port: q, dir: dir, send: ("to-A", lab.address(1), p), duration: 3)
+        try waitUntil(timeout: 10, "client to finish") { !onQ.process.isRunning }
+        #expect(LabScripts.heard(onQ.output).map(\.text) == ["A:to-A"])
+        a.signal(SIGUSR1)
+        b.signal(SIGUSR1)
+        try a.waitForLog("\"A\" on 0.0.0.0:\(p): datagrams in=1, datagrams out=1 ")
+        try b.waitForLog("\"B\" on 0.0.0.0:\(q): dropped in kernel (relay mark or full queue)=1 ")
+    }
+
     @Test("relayMark 0 on both turns the mark off: the rebroadcast is rebroadcast again (bounded here by the rate limit)")
     func markOff() throws {
         let lab = try NetworkLab(hosts: 3)
