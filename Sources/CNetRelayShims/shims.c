@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <sys/socket.h>
 #include <errno.h>
+#include <string.h>
 #include <linux/filter.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
@@ -48,4 +49,19 @@ long long CNetRelay_socketDrops(int fd) {
     if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0) return -1;
     if (len < (SK_MEMINFO_DROPS + 1) * sizeof(unsigned int)) { errno = EINVAL; return -1; }
     return info[SK_MEMINFO_DROPS];
+}
+
+unsigned long CNetRelay_packetInfoSpace(void) {
+    return CMSG_SPACE(sizeof(struct in_pktinfo));
+}
+
+void CNetRelay_setPacketInfo(struct msghdr *h, void *buffer, int ifindex) {
+    h->msg_control = buffer;
+    h->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+    struct in_pktinfo info = { .ipi_ifindex = ifindex };
+    memcpy(CMSG_DATA(c), &info, sizeof(info));
 }

@@ -25,4 +25,10 @@ int CNetRelay_setRelayMark(int fd, int dscp);
 // refused plus those lost to a full receive queue. -1 with errno set on failure.
 long long CNetRelay_socketDrops(int fd);
 
+// IP_PKTINFO on send: a control message whose ipi_ifindex makes the kernel send the datagram
+// out of that interface (a limited broadcast 255.255.255.255 too), whatever the routing table
+// says. `buffer` holds CNetRelay_packetInfoSpace() bytes, suitably aligned (8).
+unsigned long CNetRelay_packetInfoSpace(void);
+void CNetRelay_setPacketInfo(struct msghdr *h, void *buffer, int ifindex);
+
 #endif

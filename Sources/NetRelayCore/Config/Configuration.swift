@@ -177,7 +177,12 @@ public struct BroadcastSpec: Sendable, Equatable {
     }
 
     public var listen: Endpoint
+    /// The first of `targets` (the one target of the `target` / `targetInterface` form).
     public var target: Target
+    /// Every target, in file order: `targets`, or `[target]`.
+    public var targets: [Target]
+    /// Ingress interfaces (by name) whose datagrams are relayed; empty: every interface.
+    public var listenInterfaces: [String] = []
     public var prefix: String = ""
     /// Empty: accept datagrams from every source.
     public var sourceAllow: [CIDRBlock] = []
@@ -196,6 +201,12 @@ public struct BroadcastSpec: Sendable, Equatable {
     public init(listen: Endpoint, target: Target) {
         self.listen = listen
         self.target = target
+        self.targets = [target]
+    }
+
+    public init(listen: Endpoint, targets: [Target]) {
+        self.init(listen: listen, target: targets[0])
+        self.targets = targets
     }
 }
 

@@ -38,7 +38,7 @@ public enum ConfigurationDecoder {
         let keys: [(String, [String])] = [
             (ListenerKindName.tcpEcho, ["maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark"]),
             (ListenerKindName.udpResponder, ["rateLimitMaxSources", "rejectBadSources", "vectorReadCount"]),
-            (ListenerKindName.broadcastRebroadcaster, ["target", "targetInterface", "targetPort", "prefix", "sourceAllow", "allowLoop"]),
+            (ListenerKindName.broadcastRebroadcaster, ["target", "targetInterface", "targetPort", "prefix", "sourceAllow", "allowLoop", "targets", "listenInterfaces"]),
             (ListenerKindName.multicastAnnouncer, ["group", "port", "interval", "ttl", "loopback", "interface", "joinGroup", "format"]),
         ]
         for (kind, ks) in keys { for k in ks { map[k] = kind } }
@@ -157,7 +157,7 @@ public enum ConfigurationDecoder {
         return listen == nil ? nil : s
     }
 
-    private static func checkReplyFits(prefix: String, maxDatagramSize: Int, prefixKey: String, _ r: ObjectReader, _ c: IssueCollector) {
+    static func checkReplyFits(prefix: String, maxDatagramSize: Int, prefixKey: String, _ r: ObjectReader, _ c: IssueCollector) {
         let total = prefix.utf8.count + maxDatagramSize
         if total > maxUDPPayload {
             c.report(r.raw("maxDatagramSize")?.location ?? r.node.location, r.childPath("maxDatagramSize"),
@@ -167,6 +167,7 @@ public enum ConfigurationDecoder {
 
     private static func decodeBroadcast(_ r: ObjectReader, _ c: IssueCollector) -> BroadcastSpec? {
         let listen = r.required("listen", .endpoint(ipv4Only: true), example: "\"192.168.56.1:2001\"")
+        if r.has("targets") { return decodeBroadcastTargets(r, c, listen: listen) }
         let hasTarget = r.has("target"), hasInterface = r.has("targetInterface")
         var target: BroadcastSpec.Target?
         let targetAddress = r.optional("target", .endpoint(ipv4Only: true, allowPortZero: false))
@@ -198,15 +199,7 @@ public enum ConfigurationDecoder {
             if let targetInterface, let targetPort { target = .interface(name: targetInterface, port: targetPort) }
         }
         var s = BroadcastSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0), target: target ?? .address(Endpoint(address: .v4(0), port: 0)))
-        s.prefix = r.value("prefix", prefixType, default: "")
-        s.sourceAllow = r.value("sourceAllow", .cidrList, default: [])
-        s.allowLoop = r.value("allowLoop", .bool, default: false)
-        s.maxDatagramSize = r.value("maxDatagramSize", .integer(1...maxUDPPayload, unit: "bytes"), default: 2048)
-        s.rateLimit = r.value("rateLimit", .seconds(0...10_000_000).renamed("a number of rebroadcasts per second per source, from 0 to 10000000 (0: no limit)"), default: 100)
-        s.rateLimitBurst = r.value("rateLimitBurst", .integer(1...10_000_000, unit: "datagrams"), default: max(1, Int(s.rateLimit * 2)))
-        (s.totalRateLimit, s.totalRateLimitBurst) = decodeTotalRateLimit(r, what: "rebroadcasts", default: s.totalRateLimit)
-        s.relayMark = r.value("relayMark", relayMarkType, default: s.relayMark)
-        checkReplyFits(prefix: s.prefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "prefix", r, c)
+        decodeBroadcastSettings(&s, r, c)
         if let listen, let target, target.port == listen.port, !s.allowLoop {
             let key = hasTarget ? "target" : "targetPort"
             c.report(r.raw(key)?.location, r.childPath(key),
@@ -216,14 +209,28 @@ public enum ConfigurationDecoder {
         return s
     }
 
+    /// The settings every target form shares.
+    static func decodeBroadcastSettings(_ s: inout BroadcastSpec, _ r: ObjectReader, _ c: IssueCollector) {
+        s.listenInterfaces = r.value("listenInterfaces", listenInterfacesType, default: [])
+        s.prefix = r.value("prefix", prefixType, default: "")
+        s.sourceAllow = r.value("sourceAllow", .cidrList, default: [])
+        s.allowLoop = r.value("allowLoop", .bool, default: false)
+        s.maxDatagramSize = r.value("maxDatagramSize", .integer(1...maxUDPPayload, unit: "bytes"), default: 2048)
+        s.rateLimit = r.value("rateLimit", .seconds(0...10_000_000).renamed("a number of rebroadcasts per second per source, from 0 to 10000000 (0: no limit)"), default: 100)
+        s.rateLimitBurst = r.value("rateLimitBurst", .integer(1...10_000_000, unit: "datagrams"), default: max(1, Int(s.rateLimit * 2)))
+        (s.totalRateLimit, s.totalRateLimitBurst) = decodeTotalRateLimit(r, what: "rebroadcasts", default: s.totalRateLimit)
+        s.relayMark = r.value("relayMark", relayMarkType, default: s.relayMark)
+        checkReplyFits(prefix: s.prefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "prefix", r, c)
+    }
+
     /// `totalRateLimit` and its burst (twice the rate unless given, as for `rateLimit`).
-    private static func decodeTotalRateLimit(_ r: ObjectReader, what: String, default rate: Double) -> (Double, Int) {
+    static func decodeTotalRateLimit(_ r: ObjectReader, what: String, default rate: Double) -> (Double, Int) {
         let total = r.value("totalRateLimit", .seconds(0...10_000_000).renamed("a number of \(what) per second across all sources, from 0 to 10000000 (0: no limit)"), default: rate)
         let burst = r.value("totalRateLimitBurst", .integer(1...10_000_000, unit: what), default: max(1, Int(total * 2)))
         return (total, burst)
     }
 
-    private static let relayMarkType = FieldType<Int>.integer(0...63).renamed("a DSCP value from 1 to 63 (0: do not mark and do not drop marked datagrams)")
+    static let relayMarkType = FieldType<Int>.integer(0...63).renamed("a DSCP value from 1 to 63 (0: do not mark and do not drop marked datagrams)")
 
     static let interfaceName = FieldType<String>(expected: "an interface name such as \"eth0\"") { node in
         guard case .string(let s) = node.value else {
@@ -323,7 +330,7 @@ public enum ConfigurationDecoder {
         for (i, l) in listeners.enumerated() {
             switch l.spec.kind {
             case .broadcastRebroadcaster(let b):
-                nodes.append(RelayLoops.Node(listen: b.listen, role: .rebroadcaster(target: b.target, allowLoop: b.allowLoop)))
+                nodes.append(RelayLoops.Node(listen: b.listen, targets: b.targets, allowLoop: b.allowLoop))
             case .udpResponder(let u):
                 nodes.append(RelayLoops.Node(listen: u.listen, role: .responder))
             case .tcpEcho, .multicastAnnouncer:
@@ -342,7 +349,8 @@ public enum ConfigurationDecoder {
                 let next = members[(k + 1) % members.count]
                 switch m.spec.kind {
                 case .broadcastRebroadcaster(let b):
-                    steps.append("\"\(m.spec.name)\" sends to \(b.target) and \"\(next.spec.name)\" hears it on \(next.spec.boundEndpoint.map { "\($0)" } ?? "?")")
+                    let t = loopTarget(b, next.spec)
+                    steps.append("\"\(m.spec.name)\" sends to \(t) and \"\(next.spec.name)\" hears it on \(next.spec.boundEndpoint.map { "\($0)" } ?? "?")")
                 default:
                     steps.append("\"\(m.spec.name)\" (udp-responder) replies to \"\(next.spec.name)\"")
                 }
@@ -352,7 +360,8 @@ public enum ConfigurationDecoder {
             let key = keys.first(where: { $0.key == "target" }) ?? keys.first(where: { $0.key == "targetPort" })
             let names = rebroadcasters.map { "\"\($0.spec.name)\"" }
             let optIn = names.count == 1 ? "on \(names[0])" : "on one of \(names.dropLast().joined(separator: ", ")) or \(names.last!)"
-            c.report(key?.value.location ?? first.node.location, "\(first.path).\(key?.key ?? "target")",
+            let (location, keyPath) = key.map { ($0.value.location, $0.key) } ?? loopTargetLocation(first.spec, members[1 % members.count].spec, keys)
+            c.report(location ?? first.node.location, "\(first.path).\(keyPath)",
                      "these listeners form a loop: \(steps.joined(separator: "; ")); every datagram would go round for ever, one more prefix each pass; point a target at a port no listener in the loop listens on, or set \"allowLoop\": true \(optIn) if the relay mark and the rate limits are to break it")
         }
     }

@@ -19,10 +19,19 @@ public enum RelayLoops {
 
         public var listen: Endpoint
         public var role: Role
+        /// Every target of a rebroadcaster (each one is a source of edges); the role's target is the first.
+        public var targets: [BroadcastSpec.Target]
 
         public init(listen: Endpoint, role: Role) {
             self.listen = listen
             self.role = role
+            if case .rebroadcaster(let t, _) = role { targets = [t] } else { targets = [] }
+        }
+
+        /// A rebroadcaster with several targets (`targets`).
+        public init(listen: Endpoint, targets: [BroadcastSpec.Target], allowLoop: Bool) {
+            self.init(listen: listen, role: .rebroadcaster(target: targets[0], allowLoop: allowLoop))
+            self.targets = targets
         }
     }
 
@@ -57,12 +66,16 @@ public enum RelayLoops {
         var byPort: [Int: [Int]] = [:]
         for (j, m) in nodes.enumerated() { byPort[m.listen.port, default: []].append(j) }
         for (i, n) in nodes.enumerated() {
-            guard case .rebroadcaster(let target, let allowLoop) = n.role, !allowLoop else { continue }
-            for j in byPort[target.port] ?? [] where j != i && reaches(target, nodes[j].listen) {
-                let m = nodes[j]
-                edges[i].append(j)
-                // The responder answers the rebroadcaster's socket: straight back.
-                if case .responder = m.role { edges[j].append(i) }
+            guard case .rebroadcaster(_, let allowLoop) = n.role, !allowLoop else { continue }
+            for target in n.targets {
+                for j in byPort[target.port] ?? [] where j != i && reaches(target, nodes[j].listen) {
+                    // Two targets reaching one listener are one edge.
+                    if edges[i].contains(j) { continue }
+                    let m = nodes[j]
+                    edges[i].append(j)
+                    // The responder answers the rebroadcaster's socket: straight back.
+                    if case .responder = m.role { edges[j].append(i) }
+                }
             }
         }
         return edges

@@ -31,6 +31,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedEmpty
     /// Over the listener's totalRateLimit (all sources together).
     case droppedTotalRateLimit
+    /// A rebroadcaster's datagram from an interface not in `listenInterfaces`.
+    case droppedInterfaceNotListed
+    /// Targets left out for a datagram because they go back out of the interface it came in on.
+    case skippedIngressTarget
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -57,6 +61,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedInKernel: return "dropped in kernel (relay mark or full queue)"
         case .droppedEmpty: return "dropped empty"
         case .droppedTotalRateLimit: return "dropped by total rate limit"
+        case .droppedInterfaceNotListed: return "dropped from interfaces not in listenInterfaces"
+        case .skippedIngressTarget: return "not sent back out of the ingress interface"
         }
     }
 }
@@ -65,6 +71,8 @@ public final class ListenerStats: Sendable {
     private let counters: [ManagedAtomic<Int>]
     /// Open TCP connections (a gauge, not a counter).
     public let openConnections = ManagedAtomic<Int>(0)
+    /// A broadcast-rebroadcaster's counters per target (empty for other kinds).
+    public let relayTargets = RelayTargetTable()
 
     public init() {
         counters = Counter.allCases.map { _ in ManagedAtomic<Int>(0) }
@@ -89,6 +97,9 @@ public final class ListenerStats: Sendable {
             let v = value(c)
             if v != 0 { parts.append("\(c.label)=\(v)") }
         }
+        // One target is the classic form: its counts are the listener's own.
+        let targets = relayTargets.snapshot()
+        if targets.count > 1 || targets.contains(where: { $0.skipped != nil }) { parts.append(relayTargets.summary()) }
         return parts.isEmpty ? "no traffic yet" : parts.joined(separator: ", ")
     }
 }

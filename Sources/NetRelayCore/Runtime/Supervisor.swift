@@ -212,6 +212,7 @@ public actor Supervisor {
                 dropped += s.value(.droppedRateLimited) + s.value(.droppedOversize) + s.value(.droppedBadSource)
                     + s.value(.droppedOwnPacket) + s.value(.droppedSourceNotAllowed) + s.value(.droppedSendQueueFull)
                     + s.value(.droppedInKernel) + s.value(.droppedEmpty) + s.value(.droppedTotalRateLimit)
+                    + s.value(.droppedInterfaceNotListed)
             case .multicastAnnouncer:
                 mcast = true
                 announced += s.value(.announcements)
@@ -220,6 +221,10 @@ public actor Supervisor {
         if tcp { parts.append("tcp \(open) open, \(accepted) accepted" + (refused > 0 ? ", \(refused) refused" : "")) }
         if udp { parts.append("udp \(dIn) in, \(dOut) out" + (dropped > 0 ? ", \(dropped) dropped" : "")) }
         if mcast { parts.append("\(announced) announcement\(announced == 1 ? "" : "s")") }
+        for l in listeners {
+            let skipped = l.stats.relayTargets.skippedSummary
+            if !skipped.isEmpty { parts.append("\(l.spec.label) skips \(skipped.joined(separator: ", "))") }
+        }
         if let lastReload { parts.append(lastReload) }
         return parts.joined(separator: " | ")
     }

@@ -45,23 +45,34 @@ final class BroadcastListener: Listener {
     /// Where rebroadcasts go now.
     var currentTarget: SocketAddress? { state.withLockedValue { $0.settings?.target } }
 
-    /// Resolves the target and this host's addresses now; throws `ListenerStartError`.
-    private func makeSettings(_ spec: ListenerSpec, _ b: BroadcastSpec) throws -> RebroadcastSettings {
+    /// Resolves the targets and this host's addresses now; throws `ListenerStartError` when the
+    /// one target of a single-target rebroadcaster does not resolve. With several targets, one
+    /// that does not resolve (interface missing, down, no IPv4 address) is skipped. `commit`
+    /// installs the targets in the per-target counters (not for a trial in `canUpdate`).
+    private func makeSettings(_ spec: ListenerSpec, _ b: BroadcastSpec, commit: Bool = true) throws -> RebroadcastSettings {
         let interfaces = InterfaceAddresses.current()
-        let target: Endpoint
-        switch BroadcastTargetResolver.resolve(b.target, listen: b.listen, interfaces: interfaces) {
-        case .success(let e): target = e
-        case .failure(let f):
-            throw ListenerStartError(spec: spec, action: "point", address: b.target.description, reason: f.reason, errno: nil)
+        let resolution = BroadcastTargetResolver.resolveAll(b.targets, listen: b.listen, interfaces: interfaces,
+                                                            skipDown: b.targets.count > 1, indexOf: Self.interfaceIndex)
+        if b.targets.count == 1, let row = resolution.rows.first, let reason = row.skipped {
+            throw ListenerStartError(spec: spec, action: "point", address: b.target.description, reason: reason, errno: nil)
         }
-        let address: SocketAddress
-        do {
-            address = try target.socketAddress()
-        } catch {
-            throw ListenerStartError(spec: spec, action: "point", address: b.target.description, error: error)
+        var counters: [RelayTargetTable.Entry?] = Array(repeating: nil, count: resolution.served.count)
+        if commit {
+            let entries = stats.relayTargets.set(resolution.rows.map { ($0.label, $0.target?.endpoint.description, $0.skipped) })
+            counters = zip(resolution.rows, entries).compactMap { $0.0.target == nil ? nil : $0.1 }
         }
-        return RebroadcastSettings(b, target: address, ownAddresses: BroadcastTargetResolver.ownAddresses(interfaces, listen: b.listen))
+        var settings = RebroadcastSettings(b, targets: resolution.served, counters: counters,
+                                           ownAddresses: BroadcastTargetResolver.ownAddresses(interfaces, listen: b.listen))
+        settings.broadcastDestinations = BroadcastTargetResolver.broadcastDestinations(interfaces)
+        if !b.listenInterfaces.isEmpty {
+            settings.acceptedInterfaces = Set(b.listenInterfaces.map(Self.interfaceIndex).filter { $0 != 0 })
+        }
+        settings.resolution = resolution
+        settings.missingListenInterfaces = b.listenInterfaces.filter { Self.interfaceIndex($0) == 0 }
+        return settings
     }
+
+    static func interfaceIndex(_ name: String) -> Int { Int(if_nametoindex(name)) }
 
     func start() async throws {
         let spec = self.spec
@@ -76,7 +87,9 @@ final class BroadcastListener: Listener {
             spec: spec,
             // A relay for a subnet's chatter: one datagram per read call is plenty.
             options: .init(listen: b.listen, reusePort: false, broadcast: true,
-                           sizing: DatagramReceiveSizing(maxDatagramSize: b.maxDatagramSize, vectorReadCount: 1), relayMark: b.relayMark),
+                           sizing: DatagramReceiveSizing(maxDatagramSize: b.maxDatagramSize, vectorReadCount: 1), relayMark: b.relayMark,
+                           // Each datagram's ingress interface (not back out of it; listenInterfaces).
+                           packetInfo: true),
             context: context,
             logger: logger,
             initializer: { channel, senderFD in
@@ -97,6 +110,7 @@ final class BroadcastListener: Listener {
             $0.local = local
         }
         startRefreshing()
+        reportSkipped(settings, logger, previous: nil)
         logger.info(
             "Listening: \(spec.kindName) \"\(spec.name)\" on \(local), rebroadcasting to \(Self.describeTarget(b, settings)) (\(Self.describe(b)))",
             metadata: ["event": "listening", "address": .string(local)]
@@ -104,14 +118,42 @@ final class BroadcastListener: Listener {
     }
 
     static func describeTarget(_ b: BroadcastSpec, _ s: RebroadcastSettings) -> String {
+        if b.targets.count > 1, let resolution = s.resolution {
+            return zip(b.targets, resolution.rows).map { t, row in
+                guard let r = row.target else { return "\(row.label) skipped (\(row.skipped ?? "?"))" }
+                if case .interface(let name, _) = t { return "\(r.endpoint) (broadcast address of \(name))" }
+                return r.endpoint.description
+            }.joined(separator: ", ")
+        }
         let resolved = Endpoint(s.target)?.description ?? "\(s.target)"
         if case .interface(let name, _) = b.target { return "\(resolved) (broadcast address of \(name))" }
         return resolved
     }
 
+    /// One warning per skipped target and per listed interface that does not exist: the
+    /// operator learns at start and on every reload what is not served.
+    private func reportSkipped(_ s: RebroadcastSettings, _ logger: Logger, previous: RebroadcastSettings?) {
+        let spec = self.spec
+        let before = Dictionary((previous?.resolution?.rows ?? []).map { ($0.label, $0.skipped) }, uniquingKeysWith: { a, _ in a })
+        for row in s.resolution?.rows ?? [] {
+            if let why = row.skipped {
+                if previous != nil, before[row.label] == .some(why) { continue }
+                logger.warning("\(spec.label): skipping target \(row.label): \(why); the other targets are served, and this one is looked up again at the next reload",
+                               metadata: ["event": "target-skipped", "target": .string(row.label)])
+            } else if let was = before[row.label], was != nil, let r = row.target {
+                logger.notice("\(spec.label): target \(row.label) is served again: \(r.endpoint)", metadata: ["event": "target-restored", "target": .string(row.label)])
+            }
+        }
+        for name in s.missingListenInterfaces where !(previous?.missingListenInterfaces.contains(name) ?? false) {
+            logger.warning("\(spec.label): listenInterfaces: no interface named \(JSONNode.quote(name)) now; datagrams from it are accepted once a reload finds it",
+                           metadata: ["event": "interface-missing"])
+        }
+    }
+
     static func describe(_ b: BroadcastSpec) -> String {
         var parts: [String] = []
         if !b.prefix.isEmpty { parts.append("prefix \(JSONNode.quote(b.prefix))") }
+        if !b.listenInterfaces.isEmpty { parts.append("listenInterfaces \(b.listenInterfaces.joined(separator: ","))") }
         if !b.sourceAllow.isEmpty { parts.append("sourceAllow \(b.sourceAllow.map(\.description).joined(separator: ","))") }
         parts.append(b.rateLimit > 0 ? "rateLimit \(formatSeconds(b.rateLimit))/s per source, burst \(b.rateLimitBurst)" : "no rateLimit")
         parts.append("maxDatagramSize \(b.maxDatagramSize)")
@@ -127,7 +169,7 @@ final class BroadcastListener: Listener {
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
         guard case .broadcastRebroadcaster(let new) = newSpec.kind, case .broadcastRebroadcaster(let old) = spec.kind else { return false }
         guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark else { return false }
-        return (try? makeSettings(newSpec, new)) != nil
+        return (try? makeSettings(newSpec, new, commit: false)) != nil
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
@@ -140,11 +182,14 @@ final class BroadcastListener: Listener {
             logger.error("\(error); keeping the previous target", metadata: ["event": "reload-error"])
             return
         }
-        state.withLockedValue {
-            $0.spec = newSpec
-            $0.settings = settings
+        let previous = state.withLockedValue { s -> RebroadcastSettings? in
+            let old = s.settings
+            s.spec = newSpec
+            s.settings = settings
+            return old
         }
         await applyToHandler(settings)
+        reportSkipped(settings, logger, previous: previous)
         logger.info("Updated \(newSpec.label) in place: rebroadcasting to \(Self.describeTarget(b, settings)) (\(Self.describe(b)))", metadata: ["event": "updated"])
     }
 
@@ -157,9 +202,11 @@ final class BroadcastListener: Listener {
             s.settings = fresh
             return old
         }
-        guard old?.target != fresh.target || old?.ownAddresses != fresh.ownAddresses else { return }
+        reportSkipped(fresh, context.logger(for: spec), previous: old)
+        guard old?.target != fresh.target || old?.ownAddresses != fresh.ownAddresses || old?.targets != fresh.targets
+            || old?.broadcastDestinations != fresh.broadcastDestinations || old?.acceptedInterfaces != fresh.acceptedInterfaces else { return }
         await applyToHandler(fresh)
-        if let old, old.target != fresh.target {
+        if let old, old.target != fresh.target, b.targets.count == 1 {
             let was = Endpoint(old.target)?.description ?? "\(old.target)"
             context.logger(for: spec).notice(
                 "\(spec.label): the broadcast target changed from \(was) to \(Self.describeTarget(b, fresh))",

@@ -16,13 +16,34 @@ struct RebroadcastSettings: Sendable {
     /// Rebroadcasts per second across all sources; 0: no limit.
     var totalRateLimit: Double
     var totalRateLimitBurst: Int
+    /// Every target served now (the first is `target`), each with its counters (nil: none).
+    var targets: [RelayTarget]
+    var targetCounters: [RelayTargetTable.Entry?]
+    /// Destination addresses that mean "arrived as a broadcast" (`IngressRule`).
+    var broadcastDestinations: Set<IPAddress> = []
+    /// Interface indexes `listenInterfaces` accepts datagrams from; nil: every interface.
+    var acceptedInterfaces: Set<Int>?
+    /// How the targets were resolved (for log lines; nil in tests that build settings by hand).
+    var resolution: RelayTargetResolution?
+    /// `listenInterfaces` names with no interface now (for log lines).
+    var missingListenInterfaces: [String] = []
 
     /// A rebroadcaster serves one subnet; this bounds its rate-limit table.
     static let rateLimitMaxSources = 4096
 
+    /// Several targets (`targets`), resolved; `counters[i]` counts for `targets[i]`.
+    init(_ spec: BroadcastSpec, targets: [RelayTarget], counters: [RelayTargetTable.Entry?], ownAddresses: Set<IPAddress>) {
+        self.init(spec, target: targets.first?.address ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0)), ownAddresses: ownAddresses)
+        self.targets = targets
+        self.targetCounters = counters
+    }
+
     init(_ spec: BroadcastSpec, target: SocketAddress, ownAddresses: Set<IPAddress>) {
         prefix = spec.prefix.isEmpty ? nil : ByteBuffer(string: spec.prefix)
         self.target = target
+        let e = Endpoint(target)
+        targets = [RelayTarget(label: e?.description ?? "\(target)", endpoint: e ?? Endpoint(address: .v4(0), port: 0), address: target, interfaceIndex: 0, pinned: false)]
+        targetCounters = [nil]
         maxDatagramSize = spec.maxDatagramSize
         sourceAllow = spec.sourceAllow
         self.ownAddresses = ownAddresses
@@ -89,6 +110,11 @@ final class RebroadcastHandler: ChannelInboundHandler {
             flow.tally.add(.droppedOwnPacket)
             return
         }
+        let info = envelope.metadata?.packetInfo
+        if let accepted = settings.acceptedInterfaces, let info, !accepted.contains(info.interfaceIndex) {
+            flow.drop(.droppedInterfaceNotListed, from: source, eventLoop: context.eventLoop) { "\($0) came in on interface \(info.interfaceIndex), which is not in listenInterfaces" }
+            return
+        }
         if envelope.data.readableBytes > settings.maxDatagramSize {
             flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
             return
@@ -109,7 +135,17 @@ final class RebroadcastHandler: ChannelInboundHandler {
             }
             return
         }
-        flow.queue(envelope.data, prefixedWith: settings.prefix, to: settings.target, allocator: context.channel.allocator)
+        let asBroadcast = info.map { IPAddress($0.destinationAddress).map { settings.broadcastDestinations.contains($0) } ?? false } ?? false
+        for k in settings.targets.indices {
+            let t = settings.targets[k]
+            if IngressRule.mustSkip(targetInterface: t.interfaceIndex, targetPort: t.endpoint.port, ingress: info?.interfaceIndex,
+                                    arrivedAsBroadcast: asBroadcast, arrivalPort: ownPort) {
+                flow.tally.add(.skippedIngressTarget)
+                continue
+            }
+            flow.queue(envelope.data, prefixedWith: settings.prefix, to: t.address, allocator: context.channel.allocator,
+                       interfaceIndex: t.sendInterfaceIndex, target: settings.targetCounters[k])
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -30,8 +30,9 @@ final class DatagramBatch {
 
     var isEmpty: Bool { outbox.isEmpty }
 
-    func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator) {
-        outbox.send(payload, prefixedWith: prefix, to: address, allocator: allocator)
+    func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator,
+               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil) {
+        outbox.send(payload, prefixedWith: prefix, to: address, allocator: allocator, interfaceIndex: interfaceIndex, target: target)
     }
 
     /// Sends what was queued and adds the outcome to `tally`. Returns true when the datagrams
@@ -63,6 +64,7 @@ final class DatagramBatch {
             self.sendFailed(describeSocketError(error).0, count: 1, context: context)
         }
         outbox.write(context: context, lastPromise: promise)
+        outbox.countTargets(failed: [])
         outbox.removeAll()
         tally.add(.datagramsOut, n)
         return true

@@ -76,8 +76,9 @@ final class DatagramFlow {
         return limiter!.take(source, now: now)
     }
 
-    func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to destination: SocketAddress, allocator: ByteBufferAllocator) {
-        batch.queue(payload, prefixedWith: prefix, to: destination, allocator: allocator)
+    func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to destination: SocketAddress, allocator: ByteBufferAllocator,
+               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil) {
+        batch.queue(payload, prefixedWith: prefix, to: destination, allocator: allocator, interfaceIndex: interfaceIndex, target: target)
     }
 
     /// Counts a dropped datagram and logs it as a rate-limited summary; `explain` gets the

@@ -14,10 +14,16 @@ struct DatagramOutbox {
         var address: SocketAddress
         var start: Int
         var length: Int
+        /// Out of this interface (IP_PKTINFO); 0: where the routing table says.
+        var interfaceIndex: Int = 0
+        /// The rebroadcaster's target it counts for; nil: none.
+        var target: RelayTargetTable.Entry?
     }
 
     private var items: [Item] = []
     private var arena: ByteBuffer?
+    /// Some item counts for a target: count per target after the send.
+    private var hasTargets = false
 
     static let initialArenaCapacity = 16 * 1024
 
@@ -25,7 +31,8 @@ struct DatagramOutbox {
     var isEmpty: Bool { items.isEmpty }
 
     /// Queues `prefix + payload` (or the payload alone) to `address` as one datagram.
-    mutating func send(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator) {
+    mutating func send(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator,
+                       interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil) {
         if arena == nil {
             arena = allocator.buffer(capacity: Self.initialArenaCapacity)
         } else if items.isEmpty {
@@ -36,17 +43,39 @@ struct DatagramOutbox {
         let start = arena!.writerIndex
         if let prefix { arena!.writeImmutableBuffer(prefix) }
         arena!.writeImmutableBuffer(payload)
-        items.append(Item(address: address, start: start, length: arena!.writerIndex - start))
+        items.append(Item(address: address, start: start, length: arena!.writerIndex - start, interfaceIndex: interfaceIndex, target: target))
+        if target != nil { hasTargets = true }
     }
 
     /// Sends the batch with sendmmsg(2) on the sender's socket.
     func send(with sender: DatagramSender) -> DatagramSender.Result {
         guard let arena, !items.isEmpty else { return .init() }
-        return arena.withUnsafeReadableBytes { raw in
-            // readerIndex is 0 (nothing is ever read from the arena), so offsets are from raw's start.
-            sender.send(count: items.count, base: raw.baseAddress!) { i in
-                (items[i].address, items[i].start, items[i].length)
+        guard hasTargets else {
+            return arena.withUnsafeReadableBytes { raw in
+                // readerIndex is 0 (nothing is ever read from the arena), so offsets are from raw's start.
+                sender.send(count: items.count, base: raw.baseAddress!) { i in
+                    (items[i].address, items[i].start, items[i].length)
+                }
             }
+        }
+        var failed: [Int] = []
+        let result = arena.withUnsafeReadableBytes { raw in
+            sender.send(count: self.items.count, base: raw.baseAddress!, unsent: { failed.append($0) }) { i in
+                (self.items[i].address, self.items[i].start, self.items[i].length, self.items[i].interfaceIndex)
+            }
+        }
+        countTargets(failed: failed)
+        return result
+    }
+
+    /// Adds each item to its target's counters: sent, or an error for the indexes in `failed` (ascending).
+    func countTargets(failed: [Int]) {
+        var next = 0
+        for (i, item) in items.enumerated() {
+            let isFailed = next < failed.count && failed[next] == i
+            if isFailed { next += 1 }
+            guard let t = item.target else { continue }
+            if isFailed { t.addError(1) } else { t.addSent(1) }
         }
     }
 
@@ -65,6 +94,7 @@ struct DatagramOutbox {
 
     mutating func removeAll() {
         items.removeAll(keepingCapacity: true)
+        hasTargets = false
     }
 
     /// Forgets what was queued (the channel is going away).

@@ -35,6 +35,9 @@ final class DatagramSender {
     private let headers: UnsafeMutablePointer<CNetRelay_mmsghdr>
     private let iovecs: UnsafeMutablePointer<iovec>
     private let addresses: UnsafeMutablePointer<sockaddr_storage>
+    /// One IP_PKTINFO control message per slot, for datagrams pinned to an interface.
+    private let controls: UnsafeMutableRawPointer
+    private static let controlSpace = Int(CNetRelay_packetInfoSpace())
 
     /// Takes ownership of `fd` (a dup of the channel's socket) and closes it in `close()` or deinit.
     init(fd: CInt) {
@@ -45,6 +48,8 @@ final class DatagramSender {
         iovecs.initialize(repeating: iovec(), count: Self.chunk)
         addresses = .allocate(capacity: Self.chunk)
         addresses.initialize(repeating: sockaddr_storage(), count: Self.chunk)
+        controls = .allocate(byteCount: Self.chunk * Self.controlSpace, alignment: 8)
+        controls.initializeMemory(as: UInt8.self, repeating: 0, count: Self.chunk * Self.controlSpace)
     }
 
     deinit {
@@ -52,6 +57,7 @@ final class DatagramSender {
         headers.deallocate()
         iovecs.deallocate()
         addresses.deallocate()
+        controls.deallocate()
     }
 
     /// The duplicate it sends on (the listener's socket), for socket options and counters.
@@ -66,6 +72,17 @@ final class DatagramSender {
 
     /// Sends `count` datagrams; datagram `i` is `length(i)` bytes at `base + start(i)`, to `destination(i)`.
     func send(count: Int, base: UnsafeRawPointer, _ datagram: (Int) -> (SocketAddress, start: Int, length: Int)) -> Result {
+        send(count: count, base: base, unsent: nil) { i in
+            let (a, s, l) = datagram(i)
+            return (a, s, l, 0)
+        }
+    }
+
+    /// The same, and datagram `i` goes out of interface `interfaceIndex(i)` when that is not 0
+    /// (IP_PKTINFO; IPv4 sockets only). `unsent` hears the index of every datagram that did not
+    /// go (failed or dropped on a full send buffer), for per-target counters.
+    func send(count: Int, base: UnsafeRawPointer, unsent: ((Int) -> Void)?,
+              _ datagram: (Int) -> (SocketAddress, start: Int, length: Int, interfaceIndex: Int)) -> Result {
         var result = Result()
         guard fd >= 0 else {
             result.failed = count
@@ -76,7 +93,7 @@ final class DatagramSender {
         while first < count {
             let n = min(Self.chunk, count - first)
             for j in 0..<n {
-                let (address, start, length) = datagram(first + j)
+                let (address, start, length, interfaceIndex) = datagram(first + j)
                 iovecs[j] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base + start), iov_len: length)
                 let nameLength = address.withSockAddr { sa, len -> Int in
                     UnsafeMutableRawPointer(addresses + j).copyMemory(from: sa, byteCount: len)
@@ -87,6 +104,7 @@ final class DatagramSender {
                 h.msg_namelen = socklen_t(nameLength)
                 h.msg_iov = iovecs + j
                 h.msg_iovlen = 1
+                if interfaceIndex != 0 { CNetRelay_setPacketInfo(&h, controls + j * Self.controlSpace, Int32(interfaceIndex)) }
                 headers[j] = CNetRelay_mmsghdr(msg_hdr: h, msg_len: 0)
             }
             var i = 0
@@ -101,9 +119,11 @@ final class DatagramSender {
                 if e == EINTR { continue }
                 if e == EAGAIN || e == EWOULDBLOCK {
                     result.wouldBlock += count - (first + i)
+                    if let unsent { for k in (first + i)..<count { unsent(k) } }
                     return result
                 }
                 // sendmmsg reports the error of the first datagram it could not send: skip that one.
+                unsent?(first + i)
                 result.failed += 1
                 result.lastErrno = e
                 i += 1

@@ -27,6 +27,8 @@ final class DatagramSocket: Sendable {
         var sizing: DatagramReceiveSizing
         /// DSCP value marking what we send, and dropped on receive (`RelayMark`); 0: none.
         var relayMark: Int = 0
+        /// IP_PKTINFO on receive: each datagram's ingress interface and destination address.
+        var packetInfo: Bool = false
     }
 
     private struct State {
@@ -166,6 +168,9 @@ final class DatagramSocket: Sendable {
                     try initializer(channel, fd)
                 }
             }
+        if o.packetInfo {
+            b = b.channelOption(.receivePacketInfo, value: true)
+        }
         if o.sizing.vectorReadCount > 1 {
             b = b.channelOption(.datagramVectorReadMessageCount, value: o.sizing.vectorReadCount)
         }
