@@ -102,10 +102,10 @@ print(json.dumps({"sent": len(a) // 3, "from": "%s:%d" % s.getsockname()}), flus
 
         try lab.inRelay(["ip", "link", "set", "eth3", "down"])
         daemon.signal(SIGHUP)
-        try daemon.waitForLog("broadcast-rebroadcaster \"relay\": skipping target eth3:\(port): interface \"eth3\" is down; the other targets are served, and this one is looked up again at the next reload")
+        try daemon.waitForLog("broadcast-rebroadcaster \"relay\" on 0.0.0.0:\(port): skipping target eth3:\(port): interface \"eth3\" is down; the other targets are served, and this one is looked up again at the next reload")
         try daemon.waitForLog("Reload 1 complete")
         _ = try daemon.notify.wait(timeout: 10, after: 0, "STATUS naming the skipped target") {
-            NotifySocket.value("STATUS", in: $0)?.contains("broadcast-rebroadcaster \"relay\" skips eth3:\(port) (interface \"eth3\" is down)") == true
+            NotifySocket.value("STATUS", in: $0)?.contains("broadcast-rebroadcaster \"relay\" on 0.0.0.0:\(port) skips eth3:\(port) (interface \"eth3\" is down)") == true
         }
         let b = try listener(lab, 2, 1, port: port, dir: dir, duration: 3)
         try send(lab, from: 1, 1, [("while-down", lab.broadcastAddress(1), port)])
@@ -117,7 +117,7 @@ print(json.dumps({"sent": len(a) // 3, "from": "%s:%d" % s.getsockname()}), flus
 
         try lab.inRelay(["ip", "link", "set", "eth3", "up"])
         daemon.signal(SIGHUP)
-        try daemon.waitForLog("broadcast-rebroadcaster \"relay\": target eth3:\(port) is served again: \(lab.broadcastAddress(3)):\(port)")
+        try daemon.waitForLog("broadcast-rebroadcaster \"relay\" on 0.0.0.0:\(port): target eth3:\(port) is served again: \(lab.broadcastAddress(3)):\(port)")
         try daemon.waitForLog("Reload 2 complete")
         let c = try listener(lab, 3, 1, port: port, dir: dir, duration: 3)
         try send(lab, from: 1, 1, [("after-up", lab.broadcastAddress(1), port)])
