@@ -71,4 +71,28 @@ struct DatagramSenderTests {
         let result = bytes.withUnsafeBytes { raw in sender.send(count: 1, base: raw.baseAddress!) { _ in (address("127.0.0.1", port), 0, 1) } }
         #expect(result.failed == 1 && result.sent == 0)
     }
+
+    @Test("IP_PKTINFO on send: out of the named interface (lo); a datagram pinned to no such interface fails alone and is reported as unsent")
+    func pinnedToInterface() throws {
+        let (senderFD, _) = try socketOnLoopback()
+        let (receiverFD, port) = try socketOnLoopback()
+        defer { close(receiverFD) }
+        let sender = DatagramSender(fd: senderFD)
+        let lo = Int(if_nametoindex("lo"))
+        #expect(lo > 0)
+        let payload = Array("onetwothree".utf8)
+        let ranges = [(0, 3), (3, 3), (6, 5)]
+        // Interface 999999 does not exist: the kernel refuses that one datagram (ENODEV/ENXIO).
+        let interfaces = [lo, 999_999, 0]
+        var unsent: [Int] = []
+        let result = payload.withUnsafeBytes { raw in
+            sender.send(count: 3, base: raw.baseAddress!, unsent: { unsent.append($0) }) {
+                (address("127.0.0.1", port), ranges[$0].0, ranges[$0].1, interfaces[$0])
+            }
+        }
+        #expect(result.sent == 2 && result.failed == 1)
+        #expect(unsent == [1])
+        #expect(receive(receiverFD) == "one")
+        #expect(receive(receiverFD) == "three")
+    }
 }

@@ -74,6 +74,15 @@ final class BroadcastListener: Listener {
 
     static func interfaceIndex(_ name: String) -> Int { Int(if_nametoindex(name)) }
 
+    /// Whether the socket must learn each datagram's ingress interface and destination
+    /// (IP_PKTINFO): to filter by `listenInterfaces`, and where broadcasts can arrive at all
+    /// (a wildcard or broadcast-address listen; a socket bound to a unicast address hears
+    /// none, so the ingress rule never applies and the control message would be wasted).
+    static func needsPacketInfo(_ b: BroadcastSpec) -> Bool {
+        if !b.listenInterfaces.isEmpty || b.listen.address.isUnspecified || b.listen.address.isLimitedBroadcast { return true }
+        return InterfaceAddresses.broadcastAddresses(InterfaceAddresses.current()).contains(b.listen.address)
+    }
+
     func start() async throws {
         let spec = self.spec
         guard case .broadcastRebroadcaster(let b) = spec.kind else { return }
@@ -88,8 +97,7 @@ final class BroadcastListener: Listener {
             // A relay for a subnet's chatter: one datagram per read call is plenty.
             options: .init(listen: b.listen, reusePort: false, broadcast: true,
                            sizing: DatagramReceiveSizing(maxDatagramSize: b.maxDatagramSize, vectorReadCount: 1), relayMark: b.relayMark,
-                           // Each datagram's ingress interface (not back out of it; listenInterfaces).
-                           packetInfo: true),
+                           packetInfo: Self.needsPacketInfo(b)),
             context: context,
             logger: logger,
             initializer: { channel, senderFD in
@@ -168,7 +176,8 @@ final class BroadcastListener: Listener {
     /// fails that start with its reason while the old listener comes back.
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
         guard case .broadcastRebroadcaster(let new) = newSpec.kind, case .broadcastRebroadcaster(let old) = spec.kind else { return false }
-        guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark else { return false }
+        guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark,
+              Self.needsPacketInfo(new) == Self.needsPacketInfo(old) else { return false }
         return (try? makeSettings(newSpec, new, commit: false)) != nil
     }
 
