@@ -30,6 +30,9 @@ struct RelayTargetsConfigurationTests {
         #expect(b.target == b.targets[0])
         #expect(b.listenInterfaces == ["eth1", "eth2"])
         #expect(b.prefix == "" && b.relayMark == 5)
+        let l = try spec(Self.relay(#""targets": [{"interface": "eth1", "port": 2002, "broadcast": "limited"}, {"interface": "eth2", "port": 2002, "broadcast": "subnet"}]"#))
+        #expect(l.targets == [.limitedBroadcast(interface: "eth1", port: 2002), .interface(name: "eth2", port: 2002)])
+        #expect(errors(Self.relay(#""targets": [{"interface": "eth1", "port": 2002, "broadcast": "all"}]"#)).count == 1)
     }
 
     @Test("The one-target keys are the one-element form")
@@ -61,7 +64,7 @@ struct RelayTargetsConfigurationTests {
         #expect(errors(Self.relay(#""targets": ["239.1.2.3:2003", {"interface": "eth1"}, {"interface": "eth1", "port": 2003, "prot": 1}, 7, "10.0.2.255"]"#)) == [
             #"test.json:1:103: listeners[0].targets[0]: 239.1.2.3 is a multicast group, not a broadcast address; use a multicast-announcer listener for multicast"#,
             #"test.json:1:121: listeners[0].targets[1]: missing required key "port": an integer from 1 to 65535, e.g. "port": 2002"#,
-            #"test.json:1:180: listeners[0].targets[2].prot: unknown key "prot" in a target (an interface target has "interface" and "port"); did you mean "port"?"#,
+            #"test.json:1:180: listeners[0].targets[2].prot: unknown key "prot" in a target (an interface target has "interface", "port" and "broadcast"); did you mean "port"?"#,
             #"test.json:1:192: listeners[0].targets[3]: expected an address:port such as "192.168.56.255:2002" or {"interface": "eth1", "port": 2002}, got the number 7"#,
             #"test.json:1:195: listeners[0].targets[4]: "10.0.2.255" has no port; expected an IPv4 address and port such as "192.0.2.255:2002""#,
         ])
@@ -134,6 +137,15 @@ struct RelayTargetsResolutionTests {
             "interface \"eth4\" has no IPv4 address, so no broadcast address",
             "no interface named \"eth9\" (this host has: lo, eth1, eth2, eth3, eth4)",
         ])
+    }
+
+    @Test("A limited-broadcast target: 255.255.255.255, pinned to its interface (IP_PKTINFO); an IPv6-only interface is skipped")
+    func limited() {
+        let r = resolve([.limitedBroadcast(interface: "eth2", port: 2002), .limitedBroadcast(interface: "eth4", port: 2002)])
+        #expect(r.served.map(\.label) == ["limited@eth2:2002"])
+        #expect(r.served.map(\.endpoint.description) == ["255.255.255.255:2002"])
+        #expect(r.served.map(\.sendInterfaceIndex) == [12])
+        #expect(r.skipped.map(\.reason) == ["interface \"eth4\" has no IPv4 address to send a broadcast from"])
     }
 
     @Test("Address targets: the interface that owns the subnet, not pinned; the limited broadcast belongs to none")

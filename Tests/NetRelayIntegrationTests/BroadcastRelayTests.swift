@@ -19,6 +19,36 @@ for i in range(0, len(a), 3):
 print(json.dumps({"sent": len(a) // 3, "from": "%s:%d" % s.getsockname()}), flush=True)
 """#
 
+    /// Like `LabScripts.listen`, and prints each datagram's destination address (IP_PKTINFO).
+    /// Usage: PORT DURATION
+    static let listenWithDestination = #"""
+import json, signal, socket, struct, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+IP_PKTINFO = 8  # Linux; the socket module has no name for it before Python 3.12
+port, duration = int(sys.argv[1]), float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+s.bind(("0.0.0.0", port))
+print(json.dumps({"ready": True}), flush=True)
+end = time.time() + duration
+while True:
+    left = end - time.time()
+    if left <= 0:
+        break
+    s.settimeout(left)
+    try:
+        data, anc, _, addr = s.recvmsg(65535, socket.CMSG_SPACE(12))
+    except socket.timeout:
+        break
+    to = "?"
+    for level, kind, value in anc:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            to = socket.inet_ntoa(value[8:12])
+    print(json.dumps({"from": "%s:%d" % addr, "text": data.decode(errors="replace") + " to " + to}), flush=True)
+"""#
+
     func relay(port: Int, subnets: [Int], _ lab: RoutedLab, _ options: String = "") -> String {
         let targets = subnets.map { "{\"interface\": \"\(lab.relayInterface($0))\", \"port\": \(port)}" }.joined(separator: ", ")
         return "{\"name\": \"relay\", \"kind\": \"broadcast-rebroadcaster\", \"listen\": \"0.0.0.0:\(port)\", \"targets\": [\(targets)]\(options.isEmpty ? "" : ", " + options)}"
@@ -140,5 +170,33 @@ print(json.dumps({"sent": len(a) // 3, "from": "%s:%d" % s.getsockname()}), flus
         #expect(LabScripts.heard(a.output).isEmpty)
         let stats = try daemon.statistics(of: "relay") { $0.contains("dropped from interfaces not in listenInterfaces=1") }
         #expect(stats.contains("datagrams in=1, dropped from interfaces not in listenInterfaces=1"))
+    }
+
+    @Test("A limited-broadcast target goes out of its interface only, to 255.255.255.255; a subnet target to the subnet's broadcast address")
+    func limitedBroadcastOutOfAnInterface() throws {
+        let lab = try RoutedLab(subnets: 3, hostsPerSubnet: 1)
+        defer { lab.destroy() }
+        let dir = Paths.makeTempDirectory("netrelayd-relaylab")
+        let port = Ports.free()
+        let targets = "[{\"interface\": \"eth2\", \"port\": \(port), \"broadcast\": \"limited\"}, {\"interface\": \"eth3\", \"port\": \(port)}]"
+        let daemon = try RelayLabDaemon(lab: lab, config: configJSON([
+            "{\"name\": \"relay\", \"kind\": \"broadcast-rebroadcaster\", \"listen\": \"0.0.0.0:\(port)\", \"targets\": \(targets)}",
+        ]))
+        try daemon.waitForLog("rebroadcasting to 255.255.255.255:\(port) (limited broadcast out of eth2), \(lab.broadcastAddress(3)):\(port) (broadcast address of eth3)")
+        var clients: [(output: String, process: Process)] = []
+        for s in 1...3 {
+            let out = "\(dir)/s\(s)-\(port).jsonl"
+            let p = try lab.spawn(namespace: lab.namespace(s, 1), ["python3", "-c", Self.listenWithDestination, "\(port)", "3"], output: out)
+            try waitUntil(timeout: 10, "client in subnet \(s) ready") { LabScripts.isReady(out) }
+            clients.append((out, p))
+        }
+        // Sent to the relay's own address in A: every target gets it, none is A's.
+        try send(lab, from: 1, 1, [("x", lab.relayAddress(1), port)])
+        try finish(clients)
+        #expect(LabScripts.heard(clients[0].output).isEmpty)
+        #expect(LabScripts.heard(clients[1].output).map { "\($0.from) \($0.text)" } == ["\(lab.relayAddress(2)):\(port) x to 255.255.255.255"])
+        #expect(LabScripts.heard(clients[2].output).map { "\($0.from) \($0.text)" } == ["\(lab.relayAddress(3)):\(port) x to \(lab.broadcastAddress(3))"])
+        let stats = try daemon.statistics(of: "relay") { $0.contains("datagrams out=2") }
+        #expect(stats.contains("targets: limited@eth2:\(port) (255.255.255.255:\(port)) sent=1 errors=0, eth3:\(port) (\(lab.broadcastAddress(3)):\(port)) sent=1 errors=0"))
     }
 }

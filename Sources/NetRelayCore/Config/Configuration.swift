@@ -160,11 +160,15 @@ public struct BroadcastSpec: Sendable, Equatable {
         case address(Endpoint)
         /// An interface's broadcast address (from getifaddrs, looked up at start and on reload) and a port.
         case interface(name: String, port: Int)
+        /// The limited broadcast 255.255.255.255, sent out of this interface (IP_PKTINFO), and a port
+        /// (`{"interface": NAME, "port": P, "broadcast": "limited"}` in `targets`).
+        case limitedBroadcast(interface: String, port: Int)
 
         public var port: Int {
             switch self {
             case .address(let e): return e.port
             case .interface(_, let p): return p
+            case .limitedBroadcast(_, let p): return p
             }
         }
 
@@ -172,6 +176,7 @@ public struct BroadcastSpec: Sendable, Equatable {
             switch self {
             case .address(let e): return e.description
             case .interface(let n, let p): return "broadcast address of \(n), port \(p)"
+            case .limitedBroadcast(let n, let p): return "255.255.255.255 out of \(n), port \(p)"
             }
         }
     }

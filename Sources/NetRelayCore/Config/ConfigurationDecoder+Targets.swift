@@ -66,9 +66,10 @@ extension ConfigurationDecoder {
             guard let o = ObjectReader(item, path: path, what: "a target", collector: c) else { return nil }
             let name = o.required("interface", interfaceName, example: "\"eth1\"")
             let port = o.required("port", .integer(1...65535), example: "2002")
-            o.rejectUnknownKeys(context: "a target (an interface target has \"interface\" and \"port\")")
+            let kind = o.value("broadcast", .oneOf(["subnet", "limited"]), default: "subnet")
+            o.rejectUnknownKeys(context: "a target (an interface target has \"interface\", \"port\" and \"broadcast\")")
             guard let name, let port else { return nil }
-            return .interface(name: name, port: port)
+            return kind == "limited" ? .limitedBroadcast(interface: name, port: port) : .interface(name: name, port: port)
         default:
             c.report(item.location, path, "expected an address:port such as \"192.168.56.255:2002\" or {\"interface\": \"eth1\", \"port\": 2002}, got \(item.kindDescription)")
             return nil

@@ -47,7 +47,7 @@ public enum RelayLoops {
         if listen.address.isUnspecified { return true }
         guard case .v4(let bound) = listen.address.unmapped else { return false }
         switch target {
-        case .interface:
+        case .interface, .limitedBroadcast:
             return !listen.address.isLoopback
         case .address(let e):
             guard case .v4(let t) = e.address else { return false }

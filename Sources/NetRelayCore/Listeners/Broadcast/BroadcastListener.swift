@@ -130,6 +130,7 @@ final class BroadcastListener: Listener {
             return zip(b.targets, resolution.rows).map { t, row in
                 guard let r = row.target else { return "\(row.label) skipped (\(row.skipped ?? "?"))" }
                 if case .interface(let name, _) = t { return "\(r.endpoint) (broadcast address of \(name))" }
+                if case .limitedBroadcast(let name, _) = t { return "\(r.endpoint) (limited broadcast out of \(name))" }
                 return r.endpoint.description
             }.joined(separator: ", ")
         }

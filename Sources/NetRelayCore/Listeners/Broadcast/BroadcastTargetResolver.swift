@@ -17,6 +17,15 @@ enum BroadcastTargetResolver {
         switch target {
         case .address(let e):
             return .success(e)
+        case .limitedBroadcast(let name, let port):
+            // The interface must exist and have an IPv4 address (the datagram's source); it needs
+            // no broadcast address of its own (point-to-point links carry a limited broadcast too).
+            let mine = interfaces.filter { $0.interface == name }
+            if mine.isEmpty { return resolve(.interface(name: name, port: port), listen: listen, interfaces: interfaces) }
+            if !mine.contains(where: { $0.address.isIPv4 }) {
+                return .failure(Failure(reason: "interface \(JSONNode.quote(name)) has no IPv4 address to send a broadcast from"))
+            }
+            return .success(Endpoint(address: .v4(UInt32.max), port: port))
         case .interface(let name, let port):
             let mine = interfaces.filter { $0.interface == name }
             if mine.isEmpty {
@@ -86,6 +95,7 @@ extension BroadcastTargetResolver {
         switch target {
         case .address(let e): return e.description
         case .interface(let name, let port): return "\(name):\(port)"
+        case .limitedBroadcast(let name, let port): return "limited@\(name):\(port)"
         }
     }
 
@@ -108,7 +118,7 @@ extension BroadcastTargetResolver {
                     continue
                 }
                 switch t {
-                case .interface(let name, _):
+                case .interface(let name, _), .limitedBroadcast(let name, _):
                     if skipDown, !interfaces.contains(where: { $0.interface == name && $0.isUp }) {
                         rows.append(.init(label: label, target: nil, skipped: "interface \(JSONNode.quote(name)) is down"))
                         continue
