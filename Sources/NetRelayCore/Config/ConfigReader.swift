@@ -90,7 +90,7 @@ final class ObjectReader {
     /// kinds of listener to the name of that kind, for a more useful message.
     func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
         for member in members where !asked.contains(member.key) {
-            var message = "unknown key \(JSONNode.quote(member.key)) in \(context)"
+            var message = "unknown key \(JSONNode.excerpt(member.key)) in \(context)"
             if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
                 message += "; did you mean \"\(suggestion)\"?"
             } else if let owner = elsewhere[member.key] {
@@ -98,7 +98,7 @@ final class ObjectReader {
             } else {
                 message += "; known keys are: " + asked.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             }
-            collector.report(member.keyLocation, childPath(member.key), message)
+            collector.report(member.keyLocation, childPath(JSONNode.pathComponent(member.key)), message)
         }
     }
 
@@ -108,8 +108,11 @@ final class ObjectReader {
         var best: (String, Int)?
         for c in candidates {
             if c.lowercased() == lower { return c }
-            let d = editDistance(lower, c.lowercased())
             let limit = max(1, min(3, c.count / 4))
+            // The distance is at least the difference in length; skipping those keeps a huge key
+            // from costing its length times every candidate's.
+            if abs(lower.unicodeScalars.count - c.unicodeScalars.count) > limit { continue }
+            let d = editDistance(lower, c.lowercased())
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0
@@ -157,7 +160,7 @@ extension FieldType where T == String {
                 ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" || $0 == "."
             }
             return ok ? .success(s)
-                : .failure(FieldProblem("\(JSONNode.quote(s)) is not a valid name; use 1-64 letters, digits, '-', '_' or '.' (it appears in logs and is the FileDescriptorName= for socket activation)"))
+                : .failure(FieldProblem("\(JSONNode.excerpt(s)) is not a valid name; use 1-64 letters, digits, '-', '_' or '.' (it appears in logs and is the FileDescriptorName= for socket activation)"))
         }
     }
 
@@ -169,7 +172,7 @@ extension FieldType where T == String {
                 return .failure(FieldProblem("expected one of \(list), got \(node.kindDescription)"))
             }
             if words.contains(s) { return .success(s) }
-            var message = "\(JSONNode.quote(s)) is not one of \(list)"
+            var message = "\(JSONNode.excerpt(s)) is not one of \(list)"
             if let near = ObjectReader.closest(to: s, among: words) { message += "; did you mean \"\(near)\"?" }
             return .failure(FieldProblem(message))
         }
@@ -219,7 +222,7 @@ extension FieldType where T == Double {
         return FieldType(expected: expected) { node in
             guard case .number(let text) = node.value, let v = Double(text) else {
                 if case .string(let s) = node.value {
-                    return .failure(FieldProblem("expected \(expected), got the string \(JSONNode.quote(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
+                    return .failure(FieldProblem("expected \(expected), got the string \(JSONNode.excerpt(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
                 }
                 return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
             }
@@ -252,7 +255,7 @@ extension FieldType where T == Endpoint {
             switch Endpoint.parse(s) {
             case .success(let e):
                 if ipv4Only && !e.address.isIPv4 {
-                    return .failure(FieldProblem("\(JSONNode.quote(s)) is IPv6; IPv6 has no broadcast, expected \(expected)"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) is IPv6; IPv6 has no broadcast, expected \(expected)"))
                 }
                 if !allowPortZero && e.port == 0 {
                     return .failure(FieldProblem("port 0 is not a valid destination; expected \(expected)"))
@@ -261,20 +264,26 @@ extension FieldType where T == Endpoint {
             case .failure(.missingPort):
                 // "127.0.0.1" lacks only the port; "not-an-address" lacks everything.
                 if IPAddress(s) != nil || IPAddress(s.trimmingBrackets) != nil {
-                    return .failure(FieldProblem("\(JSONNode.quote(s)) has no port; expected \(expected)"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) has no port; expected \(expected)"))
                 }
-                return .failure(FieldProblem("\(JSONNode.quote(s)) is not an address and port; expected \(expected)"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(s)) is not an address and port; expected \(expected)"))
             case .failure(.badPort(let p)):
-                return .failure(FieldProblem("\(JSONNode.quote(p)) in \(JSONNode.quote(s)) is not a port; ports are 0-65535"))
+                if p.utf8.count > 1, p.hasPrefix("0"), p.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let port = Int(p), port <= 65535,
+                   let colon = s.lastIndex(of: ":") {
+                    // "00080" is not octal anywhere else either; JSON itself refuses 00080 as a number.
+                    let fixed = "\(s[..<colon]):\(port)"
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) has a port with leading zeros; write \(JSONNode.quote(fixed))"))
+                }
+                return .failure(FieldProblem("\(JSONNode.excerpt(p)) in \(JSONNode.excerpt(s)) is not a port; ports are 0-65535"))
             case .failure(.hostName(let h)):
                 let hint = h == "localhost" ? "; use \"127.0.0.1\" or \"[::1]\"" : ""
-                return .failure(FieldProblem("\(JSONNode.quote(h)) is a host name; netrelayd binds IP addresses only (no DNS at start-up)\(hint)"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(h)) is a host name; netrelayd binds IP addresses only (no DNS at start-up)\(hint)"))
             case .failure(.badAddress(let a)):
                 if !s.hasPrefix("["), let colon = s.lastIndex(of: ":"), IPAddress(String(s[..<colon])) != nil {
                     let fixed = "[\(s[..<colon])]\(s[colon...])"
-                    return .failure(FieldProblem("\(JSONNode.quote(s)) is an IPv6 address without brackets; write \(JSONNode.quote(fixed))"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) is an IPv6 address without brackets; write \(JSONNode.quote(fixed))"))
                 }
-                return .failure(FieldProblem("\(JSONNode.quote(a)) is not an IP address; expected \(expected)"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(a)) is not an IP address; expected \(expected)"))
             }
         }
     }
@@ -287,7 +296,7 @@ extension FieldType where T == IPAddress {
                 return .failure(FieldProblem("expected an IP address (a string), got \(node.kindDescription)"))
             }
             guard let a = IPAddress(s) else {
-                return .failure(FieldProblem("\(JSONNode.quote(s)) is not an IPv4 or IPv6 address"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(s)) is not an IPv4 or IPv6 address"))
             }
             return .success(a)
         }

@@ -215,7 +215,7 @@ public enum ConfigurationDecoder {
             return .failure(FieldProblem("expected an interface name (a string), got \(node.kindDescription)"))
         }
         guard !s.isEmpty, s.utf8.count < 16, !s.contains("/"), !s.contains(where: \.isWhitespace) else {
-            return .failure(FieldProblem("\(JSONNode.quote(s)) is not a valid interface name (1-15 characters, no '/' or spaces)"))
+            return .failure(FieldProblem("\(JSONNode.excerpt(s)) is not a valid interface name (1-15 characters, no '/' or spaces)"))
         }
         return .success(s)
     }
@@ -243,7 +243,7 @@ public enum ConfigurationDecoder {
             }
             if IPAddress(str) != nil { return .success(str) }
             if str.contains(where: { $0 == ":" || $0 == "." }) && str.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) {
-                return .failure(FieldProblem("\(JSONNode.quote(str)) is neither an interface name nor a valid IP address"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(str)) is neither an interface name nor a valid IP address"))
             }
             return interfaceName.convert(node)
         })
@@ -266,7 +266,7 @@ public enum ConfigurationDecoder {
             guard case .object(let members) = node.value, let m = members.first(where: { $0.key == "name" }),
                   case .string(let name) = m.value.value else { continue }
             if let first = firstPath[name] {
-                c.report(m.value.location, "\(path).name", "the name \"\(name)\" is already used by \(first); listener names must be unique")
+                c.report(m.value.location, "\(path).name", "the name \(JSONNode.excerpt(name)) is already used by \(first); listener names must be unique")
             } else {
                 firstPath[name] = path
             }
@@ -285,18 +285,67 @@ public enum ConfigurationDecoder {
 
     /// Two listeners may not claim the same port and protocol on overlapping addresses unless
     /// both opt into SO_REUSEPORT.
+    ///
+    /// Each listener is checked against what came before it through `BindClaims` (dictionaries by
+    /// port), not against every earlier listener: a pairwise check was quadratic in listeners.
     private static func checkBindConflicts(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        var claims = BindClaims()
         for (i, a) in listeners.enumerated() {
             guard let ea = a.spec.boundEndpoint, ea.port != 0 else { continue }
-            for b in listeners[..<i] {
-                guard let eb = b.spec.boundEndpoint, eb.port == ea.port, a.spec.usesTCP == b.spec.usesTCP else { continue }
-                guard overlaps(ea.address, eb.address) else { continue }
-                if a.spec.reusePort && b.spec.reusePort { continue }
+            defer { claims.add(i, ea, tcp: a.spec.usesTCP, reusePort: a.spec.reusePort) }
+            if let j = claims.firstConflict(ea, tcp: a.spec.usesTCP, reusePort: a.spec.reusePort) {
+                let b = listeners[j]
+                let eb = b.spec.boundEndpoint!
                 let proto = a.spec.usesTCP ? "tcp" : "udp"
                 c.report(listenLocation(a.node), "\(a.path).listen",
                          "\(ea)/\(proto) is already claimed by \(b.path) (\"\(b.spec.name)\" on \(eb)); use another port, or set \"reusePort\": true on both (tcp-echo and udp-responder only)")
-                break
             }
+        }
+    }
+
+    /// The earlier listeners' bound endpoints, indexed so that the first one a new endpoint
+    /// clashes with (in the sense of `overlaps`, and not both with SO_REUSEPORT) is found in
+    /// constant time.
+    struct BindClaims {
+        /// The first listener (by index) in one group, and the first without reusePort.
+        struct First {
+            var any: Int
+            var exclusive: Int?
+            mutating func add(_ i: Int, reusePort: Bool) {
+                if !reusePort && exclusive == nil { exclusive = i }
+            }
+            func conflict(reusePort: Bool) -> Int? { reusePort ? exclusive : any }
+        }
+        struct PortClaims {
+            var byAddress: [IPAddress: First] = [:]
+            var anyIPv4: First?, all: First?
+            var ipv4Wildcard: First?, ipv6Wildcard: First?
+        }
+        struct Key: Hashable { var port: Int; var tcp: Bool }
+        private var ports: [Key: PortClaims] = [:]
+
+        mutating func add(_ i: Int, _ e: Endpoint, tcp: Bool, reusePort: Bool) {
+            func note(_ f: inout First?) {
+                if f == nil { f = First(any: i, exclusive: nil) }
+                f!.add(i, reusePort: reusePort)
+            }
+            var p = ports[Key(port: e.port, tcp: tcp)] ?? PortClaims()
+            var at = p.byAddress[e.address]
+            note(&at)
+            p.byAddress[e.address] = at
+            note(&p.all)
+            if e.address.isIPv4 { note(&p.anyIPv4) }
+            if e.address.isUnspecified { e.address.isIPv4 ? note(&p.ipv4Wildcard) : note(&p.ipv6Wildcard) }
+            ports[Key(port: e.port, tcp: tcp)] = p
+        }
+
+        /// The earliest claim `e` clashes with, mirroring `overlaps(e.address, earlier)`.
+        func firstConflict(_ e: Endpoint, tcp: Bool, reusePort: Bool) -> Int? {
+            guard let p = ports[Key(port: e.port, tcp: tcp)] else { return nil }
+            var groups: [First?] = [p.byAddress[e.address], p.ipv6Wildcard]
+            if e.address.isIPv4 { groups.append(p.ipv4Wildcard) }
+            if e.address.isUnspecified { groups.append(e.address.isIPv4 ? p.anyIPv4 : p.all) }
+            return groups.compactMap { $0?.conflict(reusePort: reusePort) }.min()
         }
     }
 

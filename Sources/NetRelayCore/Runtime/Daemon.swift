@@ -115,14 +115,23 @@ struct DaemonService: Service, CustomStringConvertible {
         notifier.notify("READY=1\n" + NotifyMessage.status(status))
         logger.info("Ready: \(status)", metadata: ["event": "ready"])
 
+        // Reloads run in a task of their own, so that SIGUSR1 is answered (and SIGTERM acted on)
+        // while a reload reads and decodes the file. SIGHUPs that arrive during a reload are
+        // coalesced into one more reload, which reads the file as it is by then.
+        let (reloadRequests, requestReload) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 for await signal in signals {
                     if signal == .sighup {
-                        await reload()
+                        requestReload.yield()
                     } else {
                         await supervisor.logStatistics()
                     }
+                }
+            }
+            tasks.addTask {
+                for await _ in reloadRequests {
+                    await reload()
                 }
             }
             tasks.addTask {
@@ -144,7 +153,14 @@ struct DaemonService: Service, CustomStringConvertible {
         let logger = options.logger
         options.notifier.notify(NotifyMessage.reloading())
         logger.info("Reloading configuration from \(options.configPath)", metadata: ["event": "reload"])
-        switch ConfigurationLoader.load(path: options.configPath) {
+        // Reading and decoding block (a large file takes a while, a slow disk longer): off the
+        // cooperative pool, and abandoned when shutdown cancels this task.
+        let path = options.configPath
+        guard let loaded = await BlockingWork.run({ ConfigurationLoader.load(path: path) }) else {
+            logger.info("Reload abandoned: shutting down", metadata: ["event": "reload"])
+            return
+        }
+        switch loaded {
         case .failure(let error):
             Daemon.logConfigurationError(error, logger: logger)
             let n = await supervisor.reloadRejected(error)
