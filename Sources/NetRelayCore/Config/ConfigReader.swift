@@ -15,9 +15,16 @@ final class IssueCollector {
 
 /// How to turn one JSON value into a typed setting, and what to say when it cannot.
 struct FieldType<T>: Sendable {
-    /// Used in messages: "expected <expected>".
-    let expected: String
+    /// Used in messages: "expected <expected>". Worded only when a message needs it: building
+    /// the sentence for every value read was a good part of decoding a large file.
+    var expected: String { describe() }
+    private let describe: @Sendable () -> String
     let convert: @Sendable (JSONNode) -> Result<T, FieldProblem>
+
+    init(expected: @autoclosure @escaping @Sendable () -> String, convert: @escaping @Sendable (JSONNode) -> Result<T, FieldProblem>) {
+        describe = expected
+        self.convert = convert
+    }
 }
 
 struct FieldProblem: Error {
@@ -166,13 +173,13 @@ extension FieldType where T == String {
 
     /// One of a fixed set of words.
     static func oneOf(_ words: [String]) -> FieldType<String> {
-        let list = words.map { "\"\($0)\"" }.joined(separator: ", ")
-        return FieldType(expected: "one of \(list)") { node in
+        @Sendable func list() -> String { words.map { "\"\($0)\"" }.joined(separator: ", ") }
+        return FieldType(expected: "one of \(list())") { node in
             guard case .string(let s) = node.value else {
-                return .failure(FieldProblem("expected one of \(list), got \(node.kindDescription)"))
+                return .failure(FieldProblem("expected one of \(list()), got \(node.kindDescription)"))
             }
             if words.contains(s) { return .success(s) }
-            var message = "\(JSONNode.excerpt(s)) is not one of \(list)"
+            var message = "\(JSONNode.excerpt(s)) is not one of \(list())"
             if let near = ObjectReader.closest(to: s, among: words) { message += "; did you mean \"\(near)\"?" }
             return .failure(FieldProblem(message))
         }
@@ -194,20 +201,19 @@ extension FieldType where T == Bool {
 extension FieldType where T == Int {
     /// An integer in a range; `unit` names what it counts ("bytes", "connections").
     static func integer(_ range: ClosedRange<Int>, unit: String = "") -> FieldType<Int> {
-        let u = unit.isEmpty ? "" : " \(unit)"
-        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)\(u)"
-        return FieldType(expected: expected) { node in
+        @Sendable func expected() -> String { "an integer from \(range.lowerBound) to \(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")" }
+        return FieldType(expected: expected()) { node in
             guard case .number(let text) = node.value else {
                 if case .string(let s) = node.value, Int(s) != nil {
-                    return .failure(FieldProblem("expected \(expected) as a number without quotes, got the string \"\(s)\""))
+                    return .failure(FieldProblem("expected \(expected()) as a number without quotes, got the string \"\(s)\""))
                 }
-                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+                return .failure(FieldProblem("expected \(expected()), got \(node.kindDescription)"))
             }
             guard let v = Int(text) else {
-                return .failure(FieldProblem("expected \(expected), got \(text) (not a whole number)"))
+                return .failure(FieldProblem("expected \(expected()), got \(text) (not a whole number)"))
             }
             guard range.contains(v) else {
-                return .failure(FieldProblem("\(v) is out of range; expected \(expected)"))
+                return .failure(FieldProblem("\(v) is out of range; expected \(expected())"))
             }
             return .success(v)
         }
@@ -217,16 +223,17 @@ extension FieldType where T == Int {
 extension FieldType where T == Double {
     /// A duration in seconds (fractions allowed: 0.25 is 250 ms).
     static func seconds(_ range: ClosedRange<Double>, zeroMeans: String? = nil) -> FieldType<Double> {
-        let zeroNote = zeroMeans.map { " (0 \($0))" } ?? ""
-        let expected = "a number of seconds from \(formatSeconds(range.lowerBound)) to \(formatSeconds(range.upperBound))\(zeroNote)"
-        return FieldType(expected: expected) { node in
+        @Sendable func expected() -> String {
+            "a number of seconds from \(formatSeconds(range.lowerBound)) to \(formatSeconds(range.upperBound))\(zeroMeans.map { " (0 \($0))" } ?? "")"
+        }
+        return FieldType(expected: expected()) { node in
             guard case .number(let text) = node.value, let v = Double(text) else {
                 if case .string(let s) = node.value {
-                    return .failure(FieldProblem("expected \(expected), got the string \(JSONNode.excerpt(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
+                    return .failure(FieldProblem("expected \(expected()), got the string \(JSONNode.excerpt(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
                 }
-                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+                return .failure(FieldProblem("expected \(expected()), got \(node.kindDescription)"))
             }
-            guard range.contains(v) else { return .failure(FieldProblem("\(text) is out of range; expected \(expected)")) }
+            guard range.contains(v) else { return .failure(FieldProblem("\(text) is out of range; expected \(expected())")) }
             return .success(v)
         }
     }

@@ -233,6 +233,8 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1  // {
         var members: [JSONNode.Member] = []
+        // Duplicate keys: a linear look through small objects (most of a config), a dictionary
+        // once an object grows, so that a huge object stays linear.
         var seen: [String: SourceLocation] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -251,10 +253,12 @@ public struct JSONParser {
             default: throw fail("expected a \"key\" in double quotes, found \(describeHere())")
             }
             let key = try parseString()
-            if let first = seen[key] {
+            if members.count == 16 { for m in members { seen[m.key] = m.keyLocation } }
+            let first = members.count < 16 ? members.first(where: { $0.key == key })?.keyLocation : seen[key]
+            if let first {
                 throw fail("duplicate key \(JSONNode.excerpt(key)) (first at line \(first.line), column \(first.column)); remove one of them", at: keyLoc)
             }
-            seen[key] = keyLoc
+            if members.count >= 16 { seen[key] = keyLoc }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                 throw fail("expected ':' after the key \(JSONNode.excerpt(key)), found \(describeHere())")
@@ -302,7 +306,25 @@ public struct JSONParser {
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         let start = location
         index += 1  // opening quote
-        var out: [UInt8] = []
+        // Most strings have no escapes: take them straight from the input, without a copy.
+        var end = index
+        var ascii = true
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            ascii = ascii && bytes[end] < 0x80
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let s = bytes.withUnsafeBufferPointer { all -> String? in
+                let text = UnsafeBufferPointer(rebasing: all[index..<end])
+                // ASCII is valid UTF-8 as it is; the validating initializer is much slower (generic).
+                return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
+            }
+            guard let s else { throw fail("the string is not valid UTF-8", at: start) }
+            index = end + 1
+            return s
+        }
+        var out: [UInt8] = Array(bytes[index..<end])
+        index = end
         while true {
             guard index < bytes.count else { throw fail("unterminated string (it starts at line \(start.line), column \(start.column)); add the closing '\"'", at: start) }
             let b = bytes[index]
