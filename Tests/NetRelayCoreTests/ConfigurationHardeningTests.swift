@@ -157,3 +157,11 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Endpoint parsing on bytes")
+struct EndpointBytesTests {
+    @Test("A combining mark after the colon is not part of a port", arguments: ["127.0.0.1:\u{301}80", "[::1]:\u{301}80", "127.0.0.1\u{301}:80"])
+    func combiningMarks(_ text: String) {
+        #expect((try? Endpoint.parse(text).get()) == nil, "\(text) parsed")
+    }
+}

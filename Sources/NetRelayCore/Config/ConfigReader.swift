@@ -57,9 +57,9 @@ final class ObjectReader {
 
     func has(_ key: String) -> Bool { members.contains { $0.key == key } }
 
-    /// The raw value of a key, marking the key as known.
+    /// The raw value of a key, marking the key as known (`asked` may list a key twice).
     func raw(_ key: String) -> JSONNode? {
-        if !asked.contains(key) { asked.append(key) }
+        asked.append(key)
         return members.first { $0.key == key }?.value
     }
 
@@ -96,14 +96,16 @@ final class ObjectReader {
     /// Reports every key that no reader asked for. `elsewhere` maps keys that belong to other
     /// kinds of listener to the name of that kind, for a more useful message.
     func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
-        for member in members where !asked.contains(member.key) {
+        let known = Set(asked)
+        let asked = known.sorted()
+        for member in members where !known.contains(member.key) {
             var message = "unknown key \(JSONNode.excerpt(member.key)) in \(context)"
             if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
                 message += "; did you mean \"\(suggestion)\"?"
             } else if let owner = elsewhere[member.key] {
                 message += "; \"\(member.key)\" is a setting of \(owner) listeners"
             } else {
-                message += "; known keys are: " + asked.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+                message += "; known keys are: " + asked.map { "\"\($0)\"" }.joined(separator: ", ")
             }
             collector.report(member.keyLocation, childPath(JSONNode.pathComponent(member.key)), message)
         }
@@ -163,7 +165,8 @@ extension FieldType where T == String {
             guard case .string(let s) = node.value else {
                 return .failure(FieldProblem("expected a name (a string), got \(node.kindDescription)"))
             }
-            let ok = !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy {
+            // Only ASCII is allowed, so bytes are characters (and counting bytes is much cheaper).
+            let ok = !s.isEmpty && s.utf8.count <= 64 && s.unicodeScalars.allSatisfy {
                 ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" || $0 == "."
             }
             return ok ? .success(s)

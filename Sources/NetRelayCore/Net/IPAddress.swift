@@ -135,16 +135,17 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         let hostPart: Substring
         let portPart: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return .failure(.badAddress(text)) }
+            guard let close = text.utf8.firstIndex(of: UInt8(ascii: "]")) else { return .failure(.badAddress(text)) }
             hostPart = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
+            let rest = text[text.utf8.index(after: close)...]
             guard rest.hasPrefix(":") else { return .failure(.missingPort) }
             portPart = rest.dropFirst()
         } else {
-            guard let colon = text.lastIndex(of: ":") else { return .failure(.missingPort) }
+            // Searching the UTF-8 view: a Character search costs grapheme breaking on every address.
+            guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")) else { return .failure(.missingPort) }
             hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
-            if hostPart.contains(":") { return .failure(.badAddress(text)) }  // IPv6 without brackets
+            portPart = text[text.utf8.index(after: colon)...]
+            if hostPart.utf8.contains(UInt8(ascii: ":")) { return .failure(.badAddress(text)) }  // IPv6 without brackets
         }
         // Leading zeros ("00080") are refused: other tools read them as octal or refuse them.
         guard let port = Int(portPart), (0...65535).contains(port), portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
