@@ -112,6 +112,17 @@ struct RebroadcastHandlerTests {
         #expect(out.first?.to == address("10.1.255.255", 2002))
         #expect(out.first?.text == "P:x")
     }
+
+    @Test("The total rate limit bounds rebroadcasts across all sources")
+    func totalRateLimit() throws {
+        let h = try Harness { $0.totalRateLimit = 1; $0.totalRateLimitBurst = 3 }
+        var sent = 0
+        for i in 0..<10 { sent += try h.exchange(datagram("m\(i)", from: "192.168.56.\(10 + i)", 5000)).count }
+        #expect(sent == 3)
+        #expect(h.stats.value(.droppedTotalRateLimit) == 7)
+        h.clock.advance(seconds: 1)
+        #expect(try h.exchange(datagram("later", from: "192.168.56.99", 5000)).count == 1)
+    }
 }
 
 @Suite("Broadcast target resolution")

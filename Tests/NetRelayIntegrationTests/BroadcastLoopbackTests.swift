@@ -29,11 +29,12 @@ struct BroadcastLoopbackTests {
         #expect(!stats.contains("send errors"))
     }
 
-    @Test("Receive and send on the same port (allowLoop): the prefix is added once, not forever")
+    @Test("Receive and send on the same port (allowLoop, relayMark 0): the own-packet guard adds the prefix once, not forever")
     func ownPacketGuard() throws {
         let port = Ports.free()
+        // Without the relay mark, which would drop the returning rebroadcast in the kernel first (next test).
         let daemon = try DaemonProcess.launch(config: configJSON([
-            rebroadcaster(listen: "0.0.0.0:\(port)", target: "127.255.255.255:\(port)", "\"prefix\": \"R:\", \"allowLoop\": true"),
+            rebroadcaster(listen: "0.0.0.0:\(port)", target: "127.255.255.255:\(port)", "\"prefix\": \"R:\", \"allowLoop\": true, \"relayMark\": 0"),
         ]))
         defer { daemon.stop() }
         let client = try UDPTestSocket()
@@ -46,6 +47,20 @@ struct BroadcastLoopbackTests {
         Thread.sleep(forTimeInterval: 0.5)
         let later = try daemon.statistics(of: "bcast")
         #expect(later.contains("datagrams in=2, datagrams out=1"))
+    }
+
+    @Test("Receive and send on the same port with the relay mark: our rebroadcast never reaches the handler, and is counted")
+    func ownRebroadcastDroppedByMark() throws {
+        let port = Ports.free()
+        let daemon = try DaemonProcess.launch(config: configJSON([
+            rebroadcaster(listen: "0.0.0.0:\(port)", target: "127.255.255.255:\(port)", "\"prefix\": \"R:\", \"allowLoop\": true"),
+        ]))
+        defer { daemon.stop() }
+        let client = try UDPTestSocket()
+        client.send("hello", to: "127.0.0.1", port: port)
+        let stats = try daemon.statistics(of: "bcast") { $0.contains("dropped in kernel (relay mark or full queue)=1") }
+        #expect(stats.contains("datagrams in=1, datagrams out=1"))
+        #expect(!stats.contains("dropped own packets"))
     }
 
     @Test("A loop is refused without allowLoop, and the error says why")

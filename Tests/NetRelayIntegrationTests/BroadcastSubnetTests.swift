@@ -51,7 +51,8 @@ struct BroadcastSubnetTests {
         let dir = Paths.makeTempDirectory("netrelayd-lab")
         let port = Ports.free()
         let daemon = try LabDaemon(lab: lab, host: 1, config: configJSON([
-            rebroadcaster(listen: "0.0.0.0:\(port)", target: "\(lab.broadcastAddress):\(port)", "\"prefix\": \"R:\", \"allowLoop\": true"),
+            // relayMark 0: the own-packet guard on its own (the mark would drop our echo in the kernel first).
+            rebroadcaster(listen: "0.0.0.0:\(port)", target: "\(lab.broadcastAddress):\(port)", "\"prefix\": \"R:\", \"allowLoop\": true, \"relayMark\": 0"),
         ]))
         let host3 = try startListener(lab, 3, port: port, dir: dir, duration: 3)
         let host2 = try startListener(lab, 2, port: port, dir: dir, send: ("hello", lab.address(1), port), duration: 3)

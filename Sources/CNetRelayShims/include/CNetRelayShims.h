@@ -14,4 +14,15 @@ typedef struct {
 
 int CNetRelay_sendmmsg(int fd, CNetRelay_mmsghdr *msgs, unsigned int count, int flags);
 
+// Marks what the socket sends with a DSCP value (IP_TOS, and IPV6_TCLASS on an IPv6 socket)
+// and attaches a classic BPF filter that drops, in the kernel, every datagram that arrives
+// with that DSCP value (IPv4 or IPv6 header, read through SKF_NET_OFF). dscp 1-63.
+// Returns 0, or the failed step (1 IP_TOS, 2 IPV6_TCLASS, 3 SO_ATTACH_FILTER, 4 SO_DOMAIN)
+// with errno set.
+int CNetRelay_setRelayMark(int fd, int dscp);
+
+// The socket's drop counter (SO_MEMINFO's SK_MEMINFO_DROPS): datagrams the socket filter
+// refused plus those lost to a full receive queue. -1 with errno set on failure.
+long long CNetRelay_socketDrops(int fd);
+
 #endif

@@ -140,6 +140,13 @@ public struct UDPResponderSpec: Sendable, Equatable {
     public var reusePort: Bool = false
     /// Datagrams read per system call (recvmmsg).
     public var vectorReadCount: Int = 32
+    /// Answer 0-byte datagrams (off by default: a reply to nothing only serves reflection).
+    public var replyToEmpty: Bool = false
+    /// Replies per second across all sources; 0: no limit. Bounds what forged sources extract.
+    public var totalRateLimit: Double = RelayLimits.totalRateLimit
+    public var totalRateLimitBurst: Int = RelayLimits.totalRateLimitBurst
+    /// DSCP value set on replies and dropped on receive (`RelayMark`); 0: neither.
+    public var relayMark: Int = RelayMark.defaultValue
 
     public init(listen: Endpoint) {
         self.listen = listen
@@ -180,6 +187,11 @@ public struct BroadcastSpec: Sendable, Equatable {
     /// Rebroadcasts per second per source address; 0 turns the limit off.
     public var rateLimit: Double = 100
     public var rateLimitBurst: Int = 200
+    /// Rebroadcasts per second across all sources; 0: no limit.
+    public var totalRateLimit: Double = RelayLimits.totalRateLimit
+    public var totalRateLimitBurst: Int = RelayLimits.totalRateLimitBurst
+    /// DSCP value set on rebroadcasts and dropped on receive (`RelayMark`); 0: neither.
+    public var relayMark: Int = RelayMark.defaultValue
 
     public init(listen: Endpoint, target: Target) {
         self.listen = listen
@@ -219,4 +231,12 @@ public struct MulticastSpec: Sendable, Equatable {
     }
 
     public var destination: Endpoint { Endpoint(address: group, port: port) }
+}
+
+/// Defaults of the limits the datagram listeners share.
+public enum RelayLimits {
+    /// Replies (rebroadcasts) per second across all sources: ten sources at the per-source
+    /// default, about 2 MB/s at the default maxDatagramSize, whatever number of forged sources.
+    public static let totalRateLimit: Double = 1000
+    public static let totalRateLimitBurst = 2000
 }

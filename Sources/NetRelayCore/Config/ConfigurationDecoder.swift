@@ -80,6 +80,7 @@ public enum ConfigurationDecoder {
         config.listeners = decoded.map(\.spec)
         checkNames(listenerNodes, c)
         checkBindConflicts(decoded, c)
+        checkLoops(decoded, c)
         return config
     }
 
@@ -150,6 +151,9 @@ public enum ConfigurationDecoder {
         s.rejectBadSources = r.value("rejectBadSources", .bool, default: true)
         s.reusePort = r.value("reusePort", .bool, default: false)
         s.vectorReadCount = r.value("vectorReadCount", .integer(1...1024, unit: "datagrams"), default: 32)
+        s.replyToEmpty = r.value("replyToEmpty", .bool, default: s.replyToEmpty)
+        (s.totalRateLimit, s.totalRateLimitBurst) = decodeTotalRateLimit(r, what: "replies", default: s.totalRateLimit)
+        s.relayMark = r.value("relayMark", relayMarkType, default: s.relayMark)
         checkReplyFits(prefix: s.replyPrefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "replyPrefix", r, c)
         return listen == nil ? nil : s
     }
@@ -201,6 +205,8 @@ public enum ConfigurationDecoder {
         s.maxDatagramSize = r.value("maxDatagramSize", .integer(1...maxUDPPayload, unit: "bytes"), default: 2048)
         s.rateLimit = r.value("rateLimit", .seconds(0...10_000_000).renamed("a number of rebroadcasts per second per source, from 0 to 10000000 (0: no limit)"), default: 100)
         s.rateLimitBurst = r.value("rateLimitBurst", .integer(1...10_000_000, unit: "datagrams"), default: max(1, Int(s.rateLimit * 2)))
+        (s.totalRateLimit, s.totalRateLimitBurst) = decodeTotalRateLimit(r, what: "rebroadcasts", default: s.totalRateLimit)
+        s.relayMark = r.value("relayMark", relayMarkType, default: s.relayMark)
         checkReplyFits(prefix: s.prefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "prefix", r, c)
         if let listen, let target, target.port == listen.port, !s.allowLoop {
             let key = hasTarget ? "target" : "targetPort"
@@ -210,6 +216,15 @@ public enum ConfigurationDecoder {
         guard listen != nil, target != nil else { return nil }
         return s
     }
+
+    /// `totalRateLimit` and its burst (twice the rate unless given, as for `rateLimit`).
+    private static func decodeTotalRateLimit(_ r: ObjectReader, what: String, default rate: Double) -> (Double, Int) {
+        let total = r.value("totalRateLimit", .seconds(0...10_000_000).renamed("a number of \(what) per second across all sources, from 0 to 10000000 (0: no limit)"), default: rate)
+        let burst = r.value("totalRateLimitBurst", .integer(1...10_000_000, unit: what), default: max(1, Int(total * 2)))
+        return (total, burst)
+    }
+
+    private static let relayMarkType = FieldType<Int>.integer(0...63).renamed("a DSCP value from 1 to 63 (0: do not mark and do not drop marked datagrams)")
 
     static let interfaceName = FieldType<String>(expected: "an interface name such as \"eth0\"") { node in
         guard case .string(let s) = node.value else {
@@ -347,6 +362,48 @@ public enum ConfigurationDecoder {
             if e.address.isIPv4 { groups.append(p.ipv4Wildcard) }
             if e.address.isUnspecified { groups.append(e.address.isIPv4 ? p.anyIPv4 : p.all) }
             return groups.compactMap { $0?.conflict(reusePort: reusePort) }.min()
+        }
+    }
+
+    /// Listeners that feed each other in a cycle (`RelayLoops`): one error per loop, at the target
+    /// of its first rebroadcaster, naming every listener in it.
+    private static func checkLoops(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        var nodes: [RelayLoops.Node] = []
+        var decodedIndex: [Int] = []
+        for (i, l) in listeners.enumerated() {
+            switch l.spec.kind {
+            case .broadcastRebroadcaster(let b):
+                nodes.append(RelayLoops.Node(listen: b.listen, role: .rebroadcaster(target: b.target, allowLoop: b.allowLoop)))
+            case .udpResponder(let u):
+                nodes.append(RelayLoops.Node(listen: u.listen, role: .responder))
+            case .tcpEcho, .multicastAnnouncer:
+                continue
+            }
+            decodedIndex.append(i)
+        }
+        for cycle in RelayLoops.loops(nodes) {
+            // Told from the first rebroadcaster on, where the error is reported.
+            var members = cycle.map { listeners[decodedIndex[$0]] }
+            if let k = members.firstIndex(where: { if case .broadcastRebroadcaster = $0.spec.kind { return true } else { return false } }) {
+                members = Array(members[k...] + members[..<k])
+            }
+            var steps: [String] = []
+            for (k, m) in members.enumerated() {
+                let next = members[(k + 1) % members.count]
+                switch m.spec.kind {
+                case .broadcastRebroadcaster(let b):
+                    steps.append("\"\(m.spec.name)\" sends to \(b.target) and \"\(next.spec.name)\" hears it on \(next.spec.boundEndpoint.map { "\($0)" } ?? "?")")
+                default:
+                    steps.append("\"\(m.spec.name)\" (udp-responder) replies to \"\(next.spec.name)\"")
+                }
+            }
+            let rebroadcasters = members.filter { if case .broadcastRebroadcaster = $0.spec.kind { return true } else { return false } }
+            guard let first = rebroadcasters.first, case .object(let keys) = first.node.value else { continue }
+            let key = keys.first(where: { $0.key == "target" }) ?? keys.first(where: { $0.key == "targetPort" })
+            let names = rebroadcasters.map { "\"\($0.spec.name)\"" }
+            let optIn = names.count == 1 ? "on \(names[0])" : "on one of \(names.dropLast().joined(separator: ", ")) or \(names.last!)"
+            c.report(key?.value.location ?? first.node.location, "\(first.path).\(key?.key ?? "target")",
+                     "these listeners form a loop: \(steps.joined(separator: "; ")); every datagram would go round for ever, one more prefix each pass; point a target at a port no listener in the loop listens on, or set \"allowLoop\": true \(optIn) if the relay mark and the rate limits are to break it")
         }
     }
 

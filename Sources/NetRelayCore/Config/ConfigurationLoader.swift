@@ -126,14 +126,25 @@ extension Configuration {
                     out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
                         message: "rate limiting is off on a non-loopback address; a spoofed source can use this responder to reflect traffic at a victim"))
                 }
+                if let w = totalBelowPerSource(total: u.totalRateLimit, perSource: u.rateLimit, what: "replies", file: file, path: path) { out.append(w) }
                 let sizing = DatagramReceiveSizing(maxDatagramSize: u.maxDatagramSize, vectorReadCount: u.vectorReadCount)
                 if sizing.lowered {
                     out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).vectorReadCount", message: sizing.loweredExplanation))
                 }
-            case .broadcastRebroadcaster:
-                break
+            case .broadcastRebroadcaster(let b):
+                if b.rateLimit == 0 {
+                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
+                        message: "rate limiting is off: one source, or a loop through a relay that does not drop our relay mark, can make this rebroadcaster send as fast as it can; set a rate such as 100 (rebroadcasts per second per source)"))
+                }
+                if let w = totalBelowPerSource(total: b.totalRateLimit, perSource: b.rateLimit, what: "rebroadcasts", file: file, path: path) { out.append(w) }
             }
         }
         return out
+    }
+
+    private func totalBelowPerSource(total: Double, perSource: Double, what: String, file: String, path: String) -> ConfigurationIssue? {
+        guard total > 0, perSource > 0, total < perSource else { return nil }
+        return ConfigurationIssue(file: file, location: nil, path: "\(path).totalRateLimit",
+            message: "totalRateLimit (\(formatSeconds(total)) \(what)/s across all sources) is below what one source may have (rateLimit \(formatSeconds(perSource))), so a single client can use up the whole listener's budget; raise totalRateLimit, or lower rateLimit")
     }
 }

@@ -23,6 +23,14 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedSendQueueFull
     case announcements
     case missedDeadlines
+    /// Datagrams the kernel dropped before the handler saw them: those carrying our relay mark
+    /// (already rebroadcast or answered by a netrelayd; the socket filter), and those lost to a
+    /// full receive queue. One kernel counter (SO_MEMINFO) holds both.
+    case droppedInKernel
+    /// 0-byte datagrams not answered (replyToEmpty false).
+    case droppedEmpty
+    /// Over the listener's totalRateLimit (all sources together).
+    case droppedTotalRateLimit
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -46,6 +54,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedSendQueueFull: return "dropped send queue full"
         case .announcements: return "announcements"
         case .missedDeadlines: return "missed deadlines"
+        case .droppedInKernel: return "dropped in kernel (relay mark or full queue)"
+        case .droppedEmpty: return "dropped empty"
+        case .droppedTotalRateLimit: return "dropped by total rate limit"
         }
     }
 }

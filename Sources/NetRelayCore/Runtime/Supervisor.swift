@@ -211,6 +211,7 @@ public actor Supervisor {
                 dOut += s.value(.datagramsOut)
                 dropped += s.value(.droppedRateLimited) + s.value(.droppedOversize) + s.value(.droppedBadSource)
                     + s.value(.droppedOwnPacket) + s.value(.droppedSourceNotAllowed) + s.value(.droppedSendQueueFull)
+                    + s.value(.droppedInKernel) + s.value(.droppedEmpty) + s.value(.droppedTotalRateLimit)
             case .multicastAnnouncer:
                 mcast = true
                 announced += s.value(.announcements)

@@ -76,7 +76,7 @@ final class BroadcastListener: Listener {
             spec: spec,
             // A relay for a subnet's chatter: one datagram per read call is plenty.
             options: .init(listen: b.listen, reusePort: false, broadcast: true,
-                           sizing: DatagramReceiveSizing(maxDatagramSize: b.maxDatagramSize, vectorReadCount: 1)),
+                           sizing: DatagramReceiveSizing(maxDatagramSize: b.maxDatagramSize, vectorReadCount: 1), relayMark: b.relayMark),
             context: context,
             logger: logger,
             initializer: { channel, senderFD in
@@ -116,6 +116,8 @@ final class BroadcastListener: Listener {
         parts.append(b.rateLimit > 0 ? "rateLimit \(formatSeconds(b.rateLimit))/s per source, burst \(b.rateLimitBurst)" : "no rateLimit")
         parts.append("maxDatagramSize \(b.maxDatagramSize)")
         if b.allowLoop { parts.append("allowLoop (own rebroadcasts are dropped when they come back)") }
+        parts.append(b.totalRateLimit > 0 ? "totalRateLimit \(formatSeconds(b.totalRateLimit))/s, burst \(b.totalRateLimitBurst)" : "no totalRateLimit")
+        parts.append(b.relayMark > 0 ? "relayMark \(b.relayMark)" : "no relayMark")
         return parts.joined(separator: ", ")
     }
 
@@ -124,7 +126,7 @@ final class BroadcastListener: Listener {
     /// fails that start with its reason while the old listener comes back.
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
         guard case .broadcastRebroadcaster(let new) = newSpec.kind, case .broadcastRebroadcaster(let old) = spec.kind else { return false }
-        guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize else { return false }
+        guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark else { return false }
         return (try? makeSettings(newSpec, new)) != nil
     }
 

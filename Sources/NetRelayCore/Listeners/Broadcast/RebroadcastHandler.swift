@@ -13,6 +13,9 @@ struct RebroadcastSettings: Sendable {
     var ownAddresses: Set<IPAddress>
     var rateLimit: Double
     var rateLimitBurst: Int
+    /// Rebroadcasts per second across all sources; 0: no limit.
+    var totalRateLimit: Double
+    var totalRateLimitBurst: Int
 
     /// A rebroadcaster serves one subnet; this bounds its rate-limit table.
     static let rateLimitMaxSources = 4096
@@ -25,6 +28,8 @@ struct RebroadcastSettings: Sendable {
         self.ownAddresses = ownAddresses
         rateLimit = spec.rateLimit
         rateLimitBurst = spec.rateLimitBurst
+        totalRateLimit = spec.totalRateLimit
+        totalRateLimitBurst = spec.totalRateLimitBurst
     }
 
     func isOwn(_ address: IPAddress) -> Bool {
@@ -40,8 +45,10 @@ struct RebroadcastSettings: Sendable {
 /// It never feeds itself: a socket bound to 0.0.0.0:P hears its own broadcasts to port P, and
 /// each pass would add the prefix again, forever. A datagram from one of our own addresses and
 /// from our own (sending) port is our rebroadcast coming back, and is dropped. Then, in order:
-/// oversize datagrams, sources outside `sourceAllow`, and sources over their rate limit are
-/// dropped and counted.
+/// oversize datagrams, sources outside `sourceAllow`, sources over their rate limit, and
+/// datagrams over the listener's total rate limit are dropped and counted. Across daemons and
+/// hosts, rebroadcasts carry the relay mark and the socket filter drops marked datagrams before
+/// they get here (`RelayMark`).
 final class RebroadcastHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -56,15 +63,18 @@ final class RebroadcastHandler: ChannelInboundHandler {
         self.settings = settings
         self.flow = DatagramFlow(what: "rebroadcasts", stats: stats, logger: logger, sender: sender, clock: clock)
         flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
+        flow.setTotalRateLimit(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst)
     }
 
     func apply(_ new: RebroadcastSettings) {
         flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
+        flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
         settings = new
     }
 
     func channelActive(context: ChannelHandlerContext) {
         ownPort = context.channel.localAddress?.port
+        flow.active(eventLoop: context.eventLoop)
         context.fireChannelActive()
     }
 
@@ -90,6 +100,12 @@ final class RebroadcastHandler: ChannelInboundHandler {
         guard flow.takeToken(for: ip) else {
             flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
                 "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) datagrams/s, burst \(self.settings.rateLimitBurst))"
+            }
+            return
+        }
+        guard flow.takeTotalToken() else {
+            flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
+                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) rebroadcasts/s across all sources, burst \(self.settings.totalRateLimitBurst))"
             }
             return
         }

@@ -7,6 +7,9 @@ import NIOCore
 /// Owned by one handler; used on its event loop only.
 final class DatagramFlow {
     private var limiter: TokenBucketTable?
+    private var totalLimiter: TokenBucket?
+    /// Counts what the relay-mark filter dropped in the kernel (nil without a socket).
+    private let kernelDrops: KernelDropCounter?
     private let batch: DatagramBatch
     var tally = DatagramTally()
     private let stats: ListenerStats
@@ -24,6 +27,7 @@ final class DatagramFlow {
         self.logger = logger
         self.clock = clock
         self.drops = SummaryReporter(logger: logger, event: "dropped", what: "datagrams dropped")
+        self.kernelDrops = sender.flatMap { KernelDropCounter(fd: $0.fileDescriptor, stats: stats) }
         self.batch = DatagramBatch(sender: sender, stats: stats, drops: drops,
                                    failures: SummaryReporter(logger: logger, event: "send-error", what: "send errors"), what: what)
     }
@@ -35,6 +39,30 @@ final class DatagramFlow {
         } else {
             limiter = rate > 0 ? TokenBucketTable(rate: rate, burst: burst, maxSources: maxSources) : nil
         }
+    }
+
+    /// Sets the limit across all sources (0: none), keeping what was used of it.
+    func setTotalRateLimit(rate: Double, burst: Int) {
+        if rate > 0, totalLimiter != nil {
+            totalLimiter!.reconfigure(rate: rate, burst: burst)
+        } else {
+            totalLimiter = rate > 0 ? TokenBucket(rate: rate, burst: burst) : nil
+        }
+    }
+
+    /// Whether the listener may send one more datagram now, whatever the source; always true
+    /// without a total limit. Asked after the per-source limit, so one busy source's drops do
+    /// not use up what the others may have.
+    func takeTotalToken() -> Bool {
+        guard totalLimiter != nil else { return true }
+        let now = batchNow ?? clock()
+        batchNow = now
+        return totalLimiter!.take(now: now)
+    }
+
+    /// The channel is active: start counting kernel drops.
+    func active(eventLoop: EventLoop) {
+        kernelDrops?.start(on: eventLoop)
     }
 
     /// Sources the rate limiter tracks now (for tests).
@@ -73,6 +101,7 @@ final class DatagramFlow {
     }
 
     func inactive() {
+        kernelDrops?.stop()
         batch.discard()
         tally.publish(to: stats)
     }

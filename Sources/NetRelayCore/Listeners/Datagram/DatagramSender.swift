@@ -54,6 +54,9 @@ final class DatagramSender {
         addresses.deallocate()
     }
 
+    /// The duplicate it sends on (the listener's socket), for socket options and counters.
+    var fileDescriptor: CInt { fd }
+
     func close() {
         if fd >= 0 {
             _ = Glibc.close(fd)

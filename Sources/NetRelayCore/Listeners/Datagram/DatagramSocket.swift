@@ -25,6 +25,8 @@ final class DatagramSocket: Sendable {
         /// SO_BROADCAST (the rebroadcaster sends to a broadcast address).
         var broadcast: Bool
         var sizing: DatagramReceiveSizing
+        /// DSCP value marking what we send, and dropped on receive (`RelayMark`); 0: none.
+        var relayMark: Int = 0
     }
 
     private struct State {
@@ -131,6 +133,13 @@ final class DatagramSocket: Sendable {
 
     /// Hands a bound socket to NIO (which owns it from then on) with a duplicate for the sender.
     private func open(boundSocket fd: CInt) async throws -> Channel {
+        // Here rather than in boundSocket: an adopted or re-adopted socket gets the mark too.
+        do {
+            try RelayMark.apply(state.withLockedValue { $0.options.relayMark }, to: fd)
+        } catch {
+            close(fd)
+            throw error
+        }
         let duplicate = dup(fd)
         let senderFD = NIOLockedValueBox<CInt?>(duplicate >= 0 ? duplicate : nil)
         do {

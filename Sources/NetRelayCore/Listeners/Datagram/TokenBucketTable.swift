@@ -7,10 +7,16 @@
 /// the table is full). Spoofed sources can therefore cost at most `maxSources` entries of
 /// memory, never more.
 ///
-/// Forgetting a source hands it a fresh, full bucket the next time it appears. That is the
-/// price of the bound: to get a victim's bucket refilled early, an attacker has to push
-/// `maxSources` other sources through first, which buys the victim `burst` extra replies per
-/// `maxSources` datagrams spent. With the defaults (65536, 200) that is no amplification.
+/// Forgetting a source must not hand it a fresh bucket early (an attacker who pushes
+/// `maxSources` forged sources through would otherwise buy a victim a new burst each time).
+/// A bucket that has had time to refill (its source unseen for `burst / rate` seconds) holds
+/// nothing worth remembering; forgetting one that has not is "eviction pressure", and then the
+/// new source starts with an empty bucket (its first datagram passes, the rest at `rate`)
+/// instead of a full one. Why that is enough: a source that comes back after being evicted
+/// takes the slot of the least recently seen entry, which was seen after it; if that entry had
+/// time to refill, so did the returning source's own bucket, so it gets nothing it would not
+/// have had without the eviction. What forged sources get in total is bounded by the
+/// listener's total rate limit (`TokenBucket`), not here.
 ///
 /// IPv6 sources are keyed by their /64: one host usually controls a whole /64 and could
 /// otherwise get a fresh bucket per address. Not thread-safe: use it on one event loop.
@@ -29,6 +35,9 @@ struct TokenBucketTable {
     private(set) var maxSources: Int
     /// How many sources were forgotten to make room for new ones.
     private(set) var evictions = 0
+    /// How many of those evictions forgot a bucket that had not refilled (the new source then
+    /// started with an empty bucket).
+    private(set) var pressuredEvictions = 0
 
     private var slots: [IPAddress: Int32] = [:]
     private var entries: [Entry] = []
@@ -67,8 +76,18 @@ struct TokenBucketTable {
             }
             return false
         }
-        insert(key, tokens: burst - 1, now: now)
+        insert(key, tokens: underEvictionPressure(now: now) ? 0 : burst - 1, now: now)
         return true
+    }
+
+    /// Whether a new source would evict an entry that was seen less than `burst / rate`
+    /// seconds ago, i.e. whose bucket may not be full yet.
+    private mutating func underEvictionPressure(now: UInt64) -> Bool {
+        guard entries.count >= maxSources, oldest >= 0 else { return false }
+        let refillSeconds = burst / rate
+        let pressured = elapsedSeconds(from: entries[Int(oldest)].updated, to: now) < refillSeconds
+        if pressured { pressuredEvictions += 1 }
+        return pressured
     }
 
     /// Tokens the source has now (for tests and diagnostics); a source not in the table has a full bucket.
@@ -156,5 +175,45 @@ struct TokenBucketTable {
         if newest >= 0 { entries[Int(newest)].newer = slot }
         newest = slot
         if oldest < 0 { oldest = slot }
+    }
+}
+
+/// One token bucket: `burst` at once, `rate` per second after that. The listener-wide limit
+/// (`totalRateLimit`) over all sources together. Not thread-safe: use it on one event loop.
+struct TokenBucket {
+    private(set) var rate: Double
+    private(set) var burst: Double
+    private var tokens: Double
+    /// Monotonic nanoseconds of the last refill; nil until the first take.
+    private var updated: UInt64?
+
+    init(rate: Double, burst: Int) {
+        precondition(rate > 0 && burst >= 1)
+        self.rate = rate
+        self.burst = Double(burst)
+        self.tokens = Double(burst)
+    }
+
+    /// Takes one token; false when there is none left (drop the datagram).
+    mutating func take(now: UInt64) -> Bool {
+        if let updated {
+            if now > updated {
+                tokens = min(burst, tokens + Double(now - updated) / 1e9 * rate)
+                self.updated = now
+            }
+        } else {
+            updated = now
+        }
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+
+    /// New limits (a reload), keeping what was used.
+    mutating func reconfigure(rate: Double, burst: Int) {
+        precondition(rate > 0 && burst >= 1)
+        self.rate = rate
+        self.burst = Double(burst)
+        tokens = min(tokens, self.burst)
     }
 }

@@ -11,6 +11,10 @@ struct UDPResponderSettings: Sendable {
     var rateLimit: Double
     var rateLimitBurst: Int
     var rateLimitMaxSources: Int
+    var replyToEmpty: Bool
+    /// Replies per second across all sources; 0: no limit.
+    var totalRateLimit: Double
+    var totalRateLimitBurst: Int
 
     init(_ spec: UDPResponderSpec, broadcastAddresses: Set<IPAddress>) {
         prefix = spec.replyPrefix.isEmpty ? nil : ByteBuffer(string: spec.replyPrefix)
@@ -19,13 +23,20 @@ struct UDPResponderSettings: Sendable {
         rateLimit = spec.rateLimit
         rateLimitBurst = spec.rateLimitBurst
         rateLimitMaxSources = spec.rateLimitMaxSources
+        replyToEmpty = spec.replyToEmpty
+        totalRateLimit = spec.totalRateLimit
+        totalRateLimitBurst = spec.totalRateLimitBurst
     }
 }
 
 /// Answers each datagram to its sender, optionally prefixed: the classic `dgram` server
 /// (`'confirmation message' + msg`), minus the reflector. In order, a datagram is dropped
-/// (and counted) when it is larger than `maxDatagramSize`, when its source cannot or must not
-/// be answered (`ReplySourceCheck`), or when its source is over its rate limit.
+/// (and counted) when it is larger than `maxDatagramSize`, when it is empty (unless
+/// `replyToEmpty`: a reply to nothing tells a client nothing and only serves reflection), when
+/// its source cannot or must not be answered (`ReplySourceCheck`), when its source is over its
+/// rate limit, or when the listener is over its total rate limit (all sources together: what
+/// forged sources can extract). Datagrams carrying the relay mark never get here: the socket
+/// filter drops them (`RelayMark`).
 ///
 /// Replies are collected while NIO delivers a read batch and sent together at
 /// channelReadComplete (`DatagramBatch`); counters are published at the same moment. Drops are
@@ -42,12 +53,19 @@ final class UDPResponderHandler: ChannelInboundHandler {
         self.settings = settings
         self.flow = DatagramFlow(what: "replies", stats: stats, logger: logger, sender: sender, clock: clock)
         flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: settings.rateLimitMaxSources)
+        flow.setTotalRateLimit(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst)
     }
 
     /// Applies reloaded settings; sources keep what they used of their rate limit.
     func apply(_ new: UDPResponderSettings) {
         flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: new.rateLimitMaxSources)
+        flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
         settings = new
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        flow.active(eventLoop: context.eventLoop)
+        context.fireChannelActive()
     }
 
     /// Sources the rate limiter tracks now (for tests).
@@ -64,6 +82,10 @@ final class UDPResponderHandler: ChannelInboundHandler {
             flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
             return
         }
+        if size == 0 && !settings.replyToEmpty {
+            flow.drop(.droppedEmpty, from: source, eventLoop: context.eventLoop) { "\($0) sent an empty datagram (replyToEmpty is off)" }
+            return
+        }
         guard let ip = IPAddress(source), let port = source.port else { return }
         switch settings.sourceCheck.verdict(ip, port: port) {
         case .answer:
@@ -78,6 +100,12 @@ final class UDPResponderHandler: ChannelInboundHandler {
         guard flow.takeToken(for: ip) else {
             flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
                 "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) replies/s, burst \(self.settings.rateLimitBurst))"
+            }
+            return
+        }
+        guard flow.takeTotalToken() else {
+            flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
+                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) replies/s across all sources, burst \(self.settings.totalRateLimitBurst))"
             }
             return
         }

@@ -48,7 +48,7 @@ final class UDPResponderListener: Listener {
         let stats = self.stats
         let socket = DatagramSocket(
             spec: spec,
-            options: .init(listen: udp.listen, reusePort: udp.reusePort, broadcast: false, sizing: sizing),
+            options: .init(listen: udp.listen, reusePort: udp.reusePort, broadcast: false, sizing: sizing, relayMark: udp.relayMark),
             context: context,
             logger: logger,
             initializer: { channel, senderFD in
@@ -85,12 +85,15 @@ final class UDPResponderListener: Listener {
         // configuration warning says so).
         parts.append("\(sizing.vectorReadCount) datagram(s) per read")
         if udp.reusePort { parts.append("reusePort") }
+        parts.append(udp.totalRateLimit > 0 ? "totalRateLimit \(formatSeconds(udp.totalRateLimit))/s, burst \(udp.totalRateLimitBurst)" : "no totalRateLimit")
+        if udp.replyToEmpty { parts.append("replyToEmpty") }
+        parts.append(udp.relayMark > 0 ? "relayMark \(udp.relayMark)" : "no relayMark")
         return parts.joined(separator: ", ")
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
         guard case .udpResponder(let new) = newSpec.kind, case .udpResponder(let old) = spec.kind else { return false }
-        return new.listen == old.listen && new.reusePort == old.reusePort
+        return new.listen == old.listen && new.reusePort == old.reusePort && new.relayMark == old.relayMark
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
