@@ -14,4 +14,8 @@ typedef struct {
 
 int CNetRelay_sendmmsg(int fd, CNetRelay_mmsghdr *msgs, unsigned int count, int flags);
 
+// malloc_trim(0) where the C library has it (glibc): returns free heap pages to the system.
+// Returns 1 if memory was released, 0 if not (or where there is no malloc_trim).
+int CNetRelay_malloc_trim(void);
+
 #endif
