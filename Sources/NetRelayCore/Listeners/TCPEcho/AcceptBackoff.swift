@@ -30,28 +30,29 @@ enum AcceptFailure: Equatable {
 
 /// First in a tcp-echo server channel's pipeline: when accept() fails for want of a file
 /// descriptor (or kernel memory), stops accepting for `retryInterval` instead of retrying at
-/// once. NIO leaves the listener open on EMFILE and, with auto-read, asks for the next accept
-/// straight away while the backlog keeps the socket readable, which spun the event loop at
-/// 100 % CPU. (NIO's own `AcceptBackoffHandler` does the same job, but `ServerBootstrap` adds it
-/// only on its async `bind` path, not the future-based `bind(to:)`/`withBoundSocket` we use; and
-/// it would not tell the operator.) Connections that arrive meanwhile wait in the backlog, and
-/// beyond it the kernel drops their SYNs, so clients retry on their own.
+/// once. NIO leaves the listener open on EMFILE, but the failed accept leaves its read pending,
+/// so the listening socket stays registered for EPOLLIN (level-triggered): while connections
+/// wait in the backlog, epoll reports it readable again at once and accept() fails again, a
+/// busy loop at 100 % CPU (measured: 28,000 failed accepts per second). NIO's own
+/// `AcceptBackoffHandler` is not in our pipeline (`ServerBootstrap` adds it only on its async
+/// `bind` path, not the future-based `bind(to:)`/`withBoundSocket` we use), and holding back
+/// `read()` as it does is not enough for that reason. So this handler turns `autoRead` off,
+/// which takes the socket out of epoll, and back on when the pause is over. Connections that
+/// arrive meanwhile wait in the backlog; beyond it the kernel drops their SYNs and clients retry.
 ///
 /// It also reports the state: `ListenerStats.atFdLimit` for STATUS=, the `refusedFdLimit`
 /// counter, one warning line when the limit is first hit, then a summary every 10 s while
 /// accept() keeps failing, and a line when accepting works again.
-final class AcceptBackoff: ChannelDuplexHandler {
+final class AcceptBackoff: ChannelInboundHandler {
     typealias InboundIn = Channel
     typealias InboundOut = Channel
-    typealias OutboundIn = Channel
-
+    
     static let retryInterval = TimeAmount.milliseconds(100)
     static let summaryInterval = TimeAmount.seconds(10)
 
     private let stats: ListenerStats
     private let logger: Logger
     private let label: String
-    private var resumeAt: NIODeadline?
     private var scheduledRead: Scheduled<Void>?
     /// One episode: from the first EMFILE until a summary window passes without one.
     private var episodeStart: NIODeadline?
@@ -66,25 +67,14 @@ final class AcceptBackoff: ChannelDuplexHandler {
         self.label = label
     }
 
-    func read(context: ChannelHandlerContext) {
-        guard scheduledRead == nil else { return }
-        if let resumeAt, NIODeadline.now() < resumeAt {
-            scheduledRead = context.eventLoop.assumeIsolated().scheduleTask(deadline: resumeAt) {
-                self.retry(context: context)
-            }
-        } else {
-            context.read()
-        }
-    }
-
     private func retry(context: ChannelHandlerContext) {
         scheduledRead = nil
-        resumeAt = nil
         // Clear the STATUS= note as soon as a descriptor is free, even if nobody connects.
         if stats.atFdLimit.load(ordering: .relaxed), FileDescriptorLimit.canOpenOne() {
             stats.atFdLimit.store(false, ordering: .relaxed)
         }
-        context.read()
+        // Back into epoll: the next accept() runs as soon as a connection is waiting.
+        try? context.channel.syncOptions?.setOption(.autoRead, value: true)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -104,7 +94,12 @@ final class AcceptBackoff: ChannelDuplexHandler {
             context.fireErrorCaught(error)
             return
         }
-        resumeAt = .now() + Self.retryInterval
+        if scheduledRead == nil {
+            try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+            scheduledRead = context.eventLoop.assumeIsolated().scheduleTask(in: Self.retryInterval) {
+                self.retry(context: context)
+            }
+        }
         if failure == .fdLimit {
             stats.add(.refusedFdLimit)
             stats.atFdLimit.store(true, ordering: .relaxed)
