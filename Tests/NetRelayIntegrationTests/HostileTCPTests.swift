@@ -160,10 +160,11 @@ struct HostileTCPTests {
         }
         #expect(stats.contains("closed over the memory budget="))
         try daemon.waitForLog("Memory budget exceeded (memoryBudget \(budget) bytes")
-        #expect(peak - idle < (budget >> 10) + 16 * 1024 + 8 * 1024, "RSS \(idle) -> \(peak) KiB with a \(budget >> 20) MiB budget")
+        #expect(peak - idle < (budget >> 10) + 16 * 1024, "RSS \(idle) -> \(peak) KiB with a \(budget >> 20) MiB budget")
         // Some connections were closed, not all: the budget cuts the biggest holders only.
-        let closed = Int(stats.split(separator: ",").first { $0.contains("closed over the memory budget=") }?.split(separator: "=").last ?? "0") ?? 0
-        #expect(closed > 0 && closed < clients.count, "\(closed) closed of \(clients.count)")
+        let closed = stats.components(separatedBy: "closed over the memory budget=").dropFirst().first.map { Int($0.prefix { $0.isNumber }) ?? 0 } ?? 0
+        #expect(closed > 0 && closed < clients.count, "\(closed) closed of \(clients.count); RSS \(idle) -> \(peak) KiB; \(stats)")
+        print("memoryBudget test: \(clients.count) clients wrote \(written) bytes; \(closed) closed over the budget; RSS \(idle) -> peak \(peak) KiB")
 
         for c in clients { c.close() }
         clients = []
