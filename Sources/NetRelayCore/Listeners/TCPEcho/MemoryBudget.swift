@@ -43,8 +43,8 @@ struct MemoryBudgetResumeEvent: Sendable {}
 /// Over budget: connections pause their reads (`pause`) and the accounts holding the most are
 /// closed, largest first, until 3/4 of the budget is left (`MemoryBudgetRule`); those closures
 /// are counted (`closedMemoryBudget`) and logged as a summary, the first at once, then one line
-/// per 10 s. After a large amount has been released, unused heap is returned to the system
-/// (glibc's malloc_trim), so RSS falls back once an attack is over.
+/// per 10 s. Once 4 MiB have been released, unused heap is returned to the system a second
+/// later (glibc's malloc_trim, at most once a second), so RSS falls back once an attack is over.
 public final class MemoryBudget: Sendable {
     /// One connection's holding.
     final class Account: Sendable {
@@ -67,14 +67,17 @@ public final class MemoryBudget: Sendable {
         var unloggedClosed = 0
         var unloggedBytes = 0
         var flushScheduled = false
-        /// The most held since the heap was last trimmed.
-        var peakSinceTrim = 0
+        /// Bytes settled since the heap was last trimmed.
+        var releasedSinceTrim = 0
         var trimScheduled = false
     }
 
     static let summaryWindow = TimeAmount.seconds(10)
-    /// Trim the heap once at least this much was held and almost all of it is released.
-    static let trimThreshold = 16 << 20
+    /// Trim the heap a second after this much has been released (at most once per second).
+    static let trimThreshold = 4 << 20
+    /// Counted for every unwritable connection besides its queued echo: the receive buffer NIO
+    /// keeps for the next read (at most 64 KiB with its default adaptive allocator).
+    static let receiveBufferAllowance = 64 << 10
 
     private let limitValue: ManagedAtomic<Int>
     private let total = ManagedAtomic<Int>(0)
@@ -123,15 +126,15 @@ public final class MemoryBudget: Sendable {
         var trim = false
         state.withLockedValue { s in
             s.accounts[ObjectIdentifier(account)] = nil
-            s.peakSinceTrim = max(s.peakSinceTrim, now + bytes)
+            s.releasedSinceTrim += bytes
             if now <= limit, overFlag.load(ordering: .relaxed) {
                 overFlag.store(false, ordering: .relaxed)
                 resume = Array(s.paused.values)
                 s.paused.removeAll()
             }
-            if s.peakSinceTrim >= Self.trimThreshold, now <= Self.trimThreshold / 4, !s.trimScheduled {
+            if s.releasedSinceTrim >= Self.trimThreshold, !s.trimScheduled {
                 s.trimScheduled = true
-                s.peakSinceTrim = 0
+                s.releasedSinceTrim = 0
                 trim = true
             }
         }
@@ -164,7 +167,6 @@ public final class MemoryBudget: Sendable {
             let now = total.load(ordering: .relaxed)
             guard now > limit else { return }
             overFlag.store(true, ordering: .relaxed)
-            s.peakSinceTrim = max(s.peakSinceTrim, now)
             let candidates = s.accounts.values.filter { !$0.closing.load(ordering: .relaxed) }
             let holdings = candidates.map { $0.held.load(ordering: .relaxed) }
             // What is already being closed will be released; count it as gone.
@@ -222,7 +224,7 @@ public final class MemoryBudget: Sendable {
             trimNow()
             return
         }
-        // Let the closing connections free their buffers first.
+        // Let the closing connections free their buffers first; this also spaces trims out.
         loop.scheduleTask(in: .seconds(1)) { self.trimNow() }
     }
 
