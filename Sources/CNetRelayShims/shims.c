@@ -18,3 +18,12 @@ int CNetRelay_malloc_trim(void) {
     return 0;
 #endif
 }
+
+unsigned long CNetRelay_heap_free_bytes(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    return (unsigned long)mi.fordblks;
+#else
+    return 0;
+#endif
+}

@@ -18,4 +18,8 @@ int CNetRelay_sendmmsg(int fd, CNetRelay_mmsghdr *msgs, unsigned int count, int 
 // Returns 1 if memory was released, 0 if not (or where there is no malloc_trim).
 int CNetRelay_malloc_trim(void);
 
+// Bytes the C library holds in free heap chunks (mallinfo2's fordblks), which RSS still counts
+// until they are trimmed; 0 where unknown.
+unsigned long CNetRelay_heap_free_bytes(void);
+
 #endif

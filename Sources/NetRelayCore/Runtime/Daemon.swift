@@ -66,6 +66,7 @@ public enum Daemon {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         let context = ListenerContext(group: group, logger: logger, sockets: options.sockets)
         context.memoryBudget.limit = configuration.memoryBudget
+        context.memoryBudget.startHeapTrimmer(on: group.next())
         let supervisor = Supervisor(configuration: configuration, context: context)
         let service = DaemonService(supervisor: supervisor, options: options, group: group)
         let serviceGroup = ServiceGroup(configuration: .init(
