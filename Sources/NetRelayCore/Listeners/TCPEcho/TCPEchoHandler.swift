@@ -111,15 +111,12 @@ final class TCPEchoHandler: ChannelDuplexHandler {
                 // NIO's outbound buffer just passed the high-water mark; from now on what queues counts.
                 let account = budget.open(channel: context.channel, stats: stats)
                 self.account = account
-                // NIO keeps up to maxMessagesPerRead (4) receive buffers of up to 64 KiB per
-                // connection; for a peer that does not read, keep one, and count it.
-                try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
+                // The one receive buffer NIO keeps for the connection (see configureConnection) counts too.
                 let pending = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
                 budget.charge(account, pending + MemoryBudget.receiveBufferAllowance)
             } else if writable, let account {
                 self.account = nil
                 budget.settle(account)
-                if !finishing { try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 4) }
             }
         }
         if writable, readHeldBack, !pausedForBudget {
