@@ -15,10 +15,10 @@ public struct Configuration: Sendable, Equatable {
     /// queued for peers that do not read (beyond what the kernel's send buffer took). Over it,
     /// reading pauses and the connections holding the most are closed first. See `MemoryBudget`.
     public var memoryBudget: Int = Configuration.defaultMemoryBudget
-    /// 64 MiB: 64 connections at the per-connection cap (8 MiB each would be 8 × 8), or 1,000
-    /// non-reading peers with 64 KiB each; small next to the kernel memory those peers pin, and
-    /// well above what honest echo traffic queues (at most the write high-water mark, 64 KiB,
-    /// per connection while the peer reads).
+    /// 64 MiB: eight peers at the 8 MiB per-connection cap, or 1,000 non-reading peers with 64 KiB
+    /// each; small next to the kernel memory those peers pin, and well above what honest echo
+    /// traffic queues (under the write high-water mark, 64 KiB, per connection while the peer
+    /// reads, which is not counted).
     public static let defaultMemoryBudget = 64 << 20
 
     public init(listeners: [ListenerSpec] = []) {
