@@ -75,8 +75,8 @@ public final class MemoryBudget: Sendable {
     static let summaryWindow = TimeAmount.seconds(10)
     /// Trim the heap a second after this much has been released (at most once per second).
     static let trimThreshold = 4 << 20
-    /// Counted for every unwritable connection besides its queued echo: the receive buffers NIO
-    /// keeps for its next reads (up to 4 of at most 16 KiB, `TCPEchoListener.receiveAllocator`).
+    /// Counted for every unwritable connection besides its queued echo: the receive buffer NIO
+    /// keeps for its next read (one read per wake-up, at most 64 KiB; see configureConnection).
     static let receiveBufferAllowance = 64 << 10
 
     private let limitValue: ManagedAtomic<Int>

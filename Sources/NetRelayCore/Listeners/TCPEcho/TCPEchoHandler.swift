@@ -111,7 +111,7 @@ final class TCPEchoHandler: ChannelDuplexHandler {
                 // NIO's outbound buffer just passed the high-water mark; from now on what queues counts.
                 let account = budget.open(channel: context.channel, stats: stats)
                 self.account = account
-                // The receive buffers NIO keeps for the connection (see configureConnection) count too.
+                // The receive buffer NIO keeps for the connection (see configureConnection) counts too.
                 let pending = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
                 budget.charge(account, pending + MemoryBudget.receiveBufferAllowance)
             } else if writable, let account {

@@ -114,8 +114,6 @@ final class TCPEchoListener: Listener {
         )
     }
 
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384)
-
     /// The pipeline of one accepted connection.
     static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats, budget: MemoryBudget?) throws {
         let tcp = settings.spec
@@ -125,11 +123,10 @@ final class TCPEchoListener: Listener {
         if tcp.allowHalfOpen {
             try options?.setOption(.allowRemoteHalfClosure, value: true)
         }
-        // Receive buffers of at most 16 KiB (NIO: 64 KiB): NIO keeps a connection's largest
-        // receive buffer for its whole life (and one per read per wake-up, up to 4, while echo
-        // queues), so after one burst each of 1,000 peers would pin 64-256 KiB nobody counts.
-        // Up to 4 reads per wake-up still move 64 KiB per wake-up.
-        try options?.setOption(.recvAllocator, value: TCPEchoListener.receiveAllocator)
+        // One read (of up to 64 KiB) per wake-up instead of NIO's 4: NIO keeps as many receive
+        // buffers per connection as it needed per wake-up while echo queued, for the rest of the
+        // connection's life: up to 256 KiB per peer after one burst, which nobody counts.
+        try options?.setOption(.maxMessagesPerRead, value: 1)
         if tcp.writeBufferLowWaterMark != 32 * 1024 || tcp.writeBufferHighWaterMark != 64 * 1024 {
             try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
         }
