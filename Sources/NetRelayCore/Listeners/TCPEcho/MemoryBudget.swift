@@ -76,7 +76,7 @@ public final class MemoryBudget: Sendable {
     /// Trim the heap a second after this much has been released (at most once per second).
     static let trimThreshold = 4 << 20
     /// Counted for every unwritable connection besides its queued echo: the receive buffer NIO
-    /// keeps for its next read (one read per wake-up, at most 64 KiB; see configureConnection).
+    /// keeps for its next read (at most 64 KiB; TCPEchoHandler keeps it to one while unwritable).
     static let receiveBufferAllowance = 64 << 10
 
     private let limitValue: ManagedAtomic<Int>

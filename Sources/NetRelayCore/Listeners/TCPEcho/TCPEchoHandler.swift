@@ -111,12 +111,16 @@ final class TCPEchoHandler: ChannelDuplexHandler {
                 // NIO's outbound buffer just passed the high-water mark; from now on what queues counts.
                 let account = budget.open(channel: context.channel, stats: stats)
                 self.account = account
-                // The receive buffer NIO keeps for the connection (see configureConnection) counts too.
+                // NIO keeps as many receive buffers (up to 64 KiB each) as it reads per wake-up
+                // while echo queues, for the rest of the connection's life: for a peer that does
+                // not read, keep one (maxMessagesPerRead 1, which drops the others), and count it.
+                try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
                 let pending = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
                 budget.charge(account, pending + MemoryBudget.receiveBufferAllowance)
             } else if writable, let account {
                 self.account = nil
                 budget.settle(account)
+                if !finishing { try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 4) }
             }
         }
         if writable, readHeldBack, !pausedForBudget {

@@ -123,10 +123,6 @@ final class TCPEchoListener: Listener {
         if tcp.allowHalfOpen {
             try options?.setOption(.allowRemoteHalfClosure, value: true)
         }
-        // One read (of up to 64 KiB) per wake-up instead of NIO's 4: NIO keeps as many receive
-        // buffers per connection as it needed per wake-up while echo queued, for the rest of the
-        // connection's life: up to 256 KiB per peer after one burst, which nobody counts.
-        try options?.setOption(.maxMessagesPerRead, value: 1)
         if tcp.writeBufferLowWaterMark != 32 * 1024 || tcp.writeBufferHighWaterMark != 64 * 1024 {
             try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
         }
