@@ -36,7 +36,7 @@ public enum ConfigurationDecoder {
     private static let keysByKind: [String: String] = {
         var map: [String: String] = [:]
         let keys: [(String, [String])] = [
-            (ListenerKindName.tcpEcho, ["maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark"]),
+            (ListenerKindName.tcpEcho, ["maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark", "sendBufferSize", "receiveBufferSize"]),
             (ListenerKindName.udpResponder, ["rateLimitMaxSources", "rejectBadSources", "vectorReadCount"]),
             (ListenerKindName.broadcastRebroadcaster, ["target", "targetInterface", "targetPort", "prefix", "sourceAllow", "allowLoop"]),
             (ListenerKindName.multicastAnnouncer, ["group", "port", "interval", "ttl", "loopback", "interface", "joinGroup", "format"]),
@@ -54,6 +54,7 @@ public enum ConfigurationDecoder {
         config.eventLoopThreads = r.value("eventLoopThreads", .integer(1...64, unit: "threads"), default: 1)
         config.shutdownTimeout = r.value("shutdownTimeout", .seconds(0...3600), default: 10)
         config.statusInterval = r.value("statusInterval", .seconds(0.1...3600), default: 2)
+        config.memoryBudget = r.value("memoryBudget", .integer((1 << 20)...(1 << 40), unit: "bytes"), default: Configuration.defaultMemoryBudget)
         if let level = r.optional("logLevel", .oneOf(LogLevelSetting.allCases.map(\.rawValue))) {
             config.logLevel = LogLevelSetting(rawValue: level) ?? .info
         }
@@ -133,6 +134,8 @@ public enum ConfigurationDecoder {
             c.report(node?.location, r.childPath(low != nil ? "writeBufferLowWaterMark" : "writeBufferHighWaterMark"),
                      "writeBufferLowWaterMark (\(s.writeBufferLowWaterMark)) must be below writeBufferHighWaterMark (\(s.writeBufferHighWaterMark)); reading resumes when the queue falls under the low mark")
         }
+        s.sendBufferSize = r.optional("sendBufferSize", .integer(4096...(256 << 20), unit: "bytes"))
+        s.receiveBufferSize = r.optional("receiveBufferSize", .integer(4096...(256 << 20), unit: "bytes"))
         if !s.allow.isEmpty, let listen, !s.allow.contains(where: { $0.network.isIPv4 == listen.address.isIPv4 }), !listen.address.isUnspecified {
             c.report(r.raw("allow")?.location, r.childPath("allow"),
                      "no block in the list is \(listen.address.isIPv4 ? "IPv4" : "IPv6") like \(listen); every connection would be refused")

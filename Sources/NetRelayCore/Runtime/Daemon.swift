@@ -48,6 +48,16 @@ public enum Daemon {
         for warning in configuration.warnings(file: options.configPath) {
             logger.warning("\(warning)", metadata: ["event": "config-warning"])
         }
+        // Every connection is a file descriptor; take all the service manager allows.
+        let fds = FileDescriptorLimit.raiseSoftToHard()
+        if fds.after.soft != fds.before.soft {
+            logger.info("Raised RLIMIT_NOFILE from \(fds.before.soft) to \(fds.after.soft) (the hard limit)", metadata: ["event": "rlimit"])
+        } else {
+            logger.debug("RLIMIT_NOFILE is \(fds.after.soft) (hard limit \(fds.after.hard == Int.max ? "unlimited" : "\(fds.after.hard)"))", metadata: ["event": "rlimit"])
+        }
+        if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: fds.after.soft) {
+            logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        }
         logger.info(
             "Starting netrelayd \(options.version): \(configuration.listeners.count) listener(s) from \(options.configPath), \(configuration.eventLoopThreads) event loop thread(s)",
             metadata: ["event": "starting"]
@@ -55,6 +65,8 @@ public enum Daemon {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         let context = ListenerContext(group: group, logger: logger, sockets: options.sockets)
+        context.memoryBudget.limit = configuration.memoryBudget
+        context.memoryBudget.startHeapTrimmer(on: group.next())
         let supervisor = Supervisor(configuration: configuration, context: context)
         let service = DaemonService(supervisor: supervisor, options: options, group: group)
         let serviceGroup = ServiceGroup(configuration: .init(
@@ -168,6 +180,9 @@ struct DaemonService: Service, CustomStringConvertible {
         case .success(let configuration):
             if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
             for warning in configuration.warnings(file: options.configPath) {
+                logger.warning("\(warning)", metadata: ["event": "config-warning"])
+            }
+            if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: FileDescriptorLimit.current().soft) {
                 logger.warning("\(warning)", metadata: ["event": "config-warning"])
             }
             let report = await supervisor.reload(to: configuration)

@@ -31,6 +31,11 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedEmpty
     /// Over the listener's totalRateLimit (all sources together).
     case droppedTotalRateLimit
+    /// accept() calls that failed at RLIMIT_NOFILE (EMFILE/ENFILE); each left at least one
+    /// connection waiting in the backlog.
+    case refusedFdLimit
+    /// Connections closed because the daemon-wide memory budget was exceeded.
+    case closedMemoryBudget
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -57,6 +62,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedInKernel: return "dropped in kernel (relay mark or full queue)"
         case .droppedEmpty: return "dropped empty"
         case .droppedTotalRateLimit: return "dropped by total rate limit"
+        case .refusedFdLimit: return "refused at the fd limit"
+        case .closedMemoryBudget: return "closed over the memory budget"
         }
     }
 }
@@ -65,6 +72,8 @@ public final class ListenerStats: Sendable {
     private let counters: [ManagedAtomic<Int>]
     /// Open TCP connections (a gauge, not a counter).
     public let openConnections = ManagedAtomic<Int>(0)
+    /// Whether the listener is backing off because accept() found no free file descriptor.
+    public let atFdLimit = ManagedAtomic<Bool>(false)
 
     public init() {
         counters = Counter.allCases.map { _ in ManagedAtomic<Int>(0) }

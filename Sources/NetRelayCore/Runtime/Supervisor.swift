@@ -82,6 +82,8 @@ public actor Supervisor {
         configuration.shutdownTimeout = new.shutdownTimeout
         configuration.statusInterval = new.statusInterval
         configuration.logLevel = new.logLevel
+        configuration.memoryBudget = new.memoryBudget
+        context.memoryBudget.limit = new.memoryBudget
 
         enum Step { case keep(any Listener), update(any Listener, ListenerSpec), restart(any Listener, ListenerSpec), add(ListenerSpec) }
         var plan: [Step] = []
@@ -197,6 +199,7 @@ public actor Supervisor {
         var parts = ["Serving \(listeners.count) listener\(listeners.count == 1 ? "" : "s")"]
         var tcp = false, udp = false, mcast = false
         var open = 0, accepted = 0, refused = 0, dIn = 0, dOut = 0, dropped = 0, announced = 0
+        var atFdLimit: [String] = []
         for l in listeners {
             let s = l.stats
             switch l.spec.kind {
@@ -204,7 +207,8 @@ public actor Supervisor {
                 tcp = true
                 open += s.open
                 accepted += s.value(.connectionsAccepted)
-                refused += s.value(.refusedOverLimit) + s.value(.refusedPerSource) + s.value(.refusedDenied)
+                refused += s.value(.refusedOverLimit) + s.value(.refusedPerSource) + s.value(.refusedDenied) + s.value(.refusedFdLimit)
+                if s.atFdLimit.load(ordering: .relaxed) { atFdLimit.append("\"\(l.spec.name)\"") }
             case .udpResponder, .broadcastRebroadcaster:
                 udp = true
                 dIn += s.value(.datagramsIn)
@@ -218,6 +222,9 @@ public actor Supervisor {
             }
         }
         if tcp { parts.append("tcp \(open) open, \(accepted) accepted" + (refused > 0 ? ", \(refused) refused" : "")) }
+        if !atFdLimit.isEmpty {
+            parts.append("AT THE FD LIMIT (RLIMIT_NOFILE \(FileDescriptorLimit.current().soft)): \(atFdLimit.joined(separator: ", ")) not accepting")
+        }
         if udp { parts.append("udp \(dIn) in, \(dOut) out" + (dropped > 0 ? ", \(dropped) dropped" : "")) }
         if mcast { parts.append("\(announced) announcement\(announced == 1 ? "" : "s")") }
         if let lastReload { parts.append(lastReload) }
@@ -226,6 +233,8 @@ public actor Supervisor {
 
     /// One log line per listener with its counters (SIGUSR1).
     public func logStatistics() {
+        let budget = context.memoryBudget
+        logger.notice("Memory held for peers that do not read: \(budget.held) of memoryBudget \(budget.limit) bytes", metadata: ["event": "statistics"])
         for l in listeners {
             logger.notice("\(l.spec.label): \(l.stats.summary())", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
         }
