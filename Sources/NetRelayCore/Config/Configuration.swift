@@ -11,6 +11,8 @@ public struct Configuration: Sendable, Equatable {
     /// Log level unless `--log-level` overrides it.
     public var logLevel: LogLevelSetting = .info
     public var listeners: [ListenerSpec] = []
+    /// The built-in HTTP endpoint (metrics, health, status); nil: off.
+    public var http: HTTPEndpointSpec?
 
     public init(listeners: [ListenerSpec] = []) {
         self.listeners = listeners
@@ -219,4 +221,15 @@ public struct MulticastSpec: Sendable, Equatable {
     }
 
     public var destination: Endpoint { Endpoint(address: group, port: port) }
+}
+
+/// `"http": {"listen": "127.0.0.1:9477"}`: the observability endpoint (`/metrics`, `/-/healthy`,
+/// `/-/ready`, `/status.json`). Its limits are fixed, not configured: it is for scrapers and
+/// health checks, not for the public.
+public struct HTTPEndpointSpec: Sendable, Equatable {
+    public var listen: Endpoint
+
+    public init(listen: Endpoint) {
+        self.listen = listen
+    }
 }

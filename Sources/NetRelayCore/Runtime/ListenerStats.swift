@@ -54,6 +54,8 @@ public final class ListenerStats: Sendable {
     private let counters: [ManagedAtomic<Int>]
     /// Open TCP connections (a gauge, not a counter).
     public let openConnections = ManagedAtomic<Int>(0)
+    /// How late each announcement's timer fired (multicast-announcer only; read by /metrics).
+    public let announcementLateness = LatencyHistogram()
 
     public init() {
         counters = Counter.allCases.map { _ in ManagedAtomic<Int>(0) }

@@ -1,0 +1,152 @@
+import Testing
+@testable import NetRelayCore
+
+@Suite("Observability: configuration, exposition, status, routes")
+struct ObservabilityTests {
+    // MARK: Configuration
+
+    @Test("\"http\" is off when absent, and takes IPv4 and IPv6 addresses")
+    func httpConfig() throws {
+        let listener = "{\"name\": \"echo\", \"kind\": \"tcp-echo\", \"listen\": \"127.0.0.1:2000\"}"
+        let off = try ConfigurationDecoder.decode("{\"listeners\": [\(listener)]}", file: "t.json").get()
+        #expect(off.http == nil)
+        let v4 = try ConfigurationDecoder.decode("{\"http\": {\"listen\": \"127.0.0.1:9477\"}, \"listeners\": [\(listener)]}", file: "t.json").get()
+        #expect(v4.http?.listen.description == "127.0.0.1:9477")
+        let v6 = try ConfigurationDecoder.decode("{\"http\": {\"listen\": \"[::1]:9477\"}, \"listeners\": [\(listener)]}", file: "t.json").get()
+        #expect(v6.http?.listen.description == "[::1]:9477")
+    }
+
+    @Test("Mistakes in \"http\" are reported like every other key", arguments: [
+        (#"{"htp": {"listen": "127.0.0.1:9477"}, "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}]}"#,
+         [#"t.json:1:2: htp: unknown key "htp" in the top level; did you mean "http"?"#]),
+        (#"{"http": {"listn": "127.0.0.1:9477"}, "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}]}"#,
+         [#"t.json:1:10: http: missing required key "listen": an address and port such as "127.0.0.1:2000" or "[::1]:2000", e.g. "listen": "127.0.0.1:9477""#,
+          #"t.json:1:11: http.listn: unknown key "listn" in "http"; did you mean "listen"?"#]),
+        (#"{"http": "127.0.0.1:9477", "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}]}"#,
+         [#"t.json:1:10: http: expected the HTTP endpoint, e.g. {"listen": "127.0.0.1:9477"} (a JSON object {...}), got the string "127.0.0.1:9477""#]),
+        (#"{"http": {"listen": "0.0.0.0:2000"}, "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}]}"#,
+         [#"t.json:1:21: http.listen: 0.0.0.0:2000/tcp is already claimed by listeners[0] ("e" on 127.0.0.1:2000); give the HTTP endpoint another port"#]),
+    ])
+    func httpConfigErrors(_ json: String, _ expected: [String]) {
+        switch ConfigurationDecoder.decode(json, file: "t.json") {
+        case .success: Issue.record("accepted a bad configuration")
+        case .failure(let error): #expect(error.issues.map(\.description) == expected)
+        }
+    }
+
+    @Test("A UDP listener on the HTTP endpoint's port is no conflict (different protocol)")
+    func udpSamePortIsFine() throws {
+        let json = #"{"http": {"listen": "127.0.0.1:2001"}, "listeners": [{"name": "u", "kind": "udp-responder", "listen": "127.0.0.1:2001"}]}"#
+        #expect(throws: Never.self) { try ConfigurationDecoder.decode(json, file: "t.json").get() }
+    }
+
+    // MARK: Exposition
+
+    static func counters(_ values: [Counter: Int]) -> [Int] {
+        Counter.allCases.map { values[$0] ?? 0 }
+    }
+
+    static let snapshot: DaemonSnapshot = {
+        var lateness = HistogramSnapshot.empty
+        lateness.bucketCounts[0] = 3   // <= 1 ms
+        lateness.bucketCounts[5] = 1   // <= 100 ms
+        lateness.sumSeconds = 0.0625
+        var loop = HistogramSnapshot.empty
+        loop.bucketCounts[0] = 10
+        loop.bucketCounts[12] = 1      // above 10 s
+        loop.sumSeconds = 12.5
+        var reloads = ReloadFacts(lastTimestamp: 1764620000.5)
+        reloads.succeeded = 2
+        reloads.failed = 1
+        reloads.lastSuccessful = false
+        reloads.lastSummary = "reload 3 FAILED"
+        return DaemonSnapshot(
+            version: "1.2.3", startTime: 1764619200, process: ProcessStats(openFDs: 12, maxFDs: 1024, residentMemoryBytes: 8_388_608, cpuSeconds: 1.25),
+            listeners: [
+                ListenerSnapshot(name: "echo", kind: .tcpEcho, address: "127.0.0.1:2000", state: .up, openConnections: 2,
+                                 counters: counters([.connectionsAccepted: 5, .refusedOverLimit: 1, .closedIdle: 2, .bytesIn: 100, .bytesOut: 130])),
+                ListenerSnapshot(name: "udp", kind: .udpResponder, address: "[::1]:2001", state: .up,
+                                 counters: counters([.datagramsIn: 7, .datagramsOut: 6, .droppedRateLimited: 1])),
+                ListenerSnapshot(name: "time", kind: .multicastAnnouncer, address: "239.255.0.1:8088", state: .up,
+                                 counters: counters([.announcements: 4, .missedDeadlines: 1]), announcementLateness: lateness),
+                ListenerSnapshot(name: "gone\"x", kind: .broadcastRebroadcaster, address: "127.0.0.1:2003", state: .down("Failed to bind")),
+            ],
+            reloads: reloads, loopLateness: loop, notReadyReason: "listener \"gone\\\"x\" is down: Failed to bind", unhealthyReason: nil,
+            statusLine: "Serving 3 listeners")
+    }()
+
+    @Test("The exposition text for a known set of counters, exactly")
+    func expositionExact() {
+        let text = PrometheusExposition.render(Self.snapshot)
+        #expect(text == Self.expectedExposition)
+    }
+
+    @Test("Every counter is exported under a family that exists, with a distinct (family, reason)")
+    func everyCounterMapped() {
+        let keys = Counter.allCases.map { "\($0.metric.family.rawValue)|\($0.metric.reason ?? "")" }
+        #expect(Set(keys).count == Counter.allCases.count)
+        for family in MetricFamily.allCases {
+            #expect(Counter.allCases.contains { $0.metric.family == family }, "\(family.rawValue) has no counter")
+            #expect(family.rawValue.hasPrefix("netrelayd_") && family.rawValue.hasSuffix("_total"))
+        }
+    }
+
+    @Test("A removed listener has no series")
+    func removedListenerHasNoSeries() {
+        var s = Self.snapshot
+        s.listeners.removeAll { $0.name == "udp" }
+        let text = PrometheusExposition.render(s)
+        #expect(!text.contains("listener=\"udp\""))
+        #expect(!text.contains("netrelayd_datagrams_received_total"))
+        #expect(text.contains("listener=\"echo\""))
+    }
+
+    // MARK: Histogram
+
+    @Test("The histogram puts each observation in the first bucket it fits and sums in seconds")
+    func histogramBuckets() {
+        let h = LatencyHistogram()
+        h.observe(nanoseconds: -5)              // early: counts as 0
+        h.observe(nanoseconds: 1_000_000)       // exactly 1 ms: le="0.001"
+        h.observe(nanoseconds: 1_000_001)       // just above: le="0.005"
+        h.observe(nanoseconds: 20_000_000_000)  // 20 s: +Inf
+        let s = h.snapshot()
+        #expect(s.bucketCounts[0] == 2)
+        #expect(s.bucketCounts[1] == 1)
+        #expect(s.bucketCounts[LatencyHistogram.bounds.count] == 1)
+        #expect(s.count == 4)
+        #expect(abs(s.sumSeconds - 20.002000001) < 1e-9)
+    }
+
+    // MARK: Status document and routes
+
+    @Test("/status.json lists every listener with its state and the counters of its kind")
+    func statusDocument() {
+        let json = StatusDocument.render(Self.snapshot)
+        #expect(json.contains(#"{"name": "echo", "kind": "tcp-echo", "address": "127.0.0.1:2000", "state": "up", "openConnections": 2, "counters": {"connectionsAccepted": 5, "refusedOverLimit": 1, "refusedPerSource": 0, "refusedDenied": 0, "closedIdle": 2, "closedNotReading": 0, "bytesIn": 100, "bytesOut": 130}}"#))
+        #expect(json.contains(#"{"name": "gone\"x", "kind": "broadcast-rebroadcaster", "address": "127.0.0.1:2003", "state": "down", "reason": "Failed to bind"}"#))
+        #expect(json.contains(#""ready": false,"#))
+        #expect(json.contains(#""lastReload": {"successful": false, "timestamp": 1764620000.5, "summary": "reload 3 FAILED", "succeeded": 2, "failed": 1}"#))
+        // It parses as JSON.
+        #expect(throws: Never.self) { try JSONParser.parse(json) }
+    }
+
+    @Test("Routes: paths, query strings, readiness with its reason")
+    func routes() {
+        #expect(HTTPRoute(path: "/metrics?x=1") == .metrics)
+        #expect(HTTPRoute(path: "/-/ready") == .ready)
+        #expect(HTTPRoute(path: "/metrics/") == .notFound)
+        let notReady = HTTPReply.answer(.ready, snapshot: Self.snapshot)
+        #expect(notReady.status == 503)
+        #expect(notReady.body == "Not ready: listener \"gone\\\"x\" is down: Failed to bind\n")
+        var ready = Self.snapshot
+        ready.notReadyReason = nil
+        #expect(HTTPReply.answer(.ready, snapshot: ready).status == 200)
+        #expect(HTTPReply.healthy(unhealthyReason: "event loop 0 has not answered its heartbeat for 4 s").status == 503)
+        #expect(HTTPReply.methodNotAllowed.extraHeaders.first?.1 == "GET, HEAD")
+    }
+
+    static let expectedExposition = """
+        PLACEHOLDER
+        """
+}
