@@ -146,7 +146,116 @@ struct ObservabilityTests {
         #expect(HTTPReply.methodNotAllowed.extraHeaders.first?.1 == "GET, HEAD")
     }
 
-    static let expectedExposition = """
-        PLACEHOLDER
-        """
+    static let expectedExposition = #"""
+        # HELP netrelayd_build_info The running version; always 1.
+        # TYPE netrelayd_build_info gauge
+        netrelayd_build_info{version="1.2.3"} 1
+        # HELP netrelayd_start_time_seconds When the daemon started, in seconds since the Unix epoch.
+        # TYPE netrelayd_start_time_seconds gauge
+        netrelayd_start_time_seconds 1764619200
+        # HELP process_cpu_seconds_total User and system CPU time spent, in seconds.
+        # TYPE process_cpu_seconds_total counter
+        process_cpu_seconds_total 1.25
+        # HELP process_open_fds Open file descriptors.
+        # TYPE process_open_fds gauge
+        process_open_fds 12
+        # HELP process_max_fds The limit on open file descriptors (RLIMIT_NOFILE).
+        # TYPE process_max_fds gauge
+        process_max_fds 1024
+        # HELP process_resident_memory_bytes Resident memory size, in bytes.
+        # TYPE process_resident_memory_bytes gauge
+        process_resident_memory_bytes 8388608
+        # HELP netrelayd_listener_up 1 while the listener serves, 0 when it is configured but failed to start.
+        # TYPE netrelayd_listener_up gauge
+        netrelayd_listener_up{listener="echo",kind="tcp-echo"} 1
+        netrelayd_listener_up{listener="udp",kind="udp-responder"} 1
+        netrelayd_listener_up{listener="time",kind="multicast-announcer"} 1
+        netrelayd_listener_up{listener="gone\"x",kind="broadcast-rebroadcaster"} 0
+        # HELP netrelayd_connections_open Open TCP connections.
+        # TYPE netrelayd_connections_open gauge
+        netrelayd_connections_open{listener="echo",kind="tcp-echo"} 2
+        # HELP netrelayd_connections_accepted_total TCP connections accepted (including those refused right after accept).
+        # TYPE netrelayd_connections_accepted_total counter
+        netrelayd_connections_accepted_total{listener="echo",kind="tcp-echo"} 5
+        # HELP netrelayd_connections_refused_total TCP connections closed at accept, by reason.
+        # TYPE netrelayd_connections_refused_total counter
+        netrelayd_connections_refused_total{listener="echo",kind="tcp-echo",reason="over_limit"} 1
+        netrelayd_connections_refused_total{listener="echo",kind="tcp-echo",reason="per_source"} 0
+        netrelayd_connections_refused_total{listener="echo",kind="tcp-echo",reason="denied"} 0
+        # HELP netrelayd_connections_closed_total TCP connections the daemon closed, by reason.
+        # TYPE netrelayd_connections_closed_total counter
+        netrelayd_connections_closed_total{listener="echo",kind="tcp-echo",reason="idle"} 2
+        netrelayd_connections_closed_total{listener="echo",kind="tcp-echo",reason="not_reading"} 0
+        # HELP netrelayd_received_bytes_total Payload bytes received.
+        # TYPE netrelayd_received_bytes_total counter
+        netrelayd_received_bytes_total{listener="echo",kind="tcp-echo"} 100
+        # HELP netrelayd_sent_bytes_total Payload bytes sent.
+        # TYPE netrelayd_sent_bytes_total counter
+        netrelayd_sent_bytes_total{listener="echo",kind="tcp-echo"} 130
+        # HELP netrelayd_datagrams_received_total Datagrams received.
+        # TYPE netrelayd_datagrams_received_total counter
+        netrelayd_datagrams_received_total{listener="udp",kind="udp-responder"} 7
+        # HELP netrelayd_datagrams_sent_total Datagrams sent (replies, rebroadcasts).
+        # TYPE netrelayd_datagrams_sent_total counter
+        netrelayd_datagrams_sent_total{listener="udp",kind="udp-responder"} 6
+        # HELP netrelayd_datagrams_dropped_total Datagrams dropped or not sent, by reason.
+        # TYPE netrelayd_datagrams_dropped_total counter
+        netrelayd_datagrams_dropped_total{listener="udp",kind="udp-responder",reason="rate_limit"} 1
+        netrelayd_datagrams_dropped_total{listener="udp",kind="udp-responder",reason="oversize"} 0
+        netrelayd_datagrams_dropped_total{listener="udp",kind="udp-responder",reason="bad_source"} 0
+        netrelayd_datagrams_dropped_total{listener="udp",kind="udp-responder",reason="send_error"} 0
+        netrelayd_datagrams_dropped_total{listener="udp",kind="udp-responder",reason="send_queue_full"} 0
+        netrelayd_datagrams_dropped_total{listener="time",kind="multicast-announcer",reason="send_error"} 0
+        # HELP netrelayd_announcements_total Multicast announcements sent.
+        # TYPE netrelayd_announcements_total counter
+        netrelayd_announcements_total{listener="time",kind="multicast-announcer"} 4
+        # HELP netrelayd_announcements_missed_total Announcement deadlines skipped because the timer fired too late.
+        # TYPE netrelayd_announcements_missed_total counter
+        netrelayd_announcements_missed_total{listener="time",kind="multicast-announcer"} 1
+        # HELP netrelayd_announcement_lateness_seconds How late each announcement's timer fired, in seconds.
+        # TYPE netrelayd_announcement_lateness_seconds histogram
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.001"} 3
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.005"} 3
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.01"} 3
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.025"} 3
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.05"} 3
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.1"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.25"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.5"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="1"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="2.5"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="5"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="10"} 4
+        netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="+Inf"} 4
+        netrelayd_announcement_lateness_seconds_sum{listener="time",kind="multicast-announcer"} 0.0625
+        netrelayd_announcement_lateness_seconds_count{listener="time",kind="multicast-announcer"} 4
+        # HELP netrelayd_config_reloads_total Configuration reloads (SIGHUP), by result.
+        # TYPE netrelayd_config_reloads_total counter
+        netrelayd_config_reloads_total{result="success"} 2
+        netrelayd_config_reloads_total{result="failure"} 1
+        # HELP netrelayd_config_last_reload_successful 1 if the last reload (or the start) applied the configuration completely, else 0.
+        # TYPE netrelayd_config_last_reload_successful gauge
+        netrelayd_config_last_reload_successful 0
+        # HELP netrelayd_config_last_reload_timestamp_seconds When the configuration was last loaded (start or reload), in seconds since the Unix epoch.
+        # TYPE netrelayd_config_last_reload_timestamp_seconds gauge
+        netrelayd_config_last_reload_timestamp_seconds 1764620000.5
+        # HELP netrelayd_event_loop_lateness_seconds How late the event loops ran their heartbeat timer, in seconds.
+        # TYPE netrelayd_event_loop_lateness_seconds histogram
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.001"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.005"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.01"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.025"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.05"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.1"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.25"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="0.5"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="1"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="2.5"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="5"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="10"} 10
+        netrelayd_event_loop_lateness_seconds_bucket{le="+Inf"} 11
+        netrelayd_event_loop_lateness_seconds_sum 12.5
+        netrelayd_event_loop_lateness_seconds_count 11
+
+        """#
 }

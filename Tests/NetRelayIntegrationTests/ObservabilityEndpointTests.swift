@@ -111,6 +111,33 @@ struct ObservabilityEndpointTests {
         }
     }
 
+    @Test("A multicast announcer's counts and lateness histogram (inside a namespace with only lo)",
+          .enabled(if: LoopbackNamespace.unavailableReason == nil, "\(LoopbackNamespace.unavailableReason ?? "")"))
+    func multicastMetrics() throws {
+        let ns = try LoopbackNamespace()
+        defer { ns.destroy() }
+        let httpPort = Ports.free()
+        let daemon = try DaemonProcess.launch(config: configJSON([
+            multicastAnnouncer("clock", group: testGroup(), port: Ports.free(), "\"interval\": 0.05, \"interface\": \"lo\""),
+        ], extra: Self.http(httpPort)), namespace: ns.name)
+        defer { daemon.stop() }
+        let labels = "listener=\"clock\",kind=\"multicast-announcer\""
+        // The test's sockets live outside the namespace: fetch from inside it.
+        let fetch = ["python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:\(httpPort)/metrics', timeout=5).read().decode())"]
+        var text = ""
+        try waitUntil(timeout: 10, interval: 0.2, "10 announcements in /metrics") {
+            text = (try? ns.exec(fetch)) ?? ""
+            return (sample(text, "netrelayd_announcements_total{\(labels)}") ?? 0) >= 10
+        }
+        let sent = try #require(sample(text, "netrelayd_announcements_total{\(labels)}"))
+        let fired = try #require(sample(text, "netrelayd_announcement_lateness_seconds_count{\(labels)}"))
+        // One lateness observation per timer firing; the last send may still be in flight.
+        #expect(fired >= sent && fired <= sent + 1)
+        #expect(sample(text, "netrelayd_announcement_lateness_seconds_bucket{\(labels),le=\"+Inf\"}") == fired)
+        #expect(sample(text, "netrelayd_datagrams_dropped_total{\(labels),reason=\"send_error\"}") == 0)
+        #expect(sample(text, "netrelayd_announcements_missed_total{\(labels)}") != nil)
+    }
+
     @Test("/-/ready: 200 once every listener serves, 503 with the reason while one is down; /-/healthy 200")
     func readiness() throws {
         let httpPort = Ports.free(), a = Ports.free(), taken = Ports.free()

@@ -25,18 +25,6 @@ public enum MetricFamily: String, Sendable, CaseIterable {
         case .announcementsMissed: return "Announcement deadlines skipped because the timer fired too late."
         }
     }
-
-    /// Whether a listener of this kind has the family (so a tcp-echo listener exports no datagram series).
-    public func applies(to kind: ListenerKindTag) -> Bool {
-        switch self {
-        case .connectionsAccepted, .connectionsRefused, .connectionsClosed: return kind == .tcpEcho
-        // Only tcp-echo counts bytes; the datagram listeners count datagrams.
-        case .receivedBytes, .sentBytes: return kind == .tcpEcho
-        case .datagramsReceived: return kind == .udpResponder || kind == .broadcastRebroadcaster
-        case .datagramsSent, .datagramsDropped: return kind != .tcpEcho
-        case .announcements, .announcementsMissed: return kind == .multicastAnnouncer
-        }
-    }
 }
 
 extension Counter {
@@ -63,6 +51,25 @@ extension Counter {
         case .sendErrors: return (.datagramsDropped, "send_error")
         case .announcements: return (.announcements, nil)
         case .missedDeadlines: return (.announcementsMissed, nil)
+        }
+    }
+
+    /// Whether listeners of `kind` count this (the others export no series for it). Also
+    /// exhaustive: a new counter says which kinds count it.
+    public func applies(to kind: ListenerKindTag) -> Bool {
+        switch self {
+        case .connectionsAccepted, .refusedOverLimit, .refusedPerSource, .refusedDenied, .closedIdle, .closedNotReading, .bytesIn, .bytesOut:
+            return kind == .tcpEcho
+        case .datagramsIn, .datagramsOut, .droppedRateLimited, .droppedOversize, .droppedSendQueueFull:
+            return kind == .udpResponder || kind == .broadcastRebroadcaster
+        case .droppedBadSource:
+            return kind == .udpResponder
+        case .droppedOwnPacket, .droppedSourceNotAllowed:
+            return kind == .broadcastRebroadcaster
+        case .sendErrors:
+            return kind != .tcpEcho
+        case .announcements, .missedDeadlines:
+            return kind == .multicastAnnouncer
         }
     }
 }

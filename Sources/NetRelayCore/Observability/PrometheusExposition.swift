@@ -32,11 +32,11 @@ public enum PrometheusExposition {
         }
         for family in MetricFamily.allCases {
             let counters = Counter.allCases.filter { $0.metric.family == family }
-            let listeners = up.filter { family.applies(to: $0.kind) }
-            guard !counters.isEmpty, !listeners.isEmpty else { continue }
+            let listeners = up.filter { l in counters.contains { $0.applies(to: l.kind) } }
+            guard !listeners.isEmpty else { continue }
             w.family(family.rawValue, .counter, family.help) { w in
                 for l in listeners {
-                    for c in counters {
+                    for c in counters where c.applies(to: l.kind) {
                         var ls = labels(l)
                         if let reason = c.metric.reason { ls.append(("reason", reason)) }
                         w.sample(family.rawValue, ls, "\(l.value(c))")

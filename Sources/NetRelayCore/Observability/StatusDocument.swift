@@ -21,7 +21,7 @@ public enum StatusDocument {
             case .up:
                 fields.append("\"state\": \"up\"")
                 if l.kind == .tcpEcho { fields.append("\"openConnections\": \(l.openConnections)") }
-                let counters = Counter.allCases.filter { $0.metric.family.applies(to: l.kind) }
+                let counters = Counter.allCases.filter { $0.applies(to: l.kind) }
                     .map { "\(JSONNode.quote("\($0)")): \(l.value($0))" }
                 fields.append("\"counters\": {" + counters.joined(separator: ", ") + "}")
             case .down(let reason):
