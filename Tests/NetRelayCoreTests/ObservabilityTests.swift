@@ -1,3 +1,5 @@
+import Logging
+import NIOPosix
 import Testing
 @testable import NetRelayCore
 
@@ -38,6 +40,27 @@ struct ObservabilityTests {
     func udpSamePortIsFine() throws {
         let json = #"{"http": {"listen": "127.0.0.1:2001"}, "listeners": [{"name": "u", "kind": "udp-responder", "listen": "127.0.0.1:2001"}]}"#
         #expect(throws: Never.self) { try ConfigurationDecoder.decode(json, file: "t.json").get() }
+    }
+
+    // MARK: Readiness
+
+    @Test("Readiness follows the supervisor: starting until every listener is bound, then ready, then shutting down")
+    func readinessFollowsTheSupervisor() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let spec = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kind: .tcpEcho(spec))]),
+                                    context: ListenerContext(group: group, logger: logger))
+        #expect(await supervisor.notReadyReason == "starting: binding listeners")
+        try await supervisor.start()
+        #expect(await supervisor.notReadyReason == nil)
+        let listeners = await supervisor.listenerSnapshots()
+        #expect(listeners.map(\.name) == ["echo"])
+        #expect(listeners.first?.state == .up)
+        #expect(listeners.first?.address.hasPrefix("127.0.0.1:") == true && listeners.first?.address != "127.0.0.1:0")
+        await supervisor.shutdown()
+        #expect(await supervisor.notReadyReason == "shutting down")
+        try await group.shutdownGracefully()
     }
 
     // MARK: Exposition

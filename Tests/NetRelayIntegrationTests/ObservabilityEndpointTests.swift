@@ -144,6 +144,12 @@ struct ObservabilityEndpointTests {
         let daemon = try DaemonProcess.launch(config: configJSON([tcpEcho("a", port: a)], extra: Self.http(httpPort)))
         defer { daemon.stop() }
         #expect(try HTTPTestClient.get(port: httpPort, "/-/ready").status == 200)
+        // The endpoint was up before the listeners bound (so /-/ready said "starting" meanwhile:
+        // the unit test readinessFollowsTheSupervisor checks that answer), and READY=1 came after both.
+        let log = daemon.log
+        let endpointAt = try #require(log.range(of: "Listening: HTTP endpoint on 127.0.0.1:\(httpPort)"))
+        let listenerAt = try #require(log.range(of: "Listening: tcp-echo \"a\""))
+        #expect(endpointAt.lowerBound < listenerAt.lowerBound)
         #expect(try HTTPTestClient.get(port: httpPort, "/-/healthy").body == "Healthy\n")
         let landing = try HTTPTestClient.get(port: httpPort, "/")
         #expect(landing.status == 200 && landing.body.contains("href=\"/metrics\""))
