@@ -19,10 +19,14 @@ public actor HTTPEndpointControl {
 
     /// Stops the running endpoint if `wanted` is different (before the listeners reload).
     public func release(unless wanted: HTTPEndpointSpec?) async {
+        await release(unless: wanted, because: wanted == nil ? ": removed from the configuration" : ": moving to \(wanted!.listen)")
+    }
+
+    private func release(unless wanted: HTTPEndpointSpec?, because reason: String) async {
         guard let r = running, r.spec != wanted else { return }
         running = nil
         await r.stop()
-        logger.info("Stopped the HTTP endpoint on \(r.localDescription)\(wanted == nil ? ": removed from the configuration" : "")", metadata: ["event": "removed"])
+        logger.info("Stopped the HTTP endpoint on \(r.localDescription)\(reason)", metadata: ["event": "removed"])
     }
 
     /// Starts the endpoint for `wanted` unless it already runs. Throws `HTTPEndpointStartError`.
@@ -34,7 +38,8 @@ public actor HTTPEndpointControl {
         running = endpoint
     }
 
+    /// At shutdown, after the listeners drained (so /-/ready said "shutting down" meanwhile).
     public func stop() async {
-        await release(unless: nil)
+        await release(unless: nil, because: "")
     }
 }
