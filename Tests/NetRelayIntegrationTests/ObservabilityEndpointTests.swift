@@ -208,6 +208,27 @@ struct ObservabilityEndpointTests {
         mark = try daemon.reload(with: configJSON([tcpEcho("a", port: a)]))
         try daemon.waitReady(after: mark)
         #expect(throws: (any Error).self) { _ = try TCPClient(port: moved) }
+
+        // An endpoint that cannot bind fails the reload (STATUS says why); the listeners are untouched.
+        let held = Ports.free()
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(held).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(holder, 1) == 0)
+        mark = try daemon.reload(with: configJSON([tcpEcho("a", port: a)], extra: Self.http(held)))
+        let failed = try daemon.waitReady(after: mark)
+        #expect(NotifySocket.value("STATUS", in: failed)?.contains("reload 5 FAILED: Failed to bind the HTTP endpoint to 127.0.0.1:\(held): address already in use") == true)
+        try daemon.waitForLog("the HTTP endpoint is off until the next reload")
+        mark = try daemon.reload(with: configJSON([tcpEcho("a", port: a)], extra: Self.http(httpPort)))
+        try daemon.waitReady(after: mark)
+        text = try Self.metrics(httpPort)
+        #expect(sample(text, "netrelayd_config_reloads_total{result=\"failure\"}") == 2)
+        #expect(sample(text, "netrelayd_config_reloads_total{result=\"success\"}") == 4)
+        #expect(sample(text, "netrelayd_config_last_reload_successful") == 1)
     }
 
     @Test("POST, a 1 MB header and a client that never finishes its head are refused; an echo in flight carries on")
