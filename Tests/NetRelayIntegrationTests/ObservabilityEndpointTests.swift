@@ -280,6 +280,32 @@ struct ObservabilityEndpointTests {
         try echoWorks("at the end")
     }
 
+    @Test("A scraper that pipelines requests and never reads its responses is cut off; an echo carries on")
+    func nonReadingScraperIsCutOff() throws {
+        let httpPort = Ports.free(), echoPort = Ports.free()
+        let daemon = try DaemonProcess.launch(config: configJSON([tcpEcho(port: echoPort)], extra: Self.http(httpPort)))
+        defer { daemon.stop() }
+        let echo = try TCPClient(port: echoPort)
+        // A small receive window, then 2,000 pipelined scrapes (~10 MB of responses) never read, in
+        // writes of 100 requests (3.6 KB: a request head may take at most 8 KiB, and a read with
+        // more than twice that before a response is refused as an oversized head).
+        let scraper = try TCPClient(port: httpPort, receiveBuffer: 4096, timeout: 40)
+        let started = Date()
+        for _ in 0..<20 {
+            try scraper.send(Array(String(repeating: "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", count: 100).utf8))
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        // Unwritable for 10 s: closed. Reading now drains what the kernel holds, then sees the end.
+        Thread.sleep(forTimeInterval: 12)
+        try echo.send("still here")
+        #expect(try echo.receiveText(10) == "still here")
+        let (_, end) = scraper.receiveUntilEnd()
+        #expect(end == .eof || end == .reset)
+        #expect(Date().timeIntervalSince(started) < 35)
+        scraper.close()
+        #expect(try HTTPTestClient.get(port: httpPort, "/-/healthy").status == 200)
+    }
+
     @Test("netrelayctl status: a table when ready (exit 0), --json passes /status.json through, exit 2 when unreachable")
     func ctlStatus() throws {
         let httpPort = Ports.free(), a = Ports.free()
