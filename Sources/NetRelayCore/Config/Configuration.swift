@@ -20,6 +20,8 @@ public struct Configuration: Sendable, Equatable {
     /// traffic queues (under the write high-water mark, 64 KiB, per connection while the peer
     /// reads, which is not counted).
     public static let defaultMemoryBudget = 64 << 20
+    /// The built-in HTTP endpoint (metrics, health, status); nil: off.
+    public var http: HTTPEndpointSpec?
 
     public init(listeners: [ListenerSpec] = []) {
         self.listeners = listeners
@@ -252,4 +254,13 @@ public enum RelayLimits {
     /// default, about 2 MB/s at the default maxDatagramSize, whatever number of forged sources.
     public static let totalRateLimit: Double = 1000
     public static let totalRateLimitBurst = 2000
+/// `"http": {"listen": "127.0.0.1:9477"}`: the observability endpoint (`/metrics`, `/-/healthy`,
+/// `/-/ready`, `/status.json`). Its limits are fixed, not configured: it is for scrapers and
+/// health checks, not for the public.
+public struct HTTPEndpointSpec: Sendable, Equatable {
+    public var listen: Endpoint
+
+    public init(listen: Endpoint) {
+        self.listen = listen
+    }
 }

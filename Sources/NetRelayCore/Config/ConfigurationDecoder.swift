@@ -58,6 +58,8 @@ public enum ConfigurationDecoder {
         if let level = r.optional("logLevel", .oneOf(LogLevelSetting.allCases.map(\.rawValue))) {
             config.logLevel = LogLevelSetting(rawValue: level) ?? .info
         }
+        let http = decodeHTTP(r, c)
+        config.http = http?.spec
         var listenerNodes: [(JSONNode, String)] = []
         if !r.has("listeners") {
             _ = r.raw("listeners")
@@ -82,7 +84,30 @@ public enum ConfigurationDecoder {
         checkNames(listenerNodes, c)
         checkBindConflicts(decoded, c)
         checkLoops(decoded, c)
+        if let http { checkHTTPBindConflict(http, decoded, c) }
         return config
+    }
+
+    /// The optional `"http"` object; returns the spec and the location of its `listen` value.
+    private static func decodeHTTP(_ root: ObjectReader, _ c: IssueCollector) -> (spec: HTTPEndpointSpec, location: SourceLocation)? {
+        guard let node = root.raw("http") else { return nil }
+        guard let r = ObjectReader(node, path: "http", what: "the HTTP endpoint, e.g. {\"listen\": \"127.0.0.1:9477\"}", collector: c) else { return nil }
+        let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:9477\"")
+        r.rejectUnknownKeys(context: "\"http\"")
+        guard let listen else { return nil }
+        return (HTTPEndpointSpec(listen: listen), r.raw("listen")?.location ?? node.location)
+    }
+
+    /// The HTTP endpoint is TCP: it may not share a port with a tcp-echo listener.
+    private static func checkHTTPBindConflict(_ http: (spec: HTTPEndpointSpec, location: SourceLocation), _ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        let e = http.spec.listen
+        guard e.port != 0 else { return }
+        for l in listeners {
+            guard l.spec.usesTCP, let el = l.spec.boundEndpoint, el.port == e.port, overlaps(e.address, el.address) else { continue }
+            c.report(http.location, "http.listen",
+                     "\(e)/tcp is already claimed by \(l.path) (\"\(l.spec.name)\" on \(el)); give the HTTP endpoint another port")
+            return
+        }
     }
 
     private static func decodeListener(_ node: JSONNode, path: String, _ c: IssueCollector) -> ListenerSpec? {

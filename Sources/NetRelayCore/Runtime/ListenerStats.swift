@@ -74,6 +74,8 @@ public final class ListenerStats: Sendable {
     public let openConnections = ManagedAtomic<Int>(0)
     /// Whether the listener is backing off because accept() found no free file descriptor.
     public let atFdLimit = ManagedAtomic<Bool>(false)
+    /// How late each announcement's timer fired (multicast-announcer only; read by /metrics).
+    public let announcementLateness = LatencyHistogram()
 
     public init() {
         counters = Counter.allCases.map { _ in ManagedAtomic<Int>(0) }

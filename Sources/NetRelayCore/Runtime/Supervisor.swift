@@ -11,6 +11,12 @@ public actor Supervisor {
     private var draining: [Task<Void, Never>] = []
     private var reloadCount = 0
     private var lastReload: String?
+    /// Listeners of the configuration that failed to start on a reload, with the error.
+    private var down: [(spec: ListenerSpec, reason: String)] = []
+    /// What `/metrics` reports about reloads.
+    public private(set) var reloadFacts = ReloadFacts(lastTimestamp: wallClockSeconds())
+    private var started = false
+    private var stopping = false
 
     public init(configuration: Configuration, context: ListenerContext) {
         self.configuration = configuration
@@ -37,6 +43,7 @@ public actor Supervisor {
             await stopAll(gracePeriod: .zero)
             throw UnclaimedSocketsError(sockets: extra, listenerNames: configuration.listeners.map(\.name))
         }
+        started = true
     }
 
     // MARK: Reload
@@ -63,6 +70,7 @@ public actor Supervisor {
     public func reloadRejected(_ error: ConfigurationError) -> Int {
         reloadCount += 1
         lastReload = "reload \(reloadCount) FAILED, previous configuration kept: \(error.summary)"
+        recordReload(ok: false)
         return reloadCount
     }
 
@@ -84,6 +92,8 @@ public actor Supervisor {
         configuration.logLevel = new.logLevel
         configuration.memoryBudget = new.memoryBudget
         context.memoryBudget.limit = new.memoryBudget
+        configuration.http = new.http
+        down = []
 
         enum Step { case keep(any Listener), update(any Listener, ListenerSpec), restart(any Listener, ListenerSpec), add(ListenerSpec) }
         var plan: [Step] = []
@@ -130,12 +140,16 @@ public actor Supervisor {
                     report.changed.append(spec.name)
                 } else if let revived = await startDuringReload(old.spec, &report, ifItFails: "the listener is down until the next reload") {
                     next.append(revived)
+                } else {
+                    down.append((spec, report.failures.last ?? "failed to start"))
                 }
                 retire(old, gracePeriod: oldGrace)
             case .add(let spec):
                 if let fresh = await startDuringReload(spec, &report, ifItFails: "not started") {
                     next.append(fresh)
                     report.added.append(spec.name)
+                } else {
+                    down.append((spec, report.failures.last ?? "failed to start"))
                 }
             }
         }
@@ -147,6 +161,7 @@ public actor Supervisor {
         } else {
             lastReload = "reload \(report.number) FAILED for \(report.failures.count) listener(s): \(report.failures[0])"
         }
+        recordReload(ok: report.ok)
         return report
     }
 
@@ -173,6 +188,7 @@ public actor Supervisor {
 
     /// Stops accepting everywhere, then lets connections finish for up to `shutdownTimeout`.
     public func shutdown() async {
+        stopping = true
         await stopAll(gracePeriod: gracePeriod)
     }
 
@@ -189,6 +205,51 @@ public actor Supervisor {
 
     public var openConnections: Int {
         listeners.reduce(0) { $0 + $1.stats.open }
+    }
+
+    // MARK: Observability
+
+    private func recordReload(ok: Bool) {
+        if ok { reloadFacts.succeeded += 1 } else { reloadFacts.failed += 1 }
+        reloadFacts.lastSuccessful = ok
+        reloadFacts.lastTimestamp = wallClockSeconds()
+        reloadFacts.lastSummary = lastReload
+    }
+
+    /// A reload whose listeners applied but whose other part (the HTTP endpoint) failed.
+    public func reloadAlsoFailed(_ message: String) {
+        if reloadFacts.lastSuccessful, reloadFacts.succeeded > 0 {
+            reloadFacts.succeeded -= 1
+            reloadFacts.failed += 1
+        }
+        reloadFacts.lastSuccessful = false
+        lastReload = "reload \(reloadCount) FAILED: \(message)"
+        reloadFacts.lastSummary = lastReload
+    }
+
+    /// Every configured listener, running or down, with its counters read now.
+    public func listenerSnapshots() -> [ListenerSnapshot] {
+        var all = listeners.map { l -> ListenerSnapshot in
+            let kind = ListenerKindTag(l.spec.kind)
+            return ListenerSnapshot(name: l.spec.name, kind: kind, address: l.localDescription, state: .up,
+                                    openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) },
+                                    announcementLateness: kind == .multicastAnnouncer ? l.stats.announcementLateness.snapshot() : nil)
+        }
+        for d in down {
+            let address = d.spec.boundEndpoint?.description ?? d.spec.label
+            all.append(ListenerSnapshot(name: d.spec.name, kind: ListenerKindTag(d.spec.kind), address: address, state: .down(d.reason)))
+        }
+        return all
+    }
+
+    /// Nil when every listener is bound and none is down; else the reason, for `/-/ready`.
+    public var notReadyReason: String? {
+        if stopping { return "shutting down" }
+        if !started { return "starting: binding listeners" }
+        if let d = down.first {
+            return "listener \"\(d.spec.name)\" is down: \(d.reason)" + (down.count > 1 ? " (and \(down.count - 1) more)" : "")
+        }
+        return nil
     }
 
     // MARK: Status
