@@ -33,6 +33,7 @@ final class ObjectReader {
     let node: JSONNode
     private let members: [JSONNode.Member]
     private var asked: [String] = []
+    private var ignored: Set<String> = []
 
     /// Nil when `node` is not an object (that is reported).
     init?(_ node: JSONNode, path: String, what: String, collector: IssueCollector) {
@@ -49,6 +50,10 @@ final class ObjectReader {
     func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     func has(_ key: String) -> Bool { members.contains { $0.key == key } }
+
+    /// Accepts a key without reading it and without listing it among the known keys in messages
+    /// (the top-level "$schema", which only editors and validators read).
+    func ignore(_ key: String) { ignored.insert(key) }
 
     /// The raw value of a key, marking the key as known.
     func raw(_ key: String) -> JSONNode? {
@@ -89,7 +94,7 @@ final class ObjectReader {
     /// Reports every key that no reader asked for. `elsewhere` maps keys that belong to other
     /// kinds of listener to the name of that kind, for a more useful message.
     func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
-        for member in members where !asked.contains(member.key) {
+        for member in members where !asked.contains(member.key) && !ignored.contains(member.key) {
             var message = "unknown key \(JSONNode.quote(member.key)) in \(context)"
             if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
                 message += "; did you mean \"\(suggestion)\"?"
