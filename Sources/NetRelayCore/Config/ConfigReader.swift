@@ -40,6 +40,7 @@ final class ObjectReader {
     let node: JSONNode
     private let members: [JSONNode.Member]
     private var asked: [String] = []
+    private var ignored: Set<String> = []
 
     /// Nil when `node` is not an object (that is reported).
     init?(_ node: JSONNode, path: String, what: String, collector: IssueCollector) {
@@ -56,6 +57,10 @@ final class ObjectReader {
     func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     func has(_ key: String) -> Bool { members.contains { $0.key == key } }
+
+    /// Accepts a key without reading it and without listing it among the known keys in messages
+    /// (the top-level "$schema", which only editors and validators read).
+    func ignore(_ key: String) { ignored.insert(key) }
 
     /// The raw value of a key, marking the key as known (`asked` may list a key twice).
     func raw(_ key: String) -> JSONNode? {
@@ -98,7 +103,7 @@ final class ObjectReader {
     func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
         let known = Set(asked)
         let asked = known.sorted()
-        for member in members where !known.contains(member.key) {
+        for member in members where !known.contains(member.key) && !ignored.contains(member.key) {
             var message = "unknown key \(JSONNode.excerpt(member.key)) in \(context)"
             if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
                 message += "; did you mean \"\(suggestion)\"?"

@@ -254,6 +254,8 @@ public enum RelayLimits {
     /// default, about 2 MB/s at the default maxDatagramSize, whatever number of forged sources.
     public static let totalRateLimit: Double = 1000
     public static let totalRateLimitBurst = 2000
+}
+
 /// `"http": {"listen": "127.0.0.1:9477"}`: the observability endpoint (`/metrics`, `/-/healthy`,
 /// `/-/ready`, `/status.json`). Its limits are fixed, not configured: it is for scrapers and
 /// health checks, not for the public.

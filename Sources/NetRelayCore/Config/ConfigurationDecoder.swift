@@ -74,6 +74,8 @@ public enum ConfigurationDecoder {
                 c.report(node.location, "listeners", "expected a list of listeners [...], got \(node.kindDescription)")
             }
         }
+        // "$schema" names the JSON Schema for editors and CI (config/netrelayd.schema.json): accepted, ignored.
+        r.ignore("$schema")
         r.rejectUnknownKeys(context: "the top level", elsewhere: keysByKind.merging(["name": "every", "kind": "every", "listen": "tcp-echo, udp-responder and broadcast-rebroadcaster"]) { a, _ in a })
 
         var decoded: [(spec: ListenerSpec, path: String, node: JSONNode)] = []
