@@ -7,6 +7,9 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include "CNetRelayShims.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 _Static_assert(sizeof(CNetRelay_mmsghdr) == sizeof(struct mmsghdr), "CNetRelay_mmsghdr must match struct mmsghdr");
 
@@ -49,6 +52,23 @@ long long CNetRelay_socketDrops(int fd) {
     if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0) return -1;
     if (len < (SK_MEMINFO_DROPS + 1) * sizeof(unsigned int)) { errno = EINVAL; return -1; }
     return info[SK_MEMINFO_DROPS];
+}
+
+int CNetRelay_malloc_trim(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
+
+unsigned long CNetRelay_heap_free_bytes(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    return (unsigned long)mi.fordblks;
+#else
+    return 0;
+#endif
 }
 
 unsigned long CNetRelay_packetInfoSpace(void) {

@@ -16,12 +16,14 @@ struct NetRelayCtl: AsyncParsableCommand {
               netrelayctl udp 127.0.0.1:2001 --send Hello
               netrelayctl broadcast --bind 0.0.0.0:2002 --to 127.0.0.1:2003 --send hi
               netrelayctl listen 239.255.0.1:8088 --interface lo --count 3 --stats
+              netrelayctl status --url http://127.0.0.1:9477
 
             EXIT STATUS
               0  the probe got what it waited for
               1  it did not (refused, reset, timed out, no reply); stderr says why
                  in one line, e.g. "netrelayctl: connection refused by 127.0.0.1:2000"
               2  the command line is wrong; stderr says what to change
+              (status: 0 ready, 1 not ready, 2 the daemon cannot be reached)
 
             JSON OUTPUT (--json): one object per line on stdout, printed as the event \
             happens. Every object has "event"; addresses are "IP:PORT" strings; "text" \
@@ -47,7 +49,7 @@ struct NetRelayCtl: AsyncParsableCommand {
             Keys may be added in later versions: ignore the ones you do not know.
             """,
         version: "0.1.0",
-        subcommands: [TCPCommand.self, UDPCommand.self, BroadcastCommand.self, ListenCommand.self]
+        subcommands: [TCPCommand.self, UDPCommand.self, BroadcastCommand.self, ListenCommand.self, StatusCommand.self]
     )
 
     /// ArgumentParser's own `main()`, except for the exit status: usage errors exit 2 (not

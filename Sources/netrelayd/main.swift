@@ -38,6 +38,10 @@ func checkConfig(path: String) -> Int32 {
     switch ConfigurationLoader.load(path: path) {
     case .success(let configuration):
         for warning in configuration.warnings(file: path) { writeErr("warning: \(warning)") }
+        // The daemon raises its soft limit to the hard one at start; judge by that.
+        if let warning = configuration.fileDescriptorWarning(file: path, limit: FileDescriptorLimit.effective()) {
+            writeErr("warning: \(warning)")
+        }
         print("configuration OK")
         return 0
     case .failure(let error):

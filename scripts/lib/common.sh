@@ -33,7 +33,8 @@ ensure_build_deps() {
     apt_install libsystemd-dev pkg-config
 }
 
-# What the tests need on top: ip (network namespaces), ping, python3 (test clients).
+# What the tests need on top: ip (network namespaces), ping, python3 (test clients),
+# prometheus (a real scraper, and promtool to check /metrics and the alert rules).
 ensure_test_deps() {
-    apt_install iproute2 iputils-ping python3
+    apt_install iproute2 iputils-ping python3 prometheus
 }

@@ -36,7 +36,9 @@ CT_DIR=${CT_DIR:-/tmp/netrelayd-systemd}          # state: rootfs, pid files, co
 CT_ROOTFS=${CT_ROOTFS:-$CT_DIR/rootfs}
 CT_NAME=${CT_NAME:-netrelayd-test}
 CT_SUITE=${CT_SUITE:-bookworm}
-CT_PACKAGES=${CT_PACKAGES:-systemd,dbus,procps,iproute2}
+# man-db: `man -w` after installing the .deb; init-system-helpers: deb-systemd-helper/-invoke,
+# which debhelper's maintainer scripts call (the container has no network to fetch them later)
+CT_PACKAGES=${CT_PACKAGES:-systemd,dbus,procps,iproute2,man-db,init-system-helpers}
 CT_BOOT_TIMEOUT=${CT_BOOT_TIMEOUT:-90}
 CT_DOWN_TIMEOUT=${CT_DOWN_TIMEOUT:-45}
 CT_EXTRA_ARGS=${CT_EXTRA_ARGS:-}                   # more nspawn args, word-split
@@ -135,10 +137,11 @@ ct_setup() {
           DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${need[@]}"; } \
             >"$CT_DIR/apt.log" 2>&1 || { tail -20 "$CT_DIR/apt.log" >&2; ct_die "apt-get failed (log: $CT_DIR/apt.log)"; }
     fi
-    if [ -f "$CT_ROOTFS/.ready" ]; then
+    if [ -f "$CT_ROOTFS/.ready" ] && grep -qF "packages $CT_PACKAGES," "$CT_ROOTFS/.ready"; then
         ct_log "rootfs present: $(cat "$CT_ROOTFS/.ready")"
         return 0
     fi
+    [ -f "$CT_ROOTFS/.ready" ] && ct_log "rootfs was built with other packages ($(cat "$CT_ROOTFS/.ready")): rebuilding"
     ct_nspawn_pid >/dev/null && ct_die "a container runs on $CT_ROOTFS; container.sh down first"
     local mirror
     mirror=$(ct_mirror) || ct_die "no apt source for suite $CT_SUITE found in /etc/apt (set CT_MIRROR)"
@@ -161,7 +164,7 @@ ct_setup() {
         ln -sf /dev/null "$tmp/etc/systemd/system/$u"
     done
     rm -rf "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*_Packages
-    echo "$CT_SUITE systemd $(chroot "$tmp" dpkg-query -W -f='${Version}' systemd), built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 )) s" \
+    echo "$CT_SUITE systemd $(chroot "$tmp" dpkg-query -W -f='${Version}' systemd), packages $CT_PACKAGES, built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 )) s" \
         >"$tmp/.ready"
     mv "$tmp" "$CT_ROOTFS"
     ct_log "rootfs ready: $(cat "$CT_ROOTFS/.ready")"

@@ -25,6 +25,14 @@ int CNetRelay_setRelayMark(int fd, int dscp);
 // refused plus those lost to a full receive queue. -1 with errno set on failure.
 long long CNetRelay_socketDrops(int fd);
 
+// malloc_trim(0) where the C library has it (glibc): returns free heap pages to the system.
+// Returns 1 if memory was released, 0 if not (or where there is no malloc_trim).
+int CNetRelay_malloc_trim(void);
+
+// Bytes the C library holds in free heap chunks (mallinfo2's fordblks), which RSS still counts
+// until they are trimmed; 0 where unknown.
+unsigned long CNetRelay_heap_free_bytes(void);
+
 // IP_PKTINFO on send: a control message whose ipi_ifindex makes the kernel send the datagram
 // out of that interface (a limited broadcast 255.255.255.255 too), whatever the routing table
 // says. `buffer` holds CNetRelay_packetInfoSpace() bytes, suitably aligned (8).

@@ -15,9 +15,16 @@ final class IssueCollector {
 
 /// How to turn one JSON value into a typed setting, and what to say when it cannot.
 struct FieldType<T>: Sendable {
-    /// Used in messages: "expected <expected>".
-    let expected: String
+    /// Used in messages: "expected <expected>". Worded only when a message needs it: building
+    /// the sentence for every value read was a good part of decoding a large file.
+    var expected: String { describe() }
+    private let describe: @Sendable () -> String
     let convert: @Sendable (JSONNode) -> Result<T, FieldProblem>
+
+    init(expected: @autoclosure @escaping @Sendable () -> String, convert: @escaping @Sendable (JSONNode) -> Result<T, FieldProblem>) {
+        describe = expected
+        self.convert = convert
+    }
 }
 
 struct FieldProblem: Error {
@@ -33,6 +40,7 @@ final class ObjectReader {
     let node: JSONNode
     private let members: [JSONNode.Member]
     private var asked: [String] = []
+    private var ignored: Set<String> = []
 
     /// Nil when `node` is not an object (that is reported).
     init?(_ node: JSONNode, path: String, what: String, collector: IssueCollector) {
@@ -50,9 +58,13 @@ final class ObjectReader {
 
     func has(_ key: String) -> Bool { members.contains { $0.key == key } }
 
-    /// The raw value of a key, marking the key as known.
+    /// Accepts a key without reading it and without listing it among the known keys in messages
+    /// (the top-level "$schema", which only editors and validators read).
+    func ignore(_ key: String) { ignored.insert(key) }
+
+    /// The raw value of a key, marking the key as known (`asked` may list a key twice).
     func raw(_ key: String) -> JSONNode? {
-        if !asked.contains(key) { asked.append(key) }
+        asked.append(key)
         return members.first { $0.key == key }?.value
     }
 
@@ -89,16 +101,18 @@ final class ObjectReader {
     /// Reports every key that no reader asked for. `elsewhere` maps keys that belong to other
     /// kinds of listener to the name of that kind, for a more useful message.
     func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
-        for member in members where !asked.contains(member.key) {
-            var message = "unknown key \(JSONNode.quote(member.key)) in \(context)"
+        let known = Set(asked)
+        let asked = known.sorted()
+        for member in members where !known.contains(member.key) && !ignored.contains(member.key) {
+            var message = "unknown key \(JSONNode.excerpt(member.key)) in \(context)"
             if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
                 message += "; did you mean \"\(suggestion)\"?"
             } else if let owner = elsewhere[member.key] {
                 message += "; \"\(member.key)\" is a setting of \(owner) listeners"
             } else {
-                message += "; known keys are: " + asked.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+                message += "; known keys are: " + asked.map { "\"\($0)\"" }.joined(separator: ", ")
             }
-            collector.report(member.keyLocation, childPath(member.key), message)
+            collector.report(member.keyLocation, childPath(JSONNode.pathComponent(member.key)), message)
         }
     }
 
@@ -108,8 +122,11 @@ final class ObjectReader {
         var best: (String, Int)?
         for c in candidates {
             if c.lowercased() == lower { return c }
-            let d = editDistance(lower, c.lowercased())
             let limit = max(1, min(3, c.count / 4))
+            // The distance is at least the difference in length; skipping those keeps a huge key
+            // from costing its length times every candidate's.
+            if abs(lower.unicodeScalars.count - c.unicodeScalars.count) > limit { continue }
+            let d = editDistance(lower, c.lowercased())
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0
@@ -153,23 +170,24 @@ extension FieldType where T == String {
             guard case .string(let s) = node.value else {
                 return .failure(FieldProblem("expected a name (a string), got \(node.kindDescription)"))
             }
-            let ok = !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy {
+            // Only ASCII is allowed, so bytes are characters (and counting bytes is much cheaper).
+            let ok = !s.isEmpty && s.utf8.count <= 64 && s.unicodeScalars.allSatisfy {
                 ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" || $0 == "."
             }
             return ok ? .success(s)
-                : .failure(FieldProblem("\(JSONNode.quote(s)) is not a valid name; use 1-64 letters, digits, '-', '_' or '.' (it appears in logs and is the FileDescriptorName= for socket activation)"))
+                : .failure(FieldProblem("\(JSONNode.excerpt(s)) is not a valid name; use 1-64 letters, digits, '-', '_' or '.' (it appears in logs and is the FileDescriptorName= for socket activation)"))
         }
     }
 
     /// One of a fixed set of words.
     static func oneOf(_ words: [String]) -> FieldType<String> {
-        let list = words.map { "\"\($0)\"" }.joined(separator: ", ")
-        return FieldType(expected: "one of \(list)") { node in
+        @Sendable func list() -> String { words.map { "\"\($0)\"" }.joined(separator: ", ") }
+        return FieldType(expected: "one of \(list())") { node in
             guard case .string(let s) = node.value else {
-                return .failure(FieldProblem("expected one of \(list), got \(node.kindDescription)"))
+                return .failure(FieldProblem("expected one of \(list()), got \(node.kindDescription)"))
             }
             if words.contains(s) { return .success(s) }
-            var message = "\(JSONNode.quote(s)) is not one of \(list)"
+            var message = "\(JSONNode.excerpt(s)) is not one of \(list())"
             if let near = ObjectReader.closest(to: s, among: words) { message += "; did you mean \"\(near)\"?" }
             return .failure(FieldProblem(message))
         }
@@ -191,20 +209,19 @@ extension FieldType where T == Bool {
 extension FieldType where T == Int {
     /// An integer in a range; `unit` names what it counts ("bytes", "connections").
     static func integer(_ range: ClosedRange<Int>, unit: String = "") -> FieldType<Int> {
-        let u = unit.isEmpty ? "" : " \(unit)"
-        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)\(u)"
-        return FieldType(expected: expected) { node in
+        @Sendable func expected() -> String { "an integer from \(range.lowerBound) to \(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")" }
+        return FieldType(expected: expected()) { node in
             guard case .number(let text) = node.value else {
                 if case .string(let s) = node.value, Int(s) != nil {
-                    return .failure(FieldProblem("expected \(expected) as a number without quotes, got the string \"\(s)\""))
+                    return .failure(FieldProblem("expected \(expected()) as a number without quotes, got the string \"\(s)\""))
                 }
-                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+                return .failure(FieldProblem("expected \(expected()), got \(node.kindDescription)"))
             }
             guard let v = Int(text) else {
-                return .failure(FieldProblem("expected \(expected), got \(text) (not a whole number)"))
+                return .failure(FieldProblem("expected \(expected()), got \(text) (not a whole number)"))
             }
             guard range.contains(v) else {
-                return .failure(FieldProblem("\(v) is out of range; expected \(expected)"))
+                return .failure(FieldProblem("\(v) is out of range; expected \(expected())"))
             }
             return .success(v)
         }
@@ -214,16 +231,17 @@ extension FieldType where T == Int {
 extension FieldType where T == Double {
     /// A duration in seconds (fractions allowed: 0.25 is 250 ms).
     static func seconds(_ range: ClosedRange<Double>, zeroMeans: String? = nil) -> FieldType<Double> {
-        let zeroNote = zeroMeans.map { " (0 \($0))" } ?? ""
-        let expected = "a number of seconds from \(formatSeconds(range.lowerBound)) to \(formatSeconds(range.upperBound))\(zeroNote)"
-        return FieldType(expected: expected) { node in
+        @Sendable func expected() -> String {
+            "a number of seconds from \(formatSeconds(range.lowerBound)) to \(formatSeconds(range.upperBound))\(zeroMeans.map { " (0 \($0))" } ?? "")"
+        }
+        return FieldType(expected: expected()) { node in
             guard case .number(let text) = node.value, let v = Double(text) else {
                 if case .string(let s) = node.value {
-                    return .failure(FieldProblem("expected \(expected), got the string \(JSONNode.quote(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
+                    return .failure(FieldProblem("expected \(expected()), got the string \(JSONNode.excerpt(s)); write durations as a number of seconds, e.g. 0.5 or 30"))
                 }
-                return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
+                return .failure(FieldProblem("expected \(expected()), got \(node.kindDescription)"))
             }
-            guard range.contains(v) else { return .failure(FieldProblem("\(text) is out of range; expected \(expected)")) }
+            guard range.contains(v) else { return .failure(FieldProblem("\(text) is out of range; expected \(expected())")) }
             return .success(v)
         }
     }
@@ -252,7 +270,7 @@ extension FieldType where T == Endpoint {
             switch Endpoint.parse(s) {
             case .success(let e):
                 if ipv4Only && !e.address.isIPv4 {
-                    return .failure(FieldProblem("\(JSONNode.quote(s)) is IPv6; IPv6 has no broadcast, expected \(expected)"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) is IPv6; IPv6 has no broadcast, expected \(expected)"))
                 }
                 if !allowPortZero && e.port == 0 {
                     return .failure(FieldProblem("port 0 is not a valid destination; expected \(expected)"))
@@ -261,20 +279,26 @@ extension FieldType where T == Endpoint {
             case .failure(.missingPort):
                 // "127.0.0.1" lacks only the port; "not-an-address" lacks everything.
                 if IPAddress(s) != nil || IPAddress(s.trimmingBrackets) != nil {
-                    return .failure(FieldProblem("\(JSONNode.quote(s)) has no port; expected \(expected)"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) has no port; expected \(expected)"))
                 }
-                return .failure(FieldProblem("\(JSONNode.quote(s)) is not an address and port; expected \(expected)"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(s)) is not an address and port; expected \(expected)"))
             case .failure(.badPort(let p)):
-                return .failure(FieldProblem("\(JSONNode.quote(p)) in \(JSONNode.quote(s)) is not a port; ports are 0-65535"))
+                if p.utf8.count > 1, p.hasPrefix("0"), p.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let port = Int(p), port <= 65535,
+                   let colon = s.lastIndex(of: ":") {
+                    // "00080" is not octal anywhere else either; JSON itself refuses 00080 as a number.
+                    let fixed = "\(s[..<colon]):\(port)"
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) has a port with leading zeros; write \(JSONNode.quote(fixed))"))
+                }
+                return .failure(FieldProblem("\(JSONNode.excerpt(p)) in \(JSONNode.excerpt(s)) is not a port; ports are 0-65535"))
             case .failure(.hostName(let h)):
                 let hint = h == "localhost" ? "; use \"127.0.0.1\" or \"[::1]\"" : ""
-                return .failure(FieldProblem("\(JSONNode.quote(h)) is a host name; netrelayd binds IP addresses only (no DNS at start-up)\(hint)"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(h)) is a host name; netrelayd binds IP addresses only (no DNS at start-up)\(hint)"))
             case .failure(.badAddress(let a)):
                 if !s.hasPrefix("["), let colon = s.lastIndex(of: ":"), IPAddress(String(s[..<colon])) != nil {
                     let fixed = "[\(s[..<colon])]\(s[colon...])"
-                    return .failure(FieldProblem("\(JSONNode.quote(s)) is an IPv6 address without brackets; write \(JSONNode.quote(fixed))"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) is an IPv6 address without brackets; write \(JSONNode.quote(fixed))"))
                 }
-                return .failure(FieldProblem("\(JSONNode.quote(a)) is not an IP address; expected \(expected)"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(a)) is not an IP address; expected \(expected)"))
             }
         }
     }
@@ -287,7 +311,7 @@ extension FieldType where T == IPAddress {
                 return .failure(FieldProblem("expected an IP address (a string), got \(node.kindDescription)"))
             }
             guard let a = IPAddress(s) else {
-                return .failure(FieldProblem("\(JSONNode.quote(s)) is not an IPv4 or IPv6 address"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(s)) is not an IPv4 or IPv6 address"))
             }
             return .success(a)
         }

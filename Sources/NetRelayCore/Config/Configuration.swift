@@ -11,6 +11,17 @@ public struct Configuration: Sendable, Equatable {
     /// Log level unless `--log-level` overrides it.
     public var logLevel: LogLevelSetting = .info
     public var listeners: [ListenerSpec] = []
+    /// Bytes the daemon may hold in user space on behalf of peers, all listeners together: echo
+    /// queued for peers that do not read (beyond what the kernel's send buffer took). Over it,
+    /// reading pauses and the connections holding the most are closed first. See `MemoryBudget`.
+    public var memoryBudget: Int = Configuration.defaultMemoryBudget
+    /// 64 MiB: eight peers at the 8 MiB per-connection cap, or 1,000 non-reading peers with 64 KiB
+    /// each; small next to the kernel memory those peers pin, and well above what honest echo
+    /// traffic queues (under the write high-water mark, 64 KiB, per connection while the peer
+    /// reads, which is not counted).
+    public static let defaultMemoryBudget = 64 << 20
+    /// The built-in HTTP endpoint (metrics, health, status); nil: off.
+    public var http: HTTPEndpointSpec?
 
     public init(listeners: [ListenerSpec] = []) {
         self.listeners = listeners
@@ -110,6 +121,10 @@ public struct TCPEchoSpec: Sendable, Equatable {
     public var writeBufferHighWaterMark: Int = 64 * 1024
     /// ...and resume once fewer than this many wait.
     public var writeBufferLowWaterMark: Int = 32 * 1024
+    /// SO_SNDBUF / SO_RCVBUF for the listening socket, inherited by every accepted connection;
+    /// nil: the kernel's autotuning (tcp_wmem / tcp_rmem). A fixed size switches autotuning off.
+    public var sendBufferSize: Int?
+    public var receiveBufferSize: Int?
 
     /// The most echo queued beyond the high-water mark for a peer that half-closed without
     /// reading (on a FIN, NIO drains the socket's receive buffer regardless of backpressure);
@@ -255,4 +270,15 @@ public enum RelayLimits {
     /// default, about 2 MB/s at the default maxDatagramSize, whatever number of forged sources.
     public static let totalRateLimit: Double = 1000
     public static let totalRateLimitBurst = 2000
+}
+
+/// `"http": {"listen": "127.0.0.1:9477"}`: the observability endpoint (`/metrics`, `/-/healthy`,
+/// `/-/ready`, `/status.json`). Its limits are fixed, not configured: it is for scrapers and
+/// health checks, not for the public.
+public struct HTTPEndpointSpec: Sendable, Equatable {
+    public var listen: Endpoint
+
+    public init(listen: Endpoint) {
+        self.listen = listen
+    }
 }

@@ -36,7 +36,7 @@ public enum ConfigurationDecoder {
     private static let keysByKind: [String: String] = {
         var map: [String: String] = [:]
         let keys: [(String, [String])] = [
-            (ListenerKindName.tcpEcho, ["maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark"]),
+            (ListenerKindName.tcpEcho, ["maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark", "sendBufferSize", "receiveBufferSize"]),
             (ListenerKindName.udpResponder, ["rateLimitMaxSources", "rejectBadSources", "vectorReadCount"]),
             (ListenerKindName.broadcastRebroadcaster, ["target", "targetInterface", "targetPort", "prefix", "sourceAllow", "allowLoop", "targets", "listenInterfaces"]),
             (ListenerKindName.multicastAnnouncer, ["group", "port", "interval", "ttl", "loopback", "interface", "joinGroup", "format"]),
@@ -45,15 +45,21 @@ public enum ConfigurationDecoder {
         return map
     }()
 
+    // Built once: copying the dictionary for every listener showed in the profile of a large file.
+    private static let listenerKeysElsewhere = keysByKind.merging(["listen": "tcp-echo, udp-responder and broadcast-rebroadcaster"]) { _, b in b }
+
     private static func decodeRoot(_ root: JSONNode, _ c: IssueCollector) -> Configuration? {
         guard let r = ObjectReader(root, path: "", what: "the configuration", collector: c) else { return nil }
         var config = Configuration()
         config.eventLoopThreads = r.value("eventLoopThreads", .integer(1...64, unit: "threads"), default: 1)
         config.shutdownTimeout = r.value("shutdownTimeout", .seconds(0...3600), default: 10)
         config.statusInterval = r.value("statusInterval", .seconds(0.1...3600), default: 2)
+        config.memoryBudget = r.value("memoryBudget", .integer((1 << 20)...(1 << 40), unit: "bytes"), default: Configuration.defaultMemoryBudget)
         if let level = r.optional("logLevel", .oneOf(LogLevelSetting.allCases.map(\.rawValue))) {
             config.logLevel = LogLevelSetting(rawValue: level) ?? .info
         }
+        let http = decodeHTTP(r, c)
+        config.http = http?.spec
         var listenerNodes: [(JSONNode, String)] = []
         if !r.has("listeners") {
             _ = r.raw("listeners")
@@ -68,6 +74,8 @@ public enum ConfigurationDecoder {
                 c.report(node.location, "listeners", "expected a list of listeners [...], got \(node.kindDescription)")
             }
         }
+        // "$schema" names the JSON Schema for editors and CI (config/netrelayd.schema.json): accepted, ignored.
+        r.ignore("$schema")
         r.rejectUnknownKeys(context: "the top level", elsewhere: keysByKind.merging(["name": "every", "kind": "every", "listen": "tcp-echo, udp-responder and broadcast-rebroadcaster"]) { a, _ in a })
 
         var decoded: [(spec: ListenerSpec, path: String, node: JSONNode)] = []
@@ -78,7 +86,30 @@ public enum ConfigurationDecoder {
         checkNames(listenerNodes, c)
         checkBindConflicts(decoded, c)
         checkLoops(decoded, c)
+        if let http { checkHTTPBindConflict(http, decoded, c) }
         return config
+    }
+
+    /// The optional `"http"` object; returns the spec and the location of its `listen` value.
+    private static func decodeHTTP(_ root: ObjectReader, _ c: IssueCollector) -> (spec: HTTPEndpointSpec, location: SourceLocation)? {
+        guard let node = root.raw("http") else { return nil }
+        guard let r = ObjectReader(node, path: "http", what: "the HTTP endpoint, e.g. {\"listen\": \"127.0.0.1:9477\"}", collector: c) else { return nil }
+        let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:9477\"")
+        r.rejectUnknownKeys(context: "\"http\"")
+        guard let listen else { return nil }
+        return (HTTPEndpointSpec(listen: listen), r.raw("listen")?.location ?? node.location)
+    }
+
+    /// The HTTP endpoint is TCP: it may not share a port with a tcp-echo listener.
+    private static func checkHTTPBindConflict(_ http: (spec: HTTPEndpointSpec, location: SourceLocation), _ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        let e = http.spec.listen
+        guard e.port != 0 else { return }
+        for l in listeners {
+            guard l.spec.usesTCP, let el = l.spec.boundEndpoint, el.port == e.port, overlaps(e.address, el.address) else { continue }
+            c.report(http.location, "http.listen",
+                     "\(e)/tcp is already claimed by \(l.path) (\"\(l.spec.name)\" on \(el)); give the HTTP endpoint another port")
+            return
+        }
     }
 
     private static func decodeListener(_ node: JSONNode, path: String, _ c: IssueCollector) -> ListenerSpec? {
@@ -96,9 +127,7 @@ public enum ConfigurationDecoder {
         case ListenerKindName.broadcastRebroadcaster: decodedKind = decodeBroadcast(r, c).map { .broadcastRebroadcaster($0) }
         default: decodedKind = decodeMulticast(r, c).map { .multicastAnnouncer($0) }
         }
-        var elsewhere = keysByKind
-        elsewhere["listen"] = "tcp-echo, udp-responder and broadcast-rebroadcaster"
-        r.rejectUnknownKeys(context: context, elsewhere: elsewhere)
+        r.rejectUnknownKeys(context: context, elsewhere: listenerKeysElsewhere)
         guard let name, let decodedKind else { return nil }
         return ListenerSpec(name: name, kind: decodedKind)
     }
@@ -132,6 +161,8 @@ public enum ConfigurationDecoder {
             c.report(node?.location, r.childPath(low != nil ? "writeBufferLowWaterMark" : "writeBufferHighWaterMark"),
                      "writeBufferLowWaterMark (\(s.writeBufferLowWaterMark)) must be below writeBufferHighWaterMark (\(s.writeBufferHighWaterMark)); reading resumes when the queue falls under the low mark")
         }
+        s.sendBufferSize = r.optional("sendBufferSize", .integer(4096...(256 << 20), unit: "bytes"))
+        s.receiveBufferSize = r.optional("receiveBufferSize", .integer(4096...(256 << 20), unit: "bytes"))
         if !s.allow.isEmpty, let listen, !s.allow.contains(where: { $0.network.isIPv4 == listen.address.isIPv4 }), !listen.address.isUnspecified {
             c.report(r.raw("allow")?.location, r.childPath("allow"),
                      "no block in the list is \(listen.address.isIPv4 ? "IPv4" : "IPv6") like \(listen); every connection would be refused")
@@ -168,6 +199,7 @@ public enum ConfigurationDecoder {
     private static func decodeBroadcast(_ r: ObjectReader, _ c: IssueCollector) -> BroadcastSpec? {
         let listen = r.required("listen", .endpoint(ipv4Only: true), example: "\"192.168.56.1:2001\"")
         if r.has("targets") { return decodeBroadcastTargets(r, c, listen: listen) }
+        _ = r.raw("targets")  // a known key here too (for "did you mean" and the list of known keys)
         let hasTarget = r.has("target"), hasInterface = r.has("targetInterface")
         var target: BroadcastSpec.Target?
         let targetAddress = r.optional("target", .endpoint(ipv4Only: true, allowPortZero: false))
@@ -237,7 +269,7 @@ public enum ConfigurationDecoder {
             return .failure(FieldProblem("expected an interface name (a string), got \(node.kindDescription)"))
         }
         guard !s.isEmpty, s.utf8.count < 16, !s.contains("/"), !s.contains(where: \.isWhitespace) else {
-            return .failure(FieldProblem("\(JSONNode.quote(s)) is not a valid interface name (1-15 characters, no '/' or spaces)"))
+            return .failure(FieldProblem("\(JSONNode.excerpt(s)) is not a valid interface name (1-15 characters, no '/' or spaces)"))
         }
         return .success(s)
     }
@@ -265,7 +297,7 @@ public enum ConfigurationDecoder {
             }
             if IPAddress(str) != nil { return .success(str) }
             if str.contains(where: { $0 == ":" || $0 == "." }) && str.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) {
-                return .failure(FieldProblem("\(JSONNode.quote(str)) is neither an interface name nor a valid IP address"))
+                return .failure(FieldProblem("\(JSONNode.excerpt(str)) is neither an interface name nor a valid IP address"))
             }
             return interfaceName.convert(node)
         })
@@ -288,7 +320,7 @@ public enum ConfigurationDecoder {
             guard case .object(let members) = node.value, let m = members.first(where: { $0.key == "name" }),
                   case .string(let name) = m.value.value else { continue }
             if let first = firstPath[name] {
-                c.report(m.value.location, "\(path).name", "the name \"\(name)\" is already used by \(first); listener names must be unique")
+                c.report(m.value.location, "\(path).name", "the name \(JSONNode.excerpt(name)) is already used by \(first); listener names must be unique")
             } else {
                 firstPath[name] = path
             }
@@ -307,18 +339,67 @@ public enum ConfigurationDecoder {
 
     /// Two listeners may not claim the same port and protocol on overlapping addresses unless
     /// both opt into SO_REUSEPORT.
+    ///
+    /// Each listener is checked against what came before it through `BindClaims` (dictionaries by
+    /// port), not against every earlier listener: a pairwise check was quadratic in listeners.
     private static func checkBindConflicts(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+        var claims = BindClaims()
         for (i, a) in listeners.enumerated() {
             guard let ea = a.spec.boundEndpoint, ea.port != 0 else { continue }
-            for b in listeners[..<i] {
-                guard let eb = b.spec.boundEndpoint, eb.port == ea.port, a.spec.usesTCP == b.spec.usesTCP else { continue }
-                guard overlaps(ea.address, eb.address) else { continue }
-                if a.spec.reusePort && b.spec.reusePort { continue }
+            defer { claims.add(i, ea, tcp: a.spec.usesTCP, reusePort: a.spec.reusePort) }
+            if let j = claims.firstConflict(ea, tcp: a.spec.usesTCP, reusePort: a.spec.reusePort) {
+                let b = listeners[j]
+                let eb = b.spec.boundEndpoint!
                 let proto = a.spec.usesTCP ? "tcp" : "udp"
                 c.report(listenLocation(a.node), "\(a.path).listen",
                          "\(ea)/\(proto) is already claimed by \(b.path) (\"\(b.spec.name)\" on \(eb)); use another port, or set \"reusePort\": true on both (tcp-echo and udp-responder only)")
-                break
             }
+        }
+    }
+
+    /// The earlier listeners' bound endpoints, indexed so that the first one a new endpoint
+    /// clashes with (in the sense of `overlaps`, and not both with SO_REUSEPORT) is found in
+    /// constant time.
+    struct BindClaims {
+        /// The first listener (by index) in one group, and the first without reusePort.
+        struct First {
+            var any: Int
+            var exclusive: Int?
+            mutating func add(_ i: Int, reusePort: Bool) {
+                if !reusePort && exclusive == nil { exclusive = i }
+            }
+            func conflict(reusePort: Bool) -> Int? { reusePort ? exclusive : any }
+        }
+        struct PortClaims {
+            var byAddress: [IPAddress: First] = [:]
+            var anyIPv4: First?, all: First?
+            var ipv4Wildcard: First?, ipv6Wildcard: First?
+        }
+        struct Key: Hashable { var port: Int; var tcp: Bool }
+        private var ports: [Key: PortClaims] = [:]
+
+        mutating func add(_ i: Int, _ e: Endpoint, tcp: Bool, reusePort: Bool) {
+            func note(_ f: inout First?) {
+                if f == nil { f = First(any: i, exclusive: nil) }
+                f!.add(i, reusePort: reusePort)
+            }
+            var p = ports[Key(port: e.port, tcp: tcp)] ?? PortClaims()
+            var at = p.byAddress[e.address]
+            note(&at)
+            p.byAddress[e.address] = at
+            note(&p.all)
+            if e.address.isIPv4 { note(&p.anyIPv4) }
+            if e.address.isUnspecified { e.address.isIPv4 ? note(&p.ipv4Wildcard) : note(&p.ipv6Wildcard) }
+            ports[Key(port: e.port, tcp: tcp)] = p
+        }
+
+        /// The earliest claim `e` clashes with, mirroring `overlaps(e.address, earlier)`.
+        func firstConflict(_ e: Endpoint, tcp: Bool, reusePort: Bool) -> Int? {
+            guard let p = ports[Key(port: e.port, tcp: tcp)] else { return nil }
+            var groups: [First?] = [p.byAddress[e.address], p.ipv6Wildcard]
+            if e.address.isIPv4 { groups.append(p.ipv4Wildcard) }
+            if e.address.isUnspecified { groups.append(e.address.isIPv4 ? p.anyIPv4 : p.all) }
+            return groups.compactMap { $0?.conflict(reusePort: reusePort) }.min()
         }
     }
 

@@ -21,8 +21,15 @@ public enum ConfigurationLoader {
     }
 
     /// The whole file, or a sentence saying why it could not be read.
+    ///
+    /// Only regular files are read. A FIFO would block the reader until someone writes to it (for
+    /// ever, in `check-config`), a device can be endless or have side effects on open, so the
+    /// path is checked with stat(2) before it is opened, and again with fstat(2) on the descriptor
+    /// (opened with O_NONBLOCK, in case it was swapped for a FIFO in between).
     static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        var st = stat()
+        if stat(path, &st) == 0, let problem = notRegular(st) { return .failure(problem) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             let e = errno
             var hint = ""
@@ -31,25 +38,45 @@ public enum ConfigurationLoader {
             return .failure(ReadFailure("cannot open the file: \(errnoDescription(e))\(hint)"))
         }
         defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            return .failure(ReadFailure("is a directory; pass the path of the JSON file"))
-        }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        guard fstat(fd, &st) == 0 else { return .failure(ReadFailure("cannot read the file: \(errnoDescription(errno))")) }
+        if let problem = notRegular(st) { return .failure(problem) }
+        let tooLarge = ReadFailure("the file is larger than \(maxFileSize >> 20) MiB; this is not a netrelayd configuration")
+        if Int(st.st_size) > maxFileSize { return .failure(tooLarge) }
+        // Read into one buffer of the stat'ed size (plus a byte to notice growth): appending
+        // 64 KiB chunks to an array copied the file several times over.
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
+        var count = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count == bytes.count {
+                if count > maxFileSize { return .failure(tooLarge) }
+                bytes.append(contentsOf: repeatElement(0, count: min(max(count, 65536), maxFileSize + 1 - count)))
+            }
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 return .failure(ReadFailure("cannot read the file: \(errnoDescription(errno))"))
             }
             if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-            if bytes.count > maxFileSize {
-                return .failure(ReadFailure("the file is larger than \(maxFileSize >> 20) MiB; this is not a netrelayd configuration"))
-            }
+            count += n
         }
+        if count > maxFileSize { return .failure(tooLarge) }
+        bytes.removeLast(bytes.count - count)
         return .success(bytes)
+    }
+
+    /// Why a file of this type is not read, or nil for a regular file.
+    private static func notRegular(_ st: stat) -> ReadFailure? {
+        let what: String
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return ReadFailure("is a directory; pass the path of the JSON file")
+        case S_IFIFO: what = "a FIFO (named pipe)"
+        case S_IFCHR: what = "a character device"
+        case S_IFBLK: what = "a block device"
+        case S_IFSOCK: what = "a socket"
+        default: what = "neither a file nor a directory"
+        }
+        return ReadFailure("is \(what), not a regular file; netrelayd reads its configuration only from a regular file (write the JSON to a file and pass its path)")
     }
 }
 

@@ -29,11 +29,32 @@ public struct JSONNode: Sendable {
         switch value {
         case .object: return "an object"
         case .array: return "an array"
-        case .string(let s): return "the string \(JSONNode.quote(s))"
+        case .string(let s): return "the string \(JSONNode.excerpt(s))"
         case .number(let n): return "the number \(n)"
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         }
+    }
+
+    /// User-supplied text as a message quotes it: `quote(s)`, cut after `limit` characters, with
+    /// the full length, e.g. `"nnnn…" (1048576 bytes)`, so a huge value cannot flood a log line.
+    static func excerpt(_ s: String, limit: Int = 64) -> String {
+        var scalars = s.unicodeScalars.makeIterator()
+        var head = String.UnicodeScalarView()
+        for _ in 0..<limit {
+            guard let u = scalars.next() else { return quote(s) }
+            head.append(u)
+        }
+        guard scalars.next() != nil else { return quote(s) }
+        let quoted = quote(String(head))
+        return quoted.dropLast() + "…\" (\(s.utf8.count) bytes)"
+    }
+
+    /// A key as a JSON path shows it, cut like `excerpt`.
+    static func pathComponent(_ key: String, limit: Int = 64) -> String {
+        let scalars = key.unicodeScalars
+        guard scalars.count > limit else { return key }
+        return String(String.UnicodeScalarView(scalars.prefix(limit))) + "…"
     }
 
     static func quote(_ s: String) -> String {
@@ -104,18 +125,29 @@ public struct JSONParser {
         }
     }
 
+    /// Where the last column count stopped: the column of the byte at `columnIndex`.
+    private var columnIndex = 0
+    private var column = 1
+
     private var location: SourceLocation {
-        // Count scalars, not bytes, from the start of the line.
-        var column = 1
-        var i = lineStart
-        while i < index && i < bytes.count {
-            if bytes[i] & 0xC0 != 0x80 { column += 1 }
-            i += 1
+        mutating get {
+            // Count scalars, not bytes, from the start of the line, carrying on from the last count:
+            // starting over from the line start made every value cost the length of its line, which
+            // is quadratic for a config written on one line (as json.dumps writes it).
+            if columnIndex < lineStart || columnIndex > index {
+                columnIndex = lineStart
+                column = 1
+            }
+            let end = min(index, bytes.count)
+            while columnIndex < end {
+                if bytes[columnIndex] & 0xC0 != 0x80 { column += 1 }
+                columnIndex += 1
+            }
+            return SourceLocation(line: line, column: column)
         }
-        return SourceLocation(line: line, column: column)
     }
 
-    private func fail(_ message: String, at loc: SourceLocation? = nil) -> JSONSyntaxError {
+    private mutating func fail(_ message: String, at loc: SourceLocation? = nil) -> JSONSyntaxError {
         JSONSyntaxError(location: loc ?? location, message: message)
     }
 
@@ -177,8 +209,9 @@ public struct JSONParser {
         guard index + w.count <= bytes.count, Array(bytes[index..<index + w.count]) == w else {
             var end = index
             while end < bytes.count, isWordByte(bytes[end]) { end += 1 }
-            let got = String(decoding: bytes[index..<end], as: UTF8.self)
-            throw fail("unknown word '\(got)'; expected a value (strings need double quotes)", at: start)
+            let word = String(decoding: bytes[index..<end], as: UTF8.self)
+            let got = word.utf8.count > 40 ? JSONNode.excerpt(word) : "'\(word)'"
+            throw fail("unknown word \(got); expected a value (strings need double quotes)", at: start)
         }
         index += w.count
         if index < bytes.count, isWordByte(bytes[index]) {
@@ -200,6 +233,8 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1  // {
         var members: [JSONNode.Member] = []
+        // Duplicate keys: a linear look through small objects (most of a config), a dictionary
+        // once an object grows, so that a huge object stays linear.
         var seen: [String: SourceLocation] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -218,13 +253,15 @@ public struct JSONParser {
             default: throw fail("expected a \"key\" in double quotes, found \(describeHere())")
             }
             let key = try parseString()
-            if let first = seen[key] {
-                throw fail("duplicate key \(JSONNode.quote(key)) (first at line \(first.line), column \(first.column)); remove one of them", at: keyLoc)
+            if members.count == 16 { for m in members { seen[m.key] = m.keyLocation } }
+            let first = members.count < 16 ? members.first(where: { $0.key == key })?.keyLocation : seen[key]
+            if let first {
+                throw fail("duplicate key \(JSONNode.excerpt(key)) (first at line \(first.line), column \(first.column)); remove one of them", at: keyLoc)
             }
-            seen[key] = keyLoc
+            if members.count >= 16 { seen[key] = keyLoc }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
-                throw fail("expected ':' after the key \(JSONNode.quote(key)), found \(describeHere())")
+                throw fail("expected ':' after the key \(JSONNode.excerpt(key)), found \(describeHere())")
             }
             index += 1
             let value = try parseValue()
@@ -234,8 +271,8 @@ public struct JSONParser {
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "}"): index += 1; return .object(members)
-            case UInt8(ascii: "\""): throw fail("expected ',' or '}' after the value of \(JSONNode.quote(key)); a comma is missing")
-            default: throw fail("expected ',' or '}' after the value of \(JSONNode.quote(key)), found \(describeHere())")
+            case UInt8(ascii: "\""): throw fail("expected ',' or '}' after the value of \(JSONNode.excerpt(key)); a comma is missing")
+            default: throw fail("expected ',' or '}' after the value of \(JSONNode.excerpt(key)), found \(describeHere())")
             }
         }
     }
@@ -269,7 +306,25 @@ public struct JSONParser {
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         let start = location
         index += 1  // opening quote
-        var out: [UInt8] = []
+        // Most strings have no escapes: take them straight from the input, without a copy.
+        var end = index
+        var ascii = true
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            ascii = ascii && bytes[end] < 0x80
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let s = bytes.withUnsafeBufferPointer { all -> String? in
+                let text = UnsafeBufferPointer(rebasing: all[index..<end])
+                // ASCII is valid UTF-8 as it is; the validating initializer is much slower (generic).
+                return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
+            }
+            guard let s else { throw fail("the string is not valid UTF-8", at: start) }
+            index = end + 1
+            return s
+        }
+        var out: [UInt8] = Array(bytes[index..<end])
+        index = end
         while true {
             guard index < bytes.count else { throw fail("unterminated string (it starts at line \(start.line), column \(start.column)); add the closing '\"'", at: start) }
             let b = bytes[index]

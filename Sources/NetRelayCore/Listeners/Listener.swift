@@ -44,12 +44,15 @@ public struct ListenerContext: Sendable {
     public var sockets: any InheritedSocketSource
     /// This host's name, for announcements.
     public var hostName: String
+    /// Shared by every tcp-echo connection of the daemon.
+    public var memoryBudget: MemoryBudget
 
-    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName()) {
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil) {
         self.group = group
         self.logger = logger
         self.sockets = sockets
         self.hostName = hostName
+        self.memoryBudget = memoryBudget ?? MemoryBudget(logger: logger, timerLoop: group.next())
     }
 
     /// A logger whose lines carry LISTENER= (and the kind) for journald.

@@ -5,7 +5,9 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(NIOCore)
 import NIOCore
+#endif
 
 /// An IPv4 or IPv6 address literal (no host names: a daemon's bind address must not depend on DNS).
 public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
@@ -99,6 +101,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return a6
     }
 
+    #if canImport(NIOCore)  // absent only in the fuzz build, which compiles the config sources alone
     /// The address of a NIO `SocketAddress` (nil for unix domain sockets).
     public init?(_ address: SocketAddress) {
         switch address {
@@ -107,6 +110,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         default: return nil
         }
     }
+    #endif
 }
 
 /// An IP address and port, written "192.0.2.1:2000" or "[2001:db8::1]:2000".
@@ -131,18 +135,21 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         let hostPart: Substring
         let portPart: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return .failure(.badAddress(text)) }
+            guard let close = text.utf8.firstIndex(of: UInt8(ascii: "]")) else { return .failure(.badAddress(text)) }
             hostPart = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
+            let rest = text[text.utf8.index(after: close)...]
             guard rest.hasPrefix(":") else { return .failure(.missingPort) }
             portPart = rest.dropFirst()
         } else {
-            guard let colon = text.lastIndex(of: ":") else { return .failure(.missingPort) }
+            // Searching the UTF-8 view: a Character search costs grapheme breaking on every address.
+            guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")) else { return .failure(.missingPort) }
             hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
-            if hostPart.contains(":") { return .failure(.badAddress(text)) }  // IPv6 without brackets
+            portPart = text[text.utf8.index(after: colon)...]
+            if hostPart.utf8.contains(UInt8(ascii: ":")) { return .failure(.badAddress(text)) }  // IPv6 without brackets
         }
-        guard let port = Int(portPart), (0...65535).contains(port), portPart.allSatisfy(\.isASCII) else {
+        // Leading zeros ("00080") are refused: other tools read them as octal or refuse them.
+        guard let port = Int(portPart), (0...65535).contains(port), portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              portPart.utf8.count == 1 || !portPart.hasPrefix("0") else {
             return .failure(.badPort(String(portPart)))
         }
         guard let address = IPAddress(String(hostPart)) else {
@@ -158,6 +165,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
     }
 
+    #if canImport(NIOCore)
     public func socketAddress() throws -> SocketAddress {
         try SocketAddress(ipAddress: address.description, port: port)
     }
@@ -166,6 +174,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         guard let ip = IPAddress(address), let port = address.port else { return nil }
         self.init(address: ip, port: port)
     }
+    #endif
 }
 
 /// An address block such as "10.0.0.0/8" or "2001:db8::/32"; a bare address is a /32 or /128.

@@ -48,6 +48,16 @@ public enum Daemon {
         for warning in configuration.warnings(file: options.configPath) {
             logger.warning("\(warning)", metadata: ["event": "config-warning"])
         }
+        // Every connection is a file descriptor; take all the service manager allows.
+        let fds = FileDescriptorLimit.raiseSoftToHard()
+        if fds.after.soft != fds.before.soft {
+            logger.info("Raised RLIMIT_NOFILE from \(fds.before.soft) to \(fds.after.soft) (the hard limit)", metadata: ["event": "rlimit"])
+        } else {
+            logger.debug("RLIMIT_NOFILE is \(fds.after.soft) (hard limit \(fds.after.hard == Int.max ? "unlimited" : "\(fds.after.hard)"))", metadata: ["event": "rlimit"])
+        }
+        if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: fds.after.soft) {
+            logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        }
         logger.info(
             "Starting netrelayd \(options.version): \(configuration.listeners.count) listener(s) from \(options.configPath), \(configuration.eventLoopThreads) event loop thread(s)",
             metadata: ["event": "starting"]
@@ -55,8 +65,10 @@ public enum Daemon {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         let context = ListenerContext(group: group, logger: logger, sockets: options.sockets)
+        context.memoryBudget.limit = configuration.memoryBudget
+        context.memoryBudget.startHeapTrimmer(on: group.next())
         let supervisor = Supervisor(configuration: configuration, context: context)
-        let service = DaemonService(supervisor: supervisor, options: options, group: group)
+        let service = DaemonService(supervisor: supervisor, options: options, group: group, startTime: wallClockSeconds())
         let serviceGroup = ServiceGroup(configuration: .init(
             services: [.init(service: service)],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -72,7 +84,7 @@ public enum Daemon {
             var notice = NotifyMessage.status("Failed to start: \(message)")
             if let code { notice += "\nERRNO=\(code)" }
             options.notifier.notify(notice)
-            exitCode = (error is ListenerStartError || error is UnclaimedSocketsError) ? .unavailable : .software
+            exitCode = (error is ListenerStartError || error is UnclaimedSocketsError || error is HTTPEndpointStartError) ? .unavailable : .software
         }
         try? await group.shutdownGracefully()
         if exitCode == .ok { logger.info("Stopped", metadata: ["event": "stopped"]) }
@@ -82,6 +94,7 @@ public enum Daemon {
     static func describeStartFailure(_ error: Error) -> (String, Int32?) {
         if let e = error as? ListenerStartError { return (e.description, e.errno) }
         if let e = error as? UnclaimedSocketsError { return (e.description, 22) }
+        if let e = error as? HTTPEndpointStartError { return (e.description, e.errno) }
         return ("\(error)", nil)
     }
 
@@ -99,15 +112,43 @@ struct DaemonService: Service, CustomStringConvertible {
     let supervisor: Supervisor
     let options: DaemonOptions
     let group: MultiThreadedEventLoopGroup
+    /// Seconds since the epoch, for `netrelayd_start_time_seconds`.
+    let startTime: Double
 
     var description: String { "netrelayd" }
+
+    /// What the HTTP endpoint reads: the supervisor's listeners and reloads, the heartbeat, /proc.
+    private func observabilitySource(heartbeat: LoopHeartbeat) -> ObservabilitySource {
+        let supervisor = self.supervisor, version = options.version, startTime = self.startTime
+        return ObservabilitySource(
+            snapshot: {
+                let unhealthy = heartbeat.unhealthyReason()
+                return DaemonSnapshot(
+                    version: version, startTime: startTime, process: ProcessStats.current(),
+                    listeners: await supervisor.listenerSnapshots(), reloads: await supervisor.reloadFacts,
+                    loopLateness: heartbeat.lateness(), notReadyReason: await supervisor.notReadyReason,
+                    unhealthyReason: unhealthy, statusLine: await supervisor.statusLine())
+            },
+            unhealthyReason: { heartbeat.unhealthyReason() })
+    }
 
     func run() async throws {
         let logger = options.logger
         let notifier = options.notifier
         // Trap the signals before binding, so a SIGHUP during start-up is not fatal.
         let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
-        try await supervisor.start()
+        // The HTTP endpoint starts first, so /-/ready says "starting" while the listeners bind.
+        let heartbeat = LoopHeartbeat(group: group)
+        heartbeat.start()
+        defer { heartbeat.stop() }
+        let http = HTTPEndpointControl(group: group, source: observabilitySource(heartbeat: heartbeat), logger: logger)
+        try await http.apply(await supervisor.configuration.http)
+        do {
+            try await supervisor.start()
+        } catch {
+            await http.stop()
+            throw error
+        }
 
         let watchdog = options.watchdogInterval.map { Watchdog(group: group, interval: $0, notifier: notifier) }
         watchdog?.start()
@@ -115,14 +156,23 @@ struct DaemonService: Service, CustomStringConvertible {
         notifier.notify("READY=1\n" + NotifyMessage.status(status))
         logger.info("Ready: \(status)", metadata: ["event": "ready"])
 
+        // Reloads run in a task of their own, so that SIGUSR1 is answered (and SIGTERM acted on)
+        // while a reload reads and decodes the file. SIGHUPs that arrive during a reload are
+        // coalesced into one more reload, which reads the file as it is by then.
+        let (reloadRequests, requestReload) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 for await signal in signals {
                     if signal == .sighup {
-                        await reload()
+                        requestReload.yield()
                     } else {
                         await supervisor.logStatistics()
                     }
+                }
+            }
+            tasks.addTask {
+                for await _ in reloadRequests {
+                    await reload(http)
                 }
             }
             tasks.addTask {
@@ -137,14 +187,22 @@ struct DaemonService: Service, CustomStringConvertible {
         notifier.notify("STOPPING=1\n" + NotifyMessage.status("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)"))
         logger.info("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)", metadata: ["event": "stopping"])
         await supervisor.shutdown()
+        await http.stop()
         watchdog?.stop()
     }
 
-    private func reload() async {
+    private func reload(_ http: HTTPEndpointControl) async {
         let logger = options.logger
         options.notifier.notify(NotifyMessage.reloading())
         logger.info("Reloading configuration from \(options.configPath)", metadata: ["event": "reload"])
-        switch ConfigurationLoader.load(path: options.configPath) {
+        // Reading and decoding block (a large file takes a while, a slow disk longer): off the
+        // cooperative pool, and abandoned when shutdown cancels this task.
+        let path = options.configPath
+        guard let loaded = await BlockingWork.run({ ConfigurationLoader.load(path: path) }) else {
+            logger.info("Reload abandoned: shutting down", metadata: ["event": "reload"])
+            return
+        }
+        switch loaded {
         case .failure(let error):
             Daemon.logConfigurationError(error, logger: logger)
             let n = await supervisor.reloadRejected(error)
@@ -154,7 +212,18 @@ struct DaemonService: Service, CustomStringConvertible {
             for warning in configuration.warnings(file: options.configPath) {
                 logger.warning("\(warning)", metadata: ["event": "config-warning"])
             }
-            let report = await supervisor.reload(to: configuration)
+            if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: FileDescriptorLimit.current().soft) {
+                logger.warning("\(warning)", metadata: ["event": "config-warning"])
+            }
+            await http.release(unless: configuration.http)
+            var report = await supervisor.reload(to: configuration)
+            do {
+                try await http.apply(configuration.http)
+            } catch {
+                logger.error("\(error); the HTTP endpoint is off until the next reload", metadata: ["event": "reload-error"])
+                report.failures.append("\(error)")
+                await supervisor.reloadAlsoFailed("\(error)")
+            }
             for note in report.notes { logger.warning("\(note)", metadata: ["event": "reload"]) }
             if report.ok {
                 logger.info("Reload \(report.number) complete: \(report.summary)", metadata: ["event": "reloaded"])

@@ -31,6 +31,11 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedEmpty
     /// Over the listener's totalRateLimit (all sources together).
     case droppedTotalRateLimit
+    /// accept() calls that failed at RLIMIT_NOFILE (EMFILE/ENFILE); each left at least one
+    /// connection waiting in the backlog.
+    case refusedFdLimit
+    /// Connections closed because the daemon-wide memory budget was exceeded.
+    case closedMemoryBudget
     /// A rebroadcaster's datagram from an interface not in `listenInterfaces`.
     case droppedInterfaceNotListed
     /// Targets left out for a datagram because they go back out of the interface it came in on.
@@ -61,6 +66,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedInKernel: return "dropped in kernel (relay mark or full queue)"
         case .droppedEmpty: return "dropped empty"
         case .droppedTotalRateLimit: return "dropped by total rate limit"
+        case .refusedFdLimit: return "refused at the fd limit"
+        case .closedMemoryBudget: return "closed over the memory budget"
         case .droppedInterfaceNotListed: return "dropped from interfaces not in listenInterfaces"
         case .skippedIngressTarget: return "not sent back out of the ingress interface"
         }
@@ -71,6 +78,10 @@ public final class ListenerStats: Sendable {
     private let counters: [ManagedAtomic<Int>]
     /// Open TCP connections (a gauge, not a counter).
     public let openConnections = ManagedAtomic<Int>(0)
+    /// Whether the listener is backing off because accept() found no free file descriptor.
+    public let atFdLimit = ManagedAtomic<Bool>(false)
+    /// How late each announcement's timer fired (multicast-announcer only; read by /metrics).
+    public let announcementLateness = LatencyHistogram()
     /// A broadcast-rebroadcaster's counters per target (empty for other kinds).
     public let relayTargets = RelayTargetTable()
 

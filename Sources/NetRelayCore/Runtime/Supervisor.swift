@@ -11,6 +11,12 @@ public actor Supervisor {
     private var draining: [Task<Void, Never>] = []
     private var reloadCount = 0
     private var lastReload: String?
+    /// Listeners of the configuration that failed to start on a reload, with the error.
+    private var down: [(spec: ListenerSpec, reason: String)] = []
+    /// What `/metrics` reports about reloads.
+    public private(set) var reloadFacts = ReloadFacts(lastTimestamp: wallClockSeconds())
+    private var started = false
+    private var stopping = false
 
     public init(configuration: Configuration, context: ListenerContext) {
         self.configuration = configuration
@@ -37,6 +43,7 @@ public actor Supervisor {
             await stopAll(gracePeriod: .zero)
             throw UnclaimedSocketsError(sockets: extra, listenerNames: configuration.listeners.map(\.name))
         }
+        started = true
     }
 
     // MARK: Reload
@@ -63,6 +70,7 @@ public actor Supervisor {
     public func reloadRejected(_ error: ConfigurationError) -> Int {
         reloadCount += 1
         lastReload = "reload \(reloadCount) FAILED, previous configuration kept: \(error.summary)"
+        recordReload(ok: false)
         return reloadCount
     }
 
@@ -82,6 +90,10 @@ public actor Supervisor {
         configuration.shutdownTimeout = new.shutdownTimeout
         configuration.statusInterval = new.statusInterval
         configuration.logLevel = new.logLevel
+        configuration.memoryBudget = new.memoryBudget
+        context.memoryBudget.limit = new.memoryBudget
+        configuration.http = new.http
+        down = []
 
         enum Step { case keep(any Listener), update(any Listener, ListenerSpec), restart(any Listener, ListenerSpec), add(ListenerSpec) }
         var plan: [Step] = []
@@ -128,12 +140,16 @@ public actor Supervisor {
                     report.changed.append(spec.name)
                 } else if let revived = await startDuringReload(old.spec, &report, ifItFails: "the listener is down until the next reload") {
                     next.append(revived)
+                } else {
+                    down.append((spec, report.failures.last ?? "failed to start"))
                 }
                 retire(old, gracePeriod: oldGrace)
             case .add(let spec):
                 if let fresh = await startDuringReload(spec, &report, ifItFails: "not started") {
                     next.append(fresh)
                     report.added.append(spec.name)
+                } else {
+                    down.append((spec, report.failures.last ?? "failed to start"))
                 }
             }
         }
@@ -145,6 +161,7 @@ public actor Supervisor {
         } else {
             lastReload = "reload \(report.number) FAILED for \(report.failures.count) listener(s): \(report.failures[0])"
         }
+        recordReload(ok: report.ok)
         return report
     }
 
@@ -171,6 +188,7 @@ public actor Supervisor {
 
     /// Stops accepting everywhere, then lets connections finish for up to `shutdownTimeout`.
     public func shutdown() async {
+        stopping = true
         await stopAll(gracePeriod: gracePeriod)
     }
 
@@ -189,6 +207,53 @@ public actor Supervisor {
         listeners.reduce(0) { $0 + $1.stats.open }
     }
 
+    // MARK: Observability
+
+    private func recordReload(ok: Bool) {
+        if ok { reloadFacts.succeeded += 1 } else { reloadFacts.failed += 1 }
+        reloadFacts.lastSuccessful = ok
+        reloadFacts.lastTimestamp = wallClockSeconds()
+        reloadFacts.lastSummary = lastReload
+    }
+
+    /// A reload whose listeners applied but whose other part (the HTTP endpoint) failed.
+    public func reloadAlsoFailed(_ message: String) {
+        if reloadFacts.lastSuccessful, reloadFacts.succeeded > 0 {
+            reloadFacts.succeeded -= 1
+            reloadFacts.failed += 1
+        }
+        reloadFacts.lastSuccessful = false
+        lastReload = "reload \(reloadCount) FAILED: \(message)"
+        reloadFacts.lastSummary = lastReload
+    }
+
+    /// Every configured listener, running or down, with its counters read now.
+    public func listenerSnapshots() -> [ListenerSnapshot] {
+        var all = listeners.map { l -> ListenerSnapshot in
+            let kind = ListenerKindTag(l.spec.kind)
+            var snapshot = ListenerSnapshot(name: l.spec.name, kind: kind, address: l.localDescription, state: .up,
+                                            openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) },
+                                            announcementLateness: kind == .multicastAnnouncer ? l.stats.announcementLateness.snapshot() : nil)
+            snapshot.relayTargets = l.stats.relayTargets.snapshot()
+            return snapshot
+        }
+        for d in down {
+            let address = d.spec.boundEndpoint?.description ?? d.spec.label
+            all.append(ListenerSnapshot(name: d.spec.name, kind: ListenerKindTag(d.spec.kind), address: address, state: .down(d.reason)))
+        }
+        return all
+    }
+
+    /// Nil when every listener is bound and none is down; else the reason, for `/-/ready`.
+    public var notReadyReason: String? {
+        if stopping { return "shutting down" }
+        if !started { return "starting: binding listeners" }
+        if let d = down.first {
+            return "listener \"\(d.spec.name)\" is down: \(d.reason)" + (down.count > 1 ? " (and \(down.count - 1) more)" : "")
+        }
+        return nil
+    }
+
     // MARK: Status
 
     /// One line for STATUS=, e.g.
@@ -197,6 +262,7 @@ public actor Supervisor {
         var parts = ["Serving \(listeners.count) listener\(listeners.count == 1 ? "" : "s")"]
         var tcp = false, udp = false, mcast = false
         var open = 0, accepted = 0, refused = 0, dIn = 0, dOut = 0, dropped = 0, announced = 0
+        var atFdLimit: [String] = []
         for l in listeners {
             let s = l.stats
             switch l.spec.kind {
@@ -204,7 +270,8 @@ public actor Supervisor {
                 tcp = true
                 open += s.open
                 accepted += s.value(.connectionsAccepted)
-                refused += s.value(.refusedOverLimit) + s.value(.refusedPerSource) + s.value(.refusedDenied)
+                refused += s.value(.refusedOverLimit) + s.value(.refusedPerSource) + s.value(.refusedDenied) + s.value(.refusedFdLimit)
+                if s.atFdLimit.load(ordering: .relaxed) { atFdLimit.append("\"\(l.spec.name)\"") }
             case .udpResponder, .broadcastRebroadcaster:
                 udp = true
                 dIn += s.value(.datagramsIn)
@@ -219,6 +286,9 @@ public actor Supervisor {
             }
         }
         if tcp { parts.append("tcp \(open) open, \(accepted) accepted" + (refused > 0 ? ", \(refused) refused" : "")) }
+        if !atFdLimit.isEmpty {
+            parts.append("AT THE FD LIMIT (RLIMIT_NOFILE \(FileDescriptorLimit.current().soft)): \(atFdLimit.joined(separator: ", ")) not accepting")
+        }
         if udp { parts.append("udp \(dIn) in, \(dOut) out" + (dropped > 0 ? ", \(dropped) dropped" : "")) }
         if mcast { parts.append("\(announced) announcement\(announced == 1 ? "" : "s")") }
         for l in listeners {
@@ -231,6 +301,8 @@ public actor Supervisor {
 
     /// One log line per listener with its counters (SIGUSR1).
     public func logStatistics() {
+        let budget = context.memoryBudget
+        logger.notice("Memory held for peers that do not read: \(budget.held) of memoryBudget \(budget.limit) bytes", metadata: ["event": "statistics"])
         for l in listeners {
             logger.notice("\(l.spec.label): \(l.stats.summary())", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
         }

@@ -24,6 +24,7 @@ enum Paths {
     }
 
     static var netrelayd: String { binary("netrelayd", env: "NETRELAYD_BIN") }
+    static var netrelayctl: String { binary("netrelayctl", env: "NETRELAYCTL_BIN") }
 
     static func makeTempDirectory(_ prefix: String = "netrelayd-test") -> String {
         var template = Array((NSTemporaryDirectory() + "\(prefix)-XXXXXX").utf8CString)

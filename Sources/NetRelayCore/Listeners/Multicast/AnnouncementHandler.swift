@@ -131,6 +131,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
         guard running, let context, let schedule = progress.schedule else { return }
         let now = now(context)
         let firing = schedule.firing(scheduled: progress.nextDeadline, now: now)
+        stats.announcementLateness.observe(nanoseconds: (now - schedule.deadline(progress.nextDeadline)).nanoseconds)
         let resumed = resuming
         resuming = false
         if firing.missed > 0 {

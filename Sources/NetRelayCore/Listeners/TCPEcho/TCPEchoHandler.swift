@@ -31,11 +31,16 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     private var totalIn = 0
     private var totalOut = 0
     private var openedAt = NIODeadline.now()
+    private let budget: MemoryBudget?
+    /// Open while the channel is not writable: what this connection holds against the budget.
+    private var account: MemoryBudget.Account?
+    private var pausedForBudget = false
 
     /// `maxQueued`: the most echo we queue for a peer that is not reading beyond the write
     /// buffer's high-water mark before we disconnect it.
-    init(prefix: String, maxQueued: Int, stats: ListenerStats, logger: Logger) {
+    init(prefix: String, maxQueued: Int, stats: ListenerStats, logger: Logger, budget: MemoryBudget? = nil) {
         self.maxUnrequested = maxQueued
+        self.budget = budget
         self.prefix = prefix.isEmpty ? nil : ByteBuffer(string: prefix)
         self.stats = stats
         self.logger = logger
@@ -54,6 +59,10 @@ final class TCPEchoHandler: ChannelDuplexHandler {
             // NIO reads without asking us when the peer half-closes (it drains the socket to the
             // EOF), so backpressure alone does not bound what we queue then. Cap it.
             unrequested += count
+            if let account, !finishing {
+                // Only what is queued; input discarded while finishing is freed at once.
+                budget?.charge(account, count + (prefix?.readableBytes ?? 0))
+            }
             if unrequested > maxUnrequested {
                 stats.add(.closedNotReading)
                 logger.debug("Closing connection: more than \(maxUnrequested) bytes of echo queued for a peer that is not reading", metadata: ["event": "not-reading"])
@@ -81,6 +90,12 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
+        if let budget, budget.isOver, !finishing, budget.pause(context.channel) {
+            // Over the daemon's memory budget: no new input until it is met again.
+            pausedForBudget = true
+            readHeldBack = true
+            return
+        }
         if writable || finishing {
             context.read()
         } else {
@@ -91,7 +106,24 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         writable = context.channel.isWritable
         if writable { unrequested = 0 }
-        if writable, readHeldBack {
+        if let budget {
+            if !writable, account == nil {
+                // NIO's outbound buffer just passed the high-water mark; from now on what queues counts.
+                let account = budget.open(channel: context.channel, stats: stats)
+                self.account = account
+                // NIO keeps as many receive buffers (up to 64 KiB each) as it reads per wake-up
+                // while echo queues, for the rest of the connection's life: for a peer that does
+                // not read, keep one (maxMessagesPerRead 1, which drops the others), and count it.
+                try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
+                let pending = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+                budget.charge(account, pending + MemoryBudget.receiveBufferAllowance)
+            } else if writable, let account {
+                self.account = nil
+                budget.settle(account)
+                if !finishing { try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 4) }
+            }
+        }
+        if writable, readHeldBack, !pausedForBudget {
             readHeldBack = false
             context.read()
         }
@@ -103,6 +135,12 @@ final class TCPEchoHandler: ChannelDuplexHandler {
         case ChannelEvent.inputClosed:
             // allowHalfOpen: the peer is done sending; echo what is queued, then close.
             finish(context: context, linger: false)
+        case is MemoryBudgetResumeEvent:
+            pausedForBudget = false
+            if readHeldBack, writable || finishing {
+                readHeldBack = false
+                context.read()
+            }
         case is ChannelShouldQuiesceEvent:
             // Shutdown or restart: deliver the echoes we owe, send FIN, and read (discarding)
             // until the peer closes, so unread input does not turn our close into a reset
@@ -120,6 +158,10 @@ final class TCPEchoHandler: ChannelDuplexHandler {
             readHeldBack = false
             context.read()
         }
+        if pausedForBudget {
+            pausedForBudget = false
+            budget?.unpause(context.channel)
+        }
         // Writes complete in order: once this empty one is written, every echo before it is.
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
             guard linger else {
@@ -136,6 +178,13 @@ final class TCPEchoHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         publishCounters()
+        if let budget {
+            if let account {
+                self.account = nil
+                budget.settle(account)
+            }
+            if pausedForBudget { budget.unpause(context.channel) }
+        }
         if logger.logLevel <= .debug {
             let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
             logger.debug(

@@ -48,8 +48,10 @@ final class TCPEchoListener: Listener {
         let logger = context.logger(for: spec)
         let stats = self.stats
         let settings = childSettings
+        let budget = context.memoryBudget
         let gateBox = NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>(nil)
         let policy = AdmissionPolicy(tcp)
+        let label = spec.label
 
         var bootstrap = ServerBootstrap(group: context.group)
             .serverChannelOption(.backlog, value: Int32(tcp.backlog))
@@ -57,6 +59,8 @@ final class TCPEchoListener: Listener {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let gate = ConnectionGate(policy: policy, stats: stats, logger: logger)
+                    // First, so it sees accept()'s errors before anything else and holds its read()s.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(stats: stats, logger: logger, label: label), name: "AcceptBackoff")
                     try channel.pipeline.syncOperations.addHandler(gate, name: "ConnectionGate")
                     gateBox.withLockedValue { $0 = NIOLoopBound(gate, eventLoop: channel.eventLoop) }
                 }
@@ -67,11 +71,19 @@ final class TCPEchoListener: Listener {
             .childChannelInitializer { channel in
                 let current = settings.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try TCPEchoListener.configureConnection(channel, current, stats: stats)
+                    try TCPEchoListener.configureConnection(channel, current, stats: stats, budget: budget)
                 }
             }
         if tcp.reusePort {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption.reusePort, value: 1)
+        }
+        // On the listening socket, before listen(): accepted sockets inherit the sizes, and the
+        // window scale offered in the SYN-ACK is chosen from the receive buffer.
+        if let size = tcp.sendBufferSize {
+            bootstrap = bootstrap.serverChannelOption(.socketOption(.so_sndbuf), value: size)
+        }
+        if let size = tcp.receiveBufferSize {
+            bootstrap = bootstrap.serverChannelOption(.socketOption(.so_rcvbuf), value: size)
         }
 
         let channel: Channel
@@ -103,7 +115,7 @@ final class TCPEchoListener: Listener {
     }
 
     /// The pipeline of one accepted connection.
-    static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats) throws {
+    static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats, budget: MemoryBudget?) throws {
         let tcp = settings.spec
         let options = channel.syncOptions
         // Only what differs from NIO's defaults (no half-closure, 32/64 KiB marks): each option
@@ -123,7 +135,7 @@ final class TCPEchoListener: Listener {
         if let sweepers = settings.idleSweepers {
             try sync.addHandler(IdleTimeoutHandler(sweeper: sweepers.sweeper(for: channel.eventLoop), stats: stats, logger: logger), name: "idle")
         }
-        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger), name: "echo")
+        try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger, budget: budget), name: "echo")
     }
 
     static func describe(_ tcp: TCPEchoSpec) -> String {
@@ -135,6 +147,8 @@ final class TCPEchoListener: Listener {
         if !tcp.allow.isEmpty { parts.append("allow \(tcp.allow.map(\.description).joined(separator: ","))") }
         if !tcp.deny.isEmpty { parts.append("deny \(tcp.deny.map(\.description).joined(separator: ","))") }
         if tcp.reusePort { parts.append("reusePort") }
+        if let size = tcp.sendBufferSize { parts.append("sendBufferSize \(size)") }
+        if let size = tcp.receiveBufferSize { parts.append("receiveBufferSize \(size)") }
         return parts.joined(separator: ", ")
     }
 
@@ -152,6 +166,7 @@ final class TCPEchoListener: Listener {
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
         guard case .tcpEcho(let new) = newSpec.kind, case .tcpEcho(let old) = spec.kind else { return false }
         return new.listen == old.listen && new.reusePort == old.reusePort && new.backlog == old.backlog
+            && new.sendBufferSize == old.sendBufferSize && new.receiveBufferSize == old.receiveBufferSize
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {

@@ -1,0 +1,133 @@
+/// Renders a snapshot in the Prometheus text exposition format (version 0.0.4), straight from
+/// the counters: no client library, no registry, nothing updated per packet. See
+/// docs/observability.md for every family.
+public enum PrometheusExposition {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    public static func render(_ s: DaemonSnapshot) -> String {
+        var w = Writer()
+        w.family("netrelayd_build_info", .gauge, "The running version; always 1.") { w in
+            w.sample("netrelayd_build_info", [("version", s.version)], "1")
+        }
+        w.family("netrelayd_start_time_seconds", .gauge, "When the daemon started, in seconds since the Unix epoch.") { w in
+            w.sample("netrelayd_start_time_seconds", [], format(s.startTime))
+        }
+        if let p = s.process {
+            w.family("process_cpu_seconds_total", .counter, "User and system CPU time spent, in seconds.") { $0.sample("process_cpu_seconds_total", [], format(p.cpuSeconds)) }
+            w.family("process_open_fds", .gauge, "Open file descriptors.") { $0.sample("process_open_fds", [], "\(p.openFDs)") }
+            w.family("process_max_fds", .gauge, "The limit on open file descriptors (RLIMIT_NOFILE).") { $0.sample("process_max_fds", [], "\(p.maxFDs)") }
+            w.family("process_resident_memory_bytes", .gauge, "Resident memory size, in bytes.") { $0.sample("process_resident_memory_bytes", [], "\(p.residentMemoryBytes)") }
+        }
+
+        let up = s.listeners.filter(\.isUp)
+        func labels(_ l: ListenerSnapshot) -> [(String, String)] { [("listener", l.name), ("kind", l.kind.name)] }
+        w.family("netrelayd_listener_up", .gauge, "1 while the listener serves, 0 when it is configured but failed to start.") { w in
+            for l in s.listeners { w.sample("netrelayd_listener_up", labels(l), l.isUp ? "1" : "0") }
+        }
+        let tcp = up.filter { $0.kind == .tcpEcho }
+        if !tcp.isEmpty {
+            w.family("netrelayd_connections_open", .gauge, "Open TCP connections.") { w in
+                for l in tcp { w.sample("netrelayd_connections_open", labels(l), "\(l.openConnections)") }
+            }
+        }
+        for family in MetricFamily.allCases {
+            let counters = Counter.allCases.filter { $0.metric.family == family }
+            let listeners = up.filter { l in counters.contains { $0.applies(to: l.kind) } }
+            guard !listeners.isEmpty else { continue }
+            w.family(family.rawValue, .counter, family.help) { w in
+                for l in listeners {
+                    for c in counters where c.applies(to: l.kind) {
+                        var ls = labels(l)
+                        if let reason = c.metric.reason { ls.append(("reason", reason)) }
+                        w.sample(family.rawValue, ls, "\(l.value(c))")
+                    }
+                }
+            }
+        }
+        let relays = up.filter { !$0.relayTargets.isEmpty }
+        if !relays.isEmpty {
+            func targetLabels(_ l: ListenerSnapshot, _ t: RelayTargetTable.Snapshot) -> [(String, String)] { labels(l) + [("target", t.label)] }
+            w.family("netrelayd_relay_target_up", .gauge, "1 while a rebroadcaster's target is served, 0 while it is skipped (interface missing, down or without IPv4).") { w in
+                for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_up", targetLabels(l, t), t.skipped == nil ? "1" : "0") } }
+            }
+            w.family("netrelayd_relay_target_sent_total", .counter, "Datagrams a rebroadcaster sent to each target.") { w in
+                for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_sent_total", targetLabels(l, t), "\(t.sent)") } }
+            }
+            w.family("netrelayd_relay_target_errors_total", .counter, "Datagrams to each target that failed to send (an error, or a full send buffer).") { w in
+                for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_errors_total", targetLabels(l, t), "\(t.errors)") } }
+            }
+        }
+        let announcers = up.filter { $0.announcementLateness != nil }
+        if !announcers.isEmpty {
+            w.family("netrelayd_announcement_lateness_seconds", .histogram, "How late each announcement's timer fired, in seconds.") { w in
+                for l in announcers { w.histogram("netrelayd_announcement_lateness_seconds", labels(l), l.announcementLateness!) }
+            }
+        }
+
+        let r = s.reloads
+        w.family("netrelayd_config_reloads_total", .counter, "Configuration reloads (SIGHUP), by result.") { w in
+            w.sample("netrelayd_config_reloads_total", [("result", "success")], "\(r.succeeded)")
+            w.sample("netrelayd_config_reloads_total", [("result", "failure")], "\(r.failed)")
+        }
+        w.family("netrelayd_config_last_reload_successful", .gauge, "1 if the last reload (or the start) applied the configuration completely, else 0.") { w in
+            w.sample("netrelayd_config_last_reload_successful", [], r.lastSuccessful ? "1" : "0")
+        }
+        w.family("netrelayd_config_last_reload_timestamp_seconds", .gauge, "When the configuration was last loaded (start or reload), in seconds since the Unix epoch.") { w in
+            w.sample("netrelayd_config_last_reload_timestamp_seconds", [], format(r.lastTimestamp))
+        }
+        w.family("netrelayd_event_loop_lateness_seconds", .histogram, "How late the event loops ran their heartbeat timer, in seconds.") { w in
+            w.histogram("netrelayd_event_loop_lateness_seconds", [], s.loopLateness)
+        }
+        return w.text
+    }
+
+    /// A sample value: integers without a fraction, others as Swift prints them (which Prometheus parses).
+    static func format(_ d: Double) -> String {
+        if d == d.rounded(), abs(d) < 1e15 { return "\(Int64(d))" }
+        return "\(d)"
+    }
+
+    enum MetricType: String { case counter, gauge, histogram }
+
+    struct Writer {
+        var text = ""
+
+        mutating func family(_ name: String, _ type: MetricType, _ help: String, _ samples: (inout Writer) -> Void) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type.rawValue)\n"
+            samples(&self)
+        }
+
+        mutating func sample(_ name: String, _ labels: [(String, String)], _ value: String) {
+            text += name
+            if !labels.isEmpty {
+                text += "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+            }
+            text += " \(value)\n"
+        }
+
+        mutating func histogram(_ name: String, _ labels: [(String, String)], _ h: HistogramSnapshot) {
+            var cumulative = 0
+            for (i, bound) in LatencyHistogram.bounds.enumerated() {
+                cumulative += h.bucketCounts[i]
+                sample(name + "_bucket", labels + [("le", PrometheusExposition.format(bound))], "\(cumulative)")
+            }
+            cumulative += h.bucketCounts[LatencyHistogram.bounds.count]
+            sample(name + "_bucket", labels + [("le", "+Inf")], "\(cumulative)")
+            sample(name + "_sum", labels, PrometheusExposition.format(h.sumSeconds))
+            sample(name + "_count", labels, "\(cumulative)")
+        }
+
+        private func escape(_ v: String) -> String {
+            var out = ""
+            for ch in v {
+                switch ch {
+                case "\\": out += "\\\\"
+                case "\"": out += "\\\""
+                case "\n": out += "\\n"
+                default: out.append(ch)
+                }
+            }
+            return out
+        }
+    }
+}

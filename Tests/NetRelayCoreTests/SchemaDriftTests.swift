@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import NetRelayCore
+
+/// config/netrelayd.schema.json and the decoder describe the same keys. The decoder's side is
+/// read from the decoder itself: the keys it asks for (its "known keys are: ..." message for a
+/// key nobody knows), the keys it reports as "missing required key", and ListenerKindName.all.
+/// A key added to one side only fails here with the key, the kind and the side it is missing on.
+@Suite("JSON Schema matches the decoder")
+struct SchemaDriftTests {
+    static let schemaPath = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("config/netrelayd.schema.json").path
+
+    /// A key no real key is near, so the decoder lists every key it knows instead of a "did you mean".
+    static let probeKey = "zzzzzzzzzzzzzzzzzzzzzzzz"
+
+    /// A minimal valid listener of each kind (the probe key is added to it).
+    static let minimal: [String: String] = [
+        ListenerKindName.tcpEcho: #""listen": "127.0.0.1:2000""#,
+        ListenerKindName.udpResponder: #""listen": "127.0.0.1:2001""#,
+        ListenerKindName.broadcastRebroadcaster: #""listen": "127.0.0.1:2003", "target": "127.255.255.255:2002""#,
+        ListenerKindName.multicastAnnouncer: #""group": "239.255.0.1", "port": 8088"#,
+    ]
+
+    static func schema() throws -> JSONNode {
+        let text = try String(contentsOfFile: schemaPath, encoding: .utf8)
+        return try JSONParser.parse(text)
+    }
+
+    /// The decoder's messages for a document.
+    static func messages(_ json: String) -> [String] {
+        switch ConfigurationDecoder.decode(json, file: "probe.json") {
+        case .success: return []
+        case .failure(let e): return e.issues.map(\.description)
+        }
+    }
+
+    /// The keys listed after "known keys are: " in the decoder's unknown-key message.
+    static func knownKeys(_ json: String) -> Set<String> {
+        guard let m = messages(json).first(where: { $0.contains("unknown key \"\(probeKey)\"") }),
+              let r = m.range(of: "known keys are: ") else { return [] }
+        return Set(m[r.upperBound...].split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        })
+    }
+
+    static func decoderTopLevelKeys() -> Set<String> {
+        knownKeys(#"{"\#(probeKey)": 1, "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}]}"#)
+    }
+
+    static func decoderKeys(kind: String) -> Set<String> {
+        knownKeys(#"{"listeners": [{"name": "x", "kind": "\#(kind)", \#(minimal[kind]!), "\#(probeKey)": 1}]}"#)
+    }
+
+    /// The keys the decoder calls required for a listener of this kind that has only name and kind.
+    static func decoderRequired(kind: String) -> Set<String> {
+        var keys: Set<String> = ["name", "kind"]
+        for m in messages(#"{"listeners": [{"name": "x", "kind": "\#(kind)"}]}"#) {
+            guard let r = m.range(of: "missing required key \"") else { continue }
+            keys.insert(String(m[r.upperBound...].prefix { $0 != "\"" }))
+        }
+        return keys
+    }
+
+    // ------------------------------------------------------------------ schema side
+    static func member(_ node: JSONNode?, _ key: String) -> JSONNode? {
+        guard let node, case .object(let members) = node.value else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+    static func keys(_ node: JSONNode?) -> Set<String> {
+        guard let node, case .object(let members) = node.value else { return [] }
+        return Set(members.map(\.key))
+    }
+    static func strings(_ node: JSONNode?) -> Set<String> {
+        guard let node, case .array(let items) = node.value else { return [] }
+        return Set(items.compactMap { if case .string(let s) = $0.value { return s } else { return nil } })
+    }
+
+    /// "missing in the schema: a, b; missing in the decoder: c" or nil when equal.
+    static func drift(_ what: String, decoder: Set<String>, schema: Set<String>) -> String? {
+        guard decoder != schema else { return nil }
+        var parts: [String] = []
+        let notInSchema = decoder.subtracting(schema).sorted(), notInDecoder = schema.subtracting(decoder).sorted()
+        if !notInSchema.isEmpty { parts.append("the decoder accepts \(notInSchema.map { "\"\($0)\"" }.joined(separator: ", ")) but config/netrelayd.schema.json does not list it") }
+        if !notInDecoder.isEmpty { parts.append("config/netrelayd.schema.json lists \(notInDecoder.map { "\"\($0)\"" }.joined(separator: ", ")) but the decoder does not accept it") }
+        return "\(what): " + parts.joined(separator: "; ")
+    }
+
+    @Test("The decoder's key lists could be read (the probe works)")
+    func probeWorks() {
+        #expect(Self.decoderTopLevelKeys().contains("listeners"))
+        for kind in ListenerKindName.all {
+            #expect(Self.decoderKeys(kind: kind).contains("name"), "no keys read for \(kind)")
+        }
+        #expect(Self.drift("x", decoder: ["a", "b"], schema: ["b", "c"]) ==
+                #"x: the decoder accepts "a" but config/netrelayd.schema.json does not list it; config/netrelayd.schema.json lists "c" but the decoder does not accept it"#)
+    }
+
+    @Test("Top-level keys: the schema's properties are the decoder's keys (plus $schema)")
+    func topLevel() throws {
+        let schema = try Self.schema()
+        let props = Self.keys(Self.member(schema, "properties"))
+        #expect(props.contains("$schema"), "the schema must allow \"$schema\" at the top level")
+        if let d = Self.drift("top level (properties of the schema's root)", decoder: Self.decoderTopLevelKeys(), schema: props.subtracting(["$schema"])) {
+            Issue.record(Comment(rawValue: d))
+        }
+        #expect(Self.strings(Self.member(schema, "required")) == ["listeners"])
+        #expect(Self.messages(#"{"$schema": "netrelayd.schema.json", "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}]}"#) == [],
+                "the decoder must accept and ignore \"$schema\"")
+    }
+
+    @Test("Listener kinds: the schema's enum is ListenerKindName.all, each with its own $defs entry")
+    func kinds() throws {
+        let schema = try Self.schema()
+        let defs = Self.member(schema, "$defs")
+        let listener = Self.member(defs, "listener")
+        let enumKinds = Self.strings(Self.member(Self.member(Self.member(listener, "properties"), "kind"), "enum"))
+        if let d = Self.drift("listener kinds ($defs.listener.properties.kind.enum)", decoder: Set(ListenerKindName.all), schema: enumKinds) {
+            Issue.record(Comment(rawValue: d))
+        }
+        for kind in ListenerKindName.all {
+            #expect(Self.member(defs, kind) != nil, "config/netrelayd.schema.json has no $defs.\(kind)")
+        }
+    }
+
+    @Test("Keys of each kind: the schema's properties are the decoder's keys", arguments: ListenerKindName.all)
+    func keysOfKind(_ kind: String) throws {
+        let def = Self.member(Self.member(try Self.schema(), "$defs"), kind)
+        let props = Self.keys(Self.member(def, "properties"))
+        if let d = Self.drift("\(kind) keys ($defs.\(kind).properties)", decoder: Self.decoderKeys(kind: kind), schema: props) {
+            Issue.record(Comment(rawValue: d))
+        }
+        if let d = Self.drift("\(kind) required keys ($defs.\(kind).required)", decoder: Self.decoderRequired(kind: kind),
+                              schema: Self.strings(Self.member(def, "required"))) {
+            Issue.record(Comment(rawValue: d))
+        }
+        if case .bool(false) = Self.member(def, "additionalProperties")?.value {} else {
+            Issue.record("$defs.\(kind) must set \"additionalProperties\": false (the decoder refuses unknown keys)")
+        }
+    }
+}
