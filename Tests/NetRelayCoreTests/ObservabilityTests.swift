@@ -146,7 +146,7 @@ struct ObservabilityTests {
     @Test("/status.json lists every listener with its state and the counters of its kind")
     func statusDocument() {
         let json = StatusDocument.render(Self.snapshot)
-        #expect(json.contains(#"{"name": "echo", "kind": "tcp-echo", "address": "127.0.0.1:2000", "state": "up", "openConnections": 2, "counters": {"connectionsAccepted": 5, "refusedOverLimit": 1, "refusedPerSource": 0, "refusedDenied": 0, "closedIdle": 2, "closedNotReading": 0, "bytesIn": 100, "bytesOut": 130}}"#))
+        #expect(json.contains(#"{"name": "echo", "kind": "tcp-echo", "address": "127.0.0.1:2000", "state": "up", "openConnections": 2, "counters": {"connectionsAccepted": 5, "refusedOverLimit": 1, "refusedPerSource": 0, "refusedDenied": 0, "closedIdle": 2, "closedNotReading": 0, "bytesIn": 100, "bytesOut": 130, "refusedFdLimit": 0, "closedMemoryBudget": 0}}"#))
         #expect(json.contains(#"{"name": "gone\"x", "kind": "broadcast-rebroadcaster", "address": "127.0.0.1:2003", "state": "down", "reason": "Failed to bind"}"#))
         #expect(json.contains(#""ready": false,"#))
         #expect(json.contains(#""lastReload": {"successful": false, "timestamp": 1764620000.5, "summary": "reload 3 FAILED", "succeeded": 2, "failed": 1}"#))
