@@ -254,3 +254,44 @@ struct RelayTargetsHandlerTests {
     }
 }
 struct NotARebroadcaster: Error {}
+
+@Suite("Relay targets: metrics and /status.json")
+struct RelayTargetsMetricsTests {
+    static let snapshot: DaemonSnapshot = {
+        var relay = ListenerSnapshot(name: "relay", kind: .broadcastRebroadcaster, address: "0.0.0.0:2002", state: .up)
+        relay.counters[Counter.datagramsOut.rawValue] = 5
+        relay.counters[Counter.skippedIngressTarget.rawValue] = 3
+        relay.relayTargets = [
+            .init(label: "eth1:2002", destination: "10.0.1.255:2002", sent: 2, errors: 0, skipped: nil),
+            .init(label: "limited@eth2:2002", destination: "255.255.255.255:2002", sent: 3, errors: 1, skipped: nil),
+            .init(label: "eth3:2002", destination: nil, sent: 0, errors: 0, skipped: "interface \"eth3\" is down"),
+        ]
+        return DaemonSnapshot(version: "0.1.0", startTime: 1, process: nil, listeners: [relay],
+                              reloads: ReloadFacts(lastTimestamp: 1), loopLateness: .empty, notReadyReason: nil, unhealthyReason: nil,
+                              statusLine: "Serving 1 listener")
+    }()
+
+    @Test("Per-target series: up, sent and errors, labelled by listener, kind and the target as configured")
+    func exposition() {
+        let text = PrometheusExposition.render(Self.snapshot)
+        let l = #"listener="relay",kind="broadcast-rebroadcaster""#
+        for line in [
+            #"netrelayd_relay_target_up{\#(l),target="eth1:2002"} 1"#,
+            #"netrelayd_relay_target_up{\#(l),target="eth3:2002"} 0"#,
+            #"netrelayd_relay_target_sent_total{\#(l),target="eth1:2002"} 2"#,
+            #"netrelayd_relay_target_sent_total{\#(l),target="limited@eth2:2002"} 3"#,
+            #"netrelayd_relay_target_errors_total{\#(l),target="limited@eth2:2002"} 1"#,
+            #"netrelayd_relay_not_sent_back_total{\#(l)} 3"#,
+            #"netrelayd_datagrams_dropped_total{\#(l),reason="interface_not_listed"} 0"#,
+        ] {
+            #expect(text.split(separator: "\n").contains(Substring(line)), "\(line)")
+        }
+        #expect(text.contains("# TYPE netrelayd_relay_target_sent_total counter"))
+    }
+
+    @Test("/status.json lists each target with its counters and why it is skipped")
+    func status() {
+        let json = StatusDocument.render(Self.snapshot)
+        #expect(json.contains(#""targets": [{"target": "eth1:2002", "destination": "10.0.1.255:2002", "sent": 2, "errors": 0, "skipped": null}, {"target": "limited@eth2:2002", "destination": "255.255.255.255:2002", "sent": 3, "errors": 1, "skipped": null}, {"target": "eth3:2002", "destination": null, "sent": 0, "errors": 0, "skipped": "interface \"eth3\" is down"}]"#))
+    }
+}

@@ -24,6 +24,12 @@ public enum StatusDocument {
                 let counters = Counter.allCases.filter { $0.applies(to: l.kind) }
                     .map { "\(JSONNode.quote("\($0)")): \(l.value($0))" }
                 fields.append("\"counters\": {" + counters.joined(separator: ", ") + "}")
+                if !l.relayTargets.isEmpty {
+                    let targets = l.relayTargets.map { t in
+                        "{\"target\": \(JSONNode.quote(t.label)), \"destination\": \(t.destination.map(JSONNode.quote) ?? "null"), \"sent\": \(t.sent), \"errors\": \(t.errors), \"skipped\": \(t.skipped.map(JSONNode.quote) ?? "null")}"
+                    }
+                    fields.append("\"targets\": [" + targets.joined(separator: ", ") + "]")
+                }
             case .down(let reason):
                 fields.append("\"state\": \"down\"")
                 fields.append("\"reason\": \(JSONNode.quote(reason))")
