@@ -72,6 +72,15 @@ struct DaemonStatus: Decodable {
         var reason: String?
         var openConnections: Int?
         var counters: [String: Int]?
+        /// A broadcast-rebroadcaster's targets.
+        var targets: [Target]?
+    }
+
+    struct Target: Decodable {
+        var target: String
+        var sent: Int
+        var errors: Int
+        var skipped: String?
     }
 
     struct Reload: Decodable {
@@ -104,7 +113,15 @@ enum StatusTable {
             r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count) }
                 .joined(separator: "  ")
         }
-        return ([first] + lines).joined(separator: "\n") + "\n"
+        // A relay's targets, where there is more than one or one is skipped (one target: the row says it all).
+        var notes: [String] = []
+        for l in s.listeners {
+            guard let targets = l.targets, targets.count > 1 || targets.contains(where: { $0.skipped != nil }) else { continue }
+            notes.append("\(l.name) targets: " + targets.map { t in
+                (t.skipped.map { "\(t.target) SKIPPED (\($0))" } ?? t.target) + " sent \(t.sent), errors \(t.errors)"
+            }.joined(separator: "; "))
+        }
+        return ([first] + lines + notes).joined(separator: "\n") + "\n"
     }
 
     /// The counters a person looks at first, for the listener's kind.
