@@ -11,6 +11,7 @@ public enum MetricFamily: String, Sendable, CaseIterable {
     case announcements = "netrelayd_announcements_total"
     case announcementsMissed = "netrelayd_announcements_missed_total"
     case relayNotSentBack = "netrelayd_relay_not_sent_back_total"
+    case relayOwnEchoes = "netrelayd_relay_own_echoes_total"
 
     public var help: String {
         switch self {
@@ -24,6 +25,7 @@ public enum MetricFamily: String, Sendable, CaseIterable {
         case .datagramsDropped: return "Datagrams dropped or not sent, by reason."
         case .announcements: return "Multicast announcements sent."
         case .announcementsMissed: return "Announcement deadlines skipped because the timer fired too late."
+        case .relayOwnEchoes: return "Own broadcasts the host looped back to the rebroadcaster's socket, dropped in the kernel by the relay mark (expected: one per broadcast to the listen port)."
         case .relayNotSentBack: return "Broadcasts not relayed to a target on the interface and port they came in on (heard there already)."
         }
     }
@@ -60,6 +62,7 @@ extension Counter {
         case .droppedTotalRateLimit: return (.datagramsDropped, "total_rate_limit")
         case .droppedInterfaceNotListed: return (.datagramsDropped, "interface_not_listed")
         case .skippedIngressTarget: return (.relayNotSentBack, nil)
+        case .ownEchoesDroppedInKernel: return (.relayOwnEchoes, nil)
         }
     }
 
@@ -74,7 +77,7 @@ extension Counter {
             return kind == .udpResponder || kind == .broadcastRebroadcaster
         case .droppedBadSource, .droppedEmpty:
             return kind == .udpResponder
-        case .droppedOwnPacket, .droppedSourceNotAllowed, .droppedInterfaceNotListed, .skippedIngressTarget:
+        case .droppedOwnPacket, .droppedSourceNotAllowed, .droppedInterfaceNotListed, .skippedIngressTarget, .ownEchoesDroppedInKernel:
             return kind == .broadcastRebroadcaster
         case .sendErrors:
             return kind != .tcpEcho

@@ -40,6 +40,9 @@ public enum Counter: Int, CaseIterable, Sendable {
     case droppedInterfaceNotListed
     /// Targets left out for a datagram because they go back out of the interface it came in on.
     case skippedIngressTarget
+    /// Our own relayed broadcasts looped back to our socket by the host and dropped in the kernel
+    /// by the relay mark (split off `droppedInKernel`: expected, one per broadcast sent to our port).
+    case ownEchoesDroppedInKernel
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -70,6 +73,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .closedMemoryBudget: return "closed over the memory budget"
         case .droppedInterfaceNotListed: return "dropped from interfaces not in listenInterfaces"
         case .skippedIngressTarget: return "not sent back out of the ingress interface"
+        case .ownEchoesDroppedInKernel: return "own broadcasts heard back (dropped in kernel)"
         }
     }
 }

@@ -68,6 +68,9 @@ final class BroadcastListener: Listener {
             settings.acceptedInterfaces = Set(b.listenInterfaces.map(Self.interfaceIndex).filter { $0 != 0 })
         }
         settings.resolution = resolution
+        // With one target the echo stays in droppedInKernel, as it always was.
+        settings.echoesComeBack = b.targets.count > 1 && b.relayMark > 0
+            && (b.listen.address.isUnspecified || settings.broadcastDestinations.contains(b.listen.address))
         settings.missingListenInterfaces = b.listenInterfaces.filter { Self.interfaceIndex($0) == 0 }
         return settings
     }

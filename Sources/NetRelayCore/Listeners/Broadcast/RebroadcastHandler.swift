@@ -27,6 +27,9 @@ struct RebroadcastSettings: Sendable {
     var resolution: RelayTargetResolution?
     /// `listenInterfaces` names with no interface now (for log lines).
     var missingListenInterfaces: [String] = []
+    /// A broadcast to our own port comes back to this socket (wildcard or broadcast-address
+    /// bound) and the relay mark drops it in the kernel: counted as an own echo, not a drop.
+    var echoesComeBack = false
 
     /// A rebroadcaster serves one subnet; this bounds its rate-limit table.
     static let rateLimitMaxSources = 4096
@@ -144,7 +147,8 @@ final class RebroadcastHandler: ChannelInboundHandler {
                 continue
             }
             flow.queue(envelope.data, prefixedWith: settings.prefix, to: t.address, allocator: context.channel.allocator,
-                       interfaceIndex: t.sendInterfaceIndex, target: settings.targetCounters[k])
+                       interfaceIndex: t.sendInterfaceIndex, target: settings.targetCounters[k],
+                       echoes: settings.echoesComeBack && t.endpoint.port == ownPort)
         }
     }
 

@@ -19,6 +19,8 @@ final class DatagramBatch {
     private let what: String
     /// The reason of the last failed send, for the listener's log line if the socket is lost.
     private(set) var lastSendError: String?
+    /// Of the last batch sent, the datagrams the host loops back to our own socket.
+    private(set) var lastSentEchoes = 0
 
     init(sender: DatagramSender?, stats: ListenerStats, drops: SummaryReporter, failures: SummaryReporter, what: String) {
         self.sender = sender
@@ -31,8 +33,8 @@ final class DatagramBatch {
     var isEmpty: Bool { outbox.isEmpty }
 
     func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator,
-               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil) {
-        outbox.send(payload, prefixedWith: prefix, to: address, allocator: allocator, interfaceIndex: interfaceIndex, target: target)
+               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil, echoes: Bool = false) {
+        outbox.send(payload, prefixedWith: prefix, to: address, allocator: allocator, interfaceIndex: interfaceIndex, target: target, echoes: echoes)
     }
 
     /// Sends what was queued and adds the outcome to `tally`. Returns true when the datagrams
@@ -43,6 +45,7 @@ final class DatagramBatch {
         let n = outbox.count
         if let sender {
             let r = outbox.send(with: sender)
+            lastSentEchoes = outbox.sentEchoes
             outbox.removeAll()
             tally.add(.datagramsOut, r.sent)
             if r.wouldBlock > 0 { queueFull(r.wouldBlock, tally: &tally, context: context) }

@@ -77,8 +77,8 @@ final class DatagramFlow {
     }
 
     func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to destination: SocketAddress, allocator: ByteBufferAllocator,
-               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil) {
-        batch.queue(payload, prefixedWith: prefix, to: destination, allocator: allocator, interfaceIndex: interfaceIndex, target: target)
+               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil, echoes: Bool = false) {
+        batch.queue(payload, prefixedWith: prefix, to: destination, allocator: allocator, interfaceIndex: interfaceIndex, target: target, echoes: echoes)
     }
 
     /// Counts a dropped datagram and logs it as a rate-limited summary; `explain` gets the
@@ -97,6 +97,7 @@ final class DatagramFlow {
     func readComplete(context: ChannelHandlerContext) {
         batchNow = nil
         let mustFlush = batch.send(context: context, tally: &tally)
+        if batch.lastSentEchoes > 0 { kernelDrops?.expectEchoes(batch.lastSentEchoes) }
         tally.publish(to: stats)
         if mustFlush { context.flush() }
     }

@@ -18,6 +18,8 @@ struct DatagramOutbox {
         var interfaceIndex: Int = 0
         /// The rebroadcaster's target it counts for; nil: none.
         var target: RelayTargetTable.Entry?
+        /// The host loops it back to our own socket (a broadcast to our own port).
+        var echoes: Bool = false
     }
 
     private var items: [Item] = []
@@ -32,7 +34,7 @@ struct DatagramOutbox {
 
     /// Queues `prefix + payload` (or the payload alone) to `address` as one datagram.
     mutating func send(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator,
-                       interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil) {
+                       interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil, echoes: Bool = false) {
         if arena == nil {
             arena = allocator.buffer(capacity: Self.initialArenaCapacity)
         } else if items.isEmpty {
@@ -43,12 +45,13 @@ struct DatagramOutbox {
         let start = arena!.writerIndex
         if let prefix { arena!.writeImmutableBuffer(prefix) }
         arena!.writeImmutableBuffer(payload)
-        items.append(Item(address: address, start: start, length: arena!.writerIndex - start, interfaceIndex: interfaceIndex, target: target))
+        items.append(Item(address: address, start: start, length: arena!.writerIndex - start, interfaceIndex: interfaceIndex, target: target, echoes: echoes))
         if target != nil { hasTargets = true }
     }
 
     /// Sends the batch with sendmmsg(2) on the sender's socket.
-    func send(with sender: DatagramSender) -> DatagramSender.Result {
+    mutating func send(with sender: DatagramSender) -> DatagramSender.Result {
+        sentEchoes = 0
         guard let arena, !items.isEmpty else { return .init() }
         guard hasTargets else {
             return arena.withUnsafeReadableBytes { raw in
@@ -59,25 +62,34 @@ struct DatagramOutbox {
             }
         }
         var failed: [Int] = []
+        let list = self.items
         let result = arena.withUnsafeReadableBytes { raw in
-            sender.send(count: self.items.count, base: raw.baseAddress!, unsent: { failed.append($0) }) { i in
-                (self.items[i].address, self.items[i].start, self.items[i].length, self.items[i].interfaceIndex)
+            sender.send(count: list.count, base: raw.baseAddress!, unsent: { failed.append($0) }) { i in
+                (list[i].address, list[i].start, list[i].length, list[i].interfaceIndex)
             }
         }
-        countTargets(failed: failed)
+        sentEchoes = countTargets(failed: failed)
         return result
     }
 
-    /// Adds each item to its target's counters: sent, or an error for the indexes in `failed` (ascending).
-    func countTargets(failed: [Int]) {
+    /// Adds each item to its target's counters: sent, or an error for the indexes in `failed`
+    /// (ascending). Returns how many of those sent loop back to our socket (`echoes`).
+    @discardableResult
+    func countTargets(failed: [Int]) -> Int {
         var next = 0
+        var echoes = 0
         for (i, item) in items.enumerated() {
             let isFailed = next < failed.count && failed[next] == i
             if isFailed { next += 1 }
+            if item.echoes && !isFailed { echoes += 1 }
             guard let t = item.target else { continue }
             if isFailed { t.addError(1) } else { t.addSent(1) }
         }
+        return echoes
     }
+
+    /// Sent datagrams of the last `send(with:)` that loop back to our socket.
+    private(set) var sentEchoes = 0
 
     /// Writes (does not flush) the batch through the pipeline: NIO's own write path, for
     /// channels without a `DatagramSender` (EmbeddedChannel in tests). The last write carries
