@@ -188,7 +188,7 @@ public enum ConfigurationDecoder {
         return listen == nil ? nil : s
     }
 
-    static func checkReplyFits(prefix: String, maxDatagramSize: Int, prefixKey: String, _ r: ObjectReader, _ c: IssueCollector) {
+    private static func checkReplyFits(prefix: String, maxDatagramSize: Int, prefixKey: String, _ r: ObjectReader, _ c: IssueCollector) {
         let total = prefix.utf8.count + maxDatagramSize
         if total > maxUDPPayload {
             c.report(r.raw("maxDatagramSize")?.location ?? r.node.location, r.childPath("maxDatagramSize"),
@@ -256,13 +256,13 @@ public enum ConfigurationDecoder {
     }
 
     /// `totalRateLimit` and its burst (twice the rate unless given, as for `rateLimit`).
-    static func decodeTotalRateLimit(_ r: ObjectReader, what: String, default rate: Double) -> (Double, Int) {
+    private static func decodeTotalRateLimit(_ r: ObjectReader, what: String, default rate: Double) -> (Double, Int) {
         let total = r.value("totalRateLimit", .seconds(0...10_000_000).renamed("a number of \(what) per second across all sources, from 0 to 10000000 (0: no limit)"), default: rate)
         let burst = r.value("totalRateLimitBurst", .integer(1...10_000_000, unit: what), default: max(1, Int(total * 2)))
         return (total, burst)
     }
 
-    static let relayMarkType = FieldType<Int>.integer(0...63).renamed("a DSCP value from 1 to 63 (0: do not mark and do not drop marked datagrams)")
+    private static let relayMarkType = FieldType<Int>.integer(0...63).renamed("a DSCP value from 1 to 63 (0: do not mark and do not drop marked datagrams)")
 
     static let interfaceName = FieldType<String>(expected: "an interface name such as \"eth0\"") { node in
         guard case .string(let s) = node.value else {
