@@ -426,15 +426,8 @@ public enum ConfigurationDecoder {
                 members = Array(members[k...] + members[..<k])
             }
             var steps: [String] = []
-            for (k, m) in members.enumerated() {
-                let next = members[(k + 1) % members.count]
-                switch m.spec.kind {
-                case .broadcastRebroadcaster(let b):
-                    let t = loopTarget(b, next.spec)
-                    steps.append("\"\(m.spec.name)\" sends to \(t) and \"\(next.spec.name)\" hears it on \(next.spec.boundEndpoint.map { "\($0)" } ?? "?")")
-                default:
-                    steps.append("\"\(m.spec.name)\" (udp-responder) replies to \"\(next.spec.name)\"")
-                }
+            for k in members.indices {
+                steps.append(loopStep(members[k].spec, next: members[(k + 1) % members.count].spec))
             }
             let rebroadcasters = members.filter { if case .broadcastRebroadcaster = $0.spec.kind { return true } else { return false } }
             guard let first = rebroadcasters.first, case .object(let keys) = first.node.value else { continue }
@@ -444,6 +437,17 @@ public enum ConfigurationDecoder {
             let (location, keyPath) = key.map { ($0.value.location, $0.key) } ?? loopTargetLocation(first.spec, members[1 % members.count].spec, keys)
             c.report(location ?? first.node.location, "\(first.path).\(keyPath)",
                      "these listeners form a loop: \(steps.joined(separator: "; ")); every datagram would go round for ever, one more prefix each pass; point a target at a port no listener in the loop listens on, or set \"allowLoop\": true \(optIn) if the relay mark and the rate limits are to break it")
+        }
+    }
+
+    /// One step of a loop, as the error message tells it. (A function of its own: inlined in
+    /// `checkLoops`, this code crashed the Swift 6.3.1 optimizer, CopyPropagation, in -O -wmo builds.)
+    private static func loopStep(_ m: ListenerSpec, next: ListenerSpec) -> String {
+        switch m.kind {
+        case .broadcastRebroadcaster(let b):
+            return "\"\(m.name)\" sends to \(loopTarget(b, next)) and \"\(next.name)\" hears it on \(next.boundEndpoint.map { "\($0)" } ?? "?")"
+        default:
+            return "\"\(m.name)\" (udp-responder) replies to \"\(next.name)\""
         }
     }
 

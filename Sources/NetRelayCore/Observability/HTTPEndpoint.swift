@@ -78,6 +78,9 @@ public final class HTTPEndpoint: Sendable {
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // A scraper that stops reading pins at most this much kernel memory (the kernel
+            // doubles it) on top of the write buffer, and is found stalled soon after.
+            .childChannelOption(.socketOption(.so_sndbuf), value: 64 * 1024)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.writeBufferHighWaterMark / 2, high: limits.writeBufferHighWaterMark))
             .childChannelInitializer { [self] channel in
                 let admitted = connections.withLockedValue { open -> Bool in
