@@ -62,12 +62,25 @@ while True:
         return (out, p)
     }
 
+    /// Several clients started together, then waited for together: on a loaded machine, starting
+    /// them one after the other can take longer than the first one's duration.
+    func listeners(_ lab: RoutedLab, _ hosts: [(Int, Int)], port: Int, dir: String, duration: Double) throws -> [(output: String, process: Process)] {
+        let started = try hosts.map { s, h -> (output: String, process: Process) in
+            let out = "\(dir)/s\(s)h\(h)-\(port)-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+            return (out, try lab.spawn(namespace: lab.namespace(s, h), ["python3", "-c", LabScripts.listen, "\(port)", "\(duration)"], output: out))
+        }
+        try waitUntil(timeout: 15, "clients ready") { started.allSatisfy { LabScripts.isReady($0.output) } }
+        return started
+    }
+
     func send(_ lab: RoutedLab, from s: Int, _ h: Int, _ datagrams: [(String, String, Int)]) throws {
         try lab.exec(s, h, ["python3", "-c", Self.send] + datagrams.flatMap { [$0.0, $0.1, "\($0.2)"] })
     }
 
+    /// Clients run for a fixed time (long enough for all of them to start on a loaded machine, and
+    /// to catch a duplicate that comes late); this waits until they are done.
     func finish(_ clients: [(output: String, process: Process)]) throws {
-        try waitUntil(timeout: 20, "clients to finish") { clients.allSatisfy { !$0.process.isRunning } }
+        try waitUntil(timeout: 30, "clients to finish") { clients.allSatisfy { !$0.process.isRunning } }
     }
 
     @Test("Two subnets: a broadcast from A (limited and subnet) is heard exactly once in every host of B; A hears no relayed copy")
@@ -78,9 +91,8 @@ while True:
         let port = Ports.free()
         let daemon = try RelayLabDaemon(lab: lab, config: configJSON([relay(port: port, subnets: [1, 2], lab)]))
         try daemon.waitForLog("rebroadcasting to \(lab.broadcastAddress(1)):\(port) (broadcast address of eth1), \(lab.broadcastAddress(2)):\(port) (broadcast address of eth2)")
-        let a2 = try listener(lab, 1, 2, port: port, dir: dir, duration: 4)
-        let b1 = try listener(lab, 2, 1, port: port, dir: dir, duration: 4)
-        let b2 = try listener(lab, 2, 2, port: port, dir: dir, duration: 4)
+        let clients = try listeners(lab, [(1, 2), (2, 1), (2, 2)], port: port, dir: dir, duration: 8)
+        let (a2, b1, b2) = (clients[0], clients[1], clients[2])
         try send(lab, from: 1, 1, [("limited", "255.255.255.255", port), ("subnet", lab.broadcastAddress(1), port)])
         try finish([a2, b1, b2])
 
@@ -112,7 +124,7 @@ while True:
         let dir = Paths.makeTempDirectory("netrelayd-relaylab")
         let port = Ports.free()
         let daemon = try RelayLabDaemon(lab: lab, config: configJSON([relay(port: port, subnets: [1, 2, 3], lab)]))
-        let clients = try [(1, 2), (2, 1), (2, 2), (3, 1), (3, 2)].map { try listener(lab, $0.0, $0.1, port: port, dir: dir, duration: 4) }
+        let clients = try listeners(lab, [(1, 2), (2, 1), (2, 2), (3, 1), (3, 2)], port: port, dir: dir, duration: 8)
         try send(lab, from: 1, 1, [("from-A", lab.broadcastAddress(1), port)])
         try finish(clients)
 
@@ -141,7 +153,7 @@ while True:
         _ = try daemon.notify.wait(timeout: 10, after: 0, "STATUS naming the skipped target") {
             NotifySocket.value("STATUS", in: $0)?.contains("broadcast-rebroadcaster \"relay\" on 0.0.0.0:\(port) skips eth3:\(port) (interface \"eth3\" is down)") == true
         }
-        let b = try listener(lab, 2, 1, port: port, dir: dir, duration: 3)
+        let b = try listener(lab, 2, 1, port: port, dir: dir, duration: 6)
         try send(lab, from: 1, 1, [("while-down", lab.broadcastAddress(1), port)])
         try finish([b])
         #expect(LabScripts.heard(b.output).map(\.text) == ["while-down"])
@@ -153,7 +165,7 @@ while True:
         daemon.signal(SIGHUP)
         try daemon.waitForLog("broadcast-rebroadcaster \"relay\" on 0.0.0.0:\(port): target eth3:\(port) is served again: \(lab.broadcastAddress(3)):\(port)")
         try daemon.waitForLog("Reload 2 complete")
-        let c = try listener(lab, 3, 1, port: port, dir: dir, duration: 3)
+        let c = try listener(lab, 3, 1, port: port, dir: dir, duration: 6)
         try send(lab, from: 1, 1, [("after-up", lab.broadcastAddress(1), port)])
         try finish([c])
         #expect(LabScripts.heard(c.output).map(\.text) == ["after-up"])
@@ -168,7 +180,7 @@ while True:
         let dir = Paths.makeTempDirectory("netrelayd-relaylab")
         let port = Ports.free()
         let daemon = try RelayLabDaemon(lab: lab, config: configJSON([relay(port: port, subnets: [1, 2], lab, "\"listenInterfaces\": [\"eth1\"]")]))
-        let a = try listener(lab, 1, 1, port: port, dir: dir, duration: 3)
+        let a = try listener(lab, 1, 1, port: port, dir: dir, duration: 6)
         try send(lab, from: 2, 1, [("from-B", lab.broadcastAddress(2), port)])
         try finish([a])
         #expect(LabScripts.heard(a.output).isEmpty)
@@ -190,10 +202,10 @@ while True:
         var clients: [(output: String, process: Process)] = []
         for s in 1...3 {
             let out = "\(dir)/s\(s)-\(port).jsonl"
-            let p = try lab.spawn(namespace: lab.namespace(s, 1), ["python3", "-c", Self.listenWithDestination, "\(port)", "3"], output: out)
-            try waitUntil(timeout: 10, "client in subnet \(s) ready") { LabScripts.isReady(out) }
+            let p = try lab.spawn(namespace: lab.namespace(s, 1), ["python3", "-c", Self.listenWithDestination, "\(port)", "8"], output: out)
             clients.append((out, p))
         }
+        try waitUntil(timeout: 15, "clients ready") { clients.allSatisfy { LabScripts.isReady($0.output) } }
         // Sent to the relay's own address in A: every target gets it, none is A's.
         try send(lab, from: 1, 1, [("x", lab.relayAddress(1), port)])
         try finish(clients)
