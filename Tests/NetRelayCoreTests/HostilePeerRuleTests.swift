@@ -66,11 +66,12 @@ struct MemoryBudgetHandlerTests {
 
         stall(small)
         stall(big)
-        try small.writeInbound(ByteBuffer(repeating: 1, count: 300))
-        try big.writeInbound(ByteBuffer(repeating: 1, count: 600))
-        #expect(budget.held == 900 + 2 * a)
+        // Powers of two: a buffer is charged at its capacity, which NIO rounds up to one.
+        try small.writeInbound(ByteBuffer(repeating: 1, count: 256))
+        try big.writeInbound(ByteBuffer(repeating: 1, count: 512))
+        #expect(budget.held == 768 + 2 * a)
         #expect(stats.value(.closedMemoryBudget) == 0)
-        try big.writeInbound(ByteBuffer(repeating: 1, count: 200))  // 1100 + 2a > 1000 + 2a
+        try big.writeInbound(ByteBuffer(repeating: 1, count: 256))  // 1024 + 2a > 1000 + 2a
         #expect(budget.isOver)
         #expect(stats.value(.closedMemoryBudget) == 1)
 
@@ -79,10 +80,10 @@ struct MemoryBudgetHandlerTests {
         reader.pipeline.read()
         #expect(readerSpy.reads == before)
 
-        // The close happens on the big connection's loop; it settles its 800 bytes (+ a).
+        // The close happens on the big connection's loop; it settles its 768 bytes (+ a).
         big.embeddedEventLoop.run()
         #expect(!big.isActive)
-        #expect(budget.held == 300 + a)
+        #expect(budget.held == 256 + a)
         #expect(!budget.isOver)
         reader.embeddedEventLoop.run()
         #expect(readerSpy.reads == before + 1, "the paused read resumes")
@@ -94,6 +95,49 @@ struct MemoryBudgetHandlerTests {
         _ = smallSpy
         _ = try? small.finish()
         _ = try? reader.finish()
+    }
+}
+
+@Suite("EchoReceiveAllocator")
+struct EchoReceiveAllocatorTests {
+    @Test("Charged at capacity: a read that fills 100 bytes of a 16 KiB buffer while unwritable counts 16 KiB")
+    func chargedAtCapacity() throws {
+        let a = MemoryBudget.receiveBufferAllowance
+        let budget = MemoryBudget(limit: 64 << 20, logger: quietLogger)
+        let stats = ListenerStats()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(TCPEchoHandler(prefix: "", maxQueued: 64 << 20, stats: stats, logger: quietLogger, budget: budget))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        var buffer = EchoReceiveAllocator().buffer(allocator: ByteBufferAllocator())
+        #expect(buffer.capacity == EchoReceiveAllocator.defaultCapacity)
+        buffer.writeBytes([UInt8](repeating: 7, count: 100))
+        try channel.writeInbound(buffer)
+        #expect(budget.held == a + EchoReceiveAllocator.defaultCapacity)
+        _ = try? channel.finish()
+    }
+
+    @Test("No size hint and never asks to grow, so NIO's pool keeps one buffer and reuses it")
+    func oneBuffer() {
+        var allocator = EchoReceiveAllocator()
+        #expect(allocator.nextBufferSize() == nil)
+        #expect(allocator.record(actualReadBytes: EchoReceiveAllocator.defaultCapacity) == false)
+        #expect(allocator.record(actualReadBytes: 1) == false)
+        // Through NIO's pool as BaseStreamSocketChannel drives it: reads while an earlier buffer
+        // is still queued (held here) get fresh storage; the pool itself stores only one.
+        var pool = NIOPooledRecvBufferAllocator(capacity: 4, recvAllocator: allocator)
+        var held: [ByteBuffer] = []
+        for _ in 0..<4 {
+            let (b, _) = pool.buffer(allocator: ByteBufferAllocator()) { $0.writeInteger(UInt8(1)) }
+            pool.record(actualReadBytes: 1)
+            held.append(b)
+        }
+        #expect(pool.count == 1)
+        #expect(held.allSatisfy { $0.capacity == EchoReceiveAllocator.defaultCapacity })
+        held.removeAll()
+        let (again, _) = pool.buffer(allocator: ByteBufferAllocator()) { $0.writeInteger(UInt8(2)) }
+        #expect(pool.count == 1 && again.capacity == EchoReceiveAllocator.defaultCapacity)
     }
 }
 

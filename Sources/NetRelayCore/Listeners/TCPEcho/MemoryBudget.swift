@@ -75,9 +75,9 @@ public final class MemoryBudget: Sendable {
     static let summaryWindow = TimeAmount.seconds(10)
     /// Trim the heap a second after this much has been released (at most once per second).
     static let trimThreshold = 4 << 20
-    /// Counted for every unwritable connection besides its queued echo: the receive buffer NIO
-    /// keeps for its next read (at most 64 KiB; TCPEchoHandler keeps it to one while unwritable).
-    static let receiveBufferAllowance = 64 << 10
+    /// Counted for every unwritable connection besides its queued echo: the one receive buffer
+    /// the connection keeps for its next read (`EchoReceiveAllocator`).
+    static let receiveBufferAllowance = EchoReceiveAllocator.defaultCapacity
 
     private let limitValue: ManagedAtomic<Int>
     private let total = ManagedAtomic<Int>(0)

@@ -53,15 +53,17 @@ final class TCPEchoHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let count = unwrapInboundIn(data).readableBytes
+        let buffer = unwrapInboundIn(data)
+        let count = buffer.readableBytes
         unpublishedIn += count
         if !writable {
             // NIO reads without asking us when the peer half-closes (it drains the socket to the
             // EOF), so backpressure alone does not bound what we queue then. Cap it.
             unrequested += count
             if let account, !finishing {
-                // Only what is queued; input discarded while finishing is freed at once.
-                budget?.charge(account, count + (prefix?.readableBytes ?? 0))
+                // Only what is queued; input discarded while finishing is freed at once. The
+                // whole buffer stays allocated until written, however little of it was filled.
+                budget?.charge(account, buffer.capacity + (prefix?.readableBytes ?? 0))
             }
             if unrequested > maxUnrequested {
                 stats.add(.closedNotReading)

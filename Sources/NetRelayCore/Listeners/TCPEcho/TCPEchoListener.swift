@@ -68,6 +68,8 @@ final class TCPEchoListener: Listener {
             // Echo is request/response: send small replies at once rather than wait for Nagle.
             // (.tcpOption: TCP_NODELAY lives at IPPROTO_TCP; at SOL_SOCKET its number is SO_DEBUG.)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // One 16 KiB receive buffer per connection instead of NIO's pool of up to 4 × 64 KiB.
+            .childChannelOption(.recvAllocator, value: EchoReceiveAllocator())
             .childChannelInitializer { channel in
                 let current = settings.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {
