@@ -10,6 +10,8 @@ public enum MetricFamily: String, Sendable, CaseIterable {
     case datagramsDropped = "netrelayd_datagrams_dropped_total"
     case announcements = "netrelayd_announcements_total"
     case announcementsMissed = "netrelayd_announcements_missed_total"
+    case connectionsAdopted = "netrelayd_adopted_connections_total"
+    case socketsAdopted = "netrelayd_adopted_sockets_total"
 
     public var help: String {
         switch self {
@@ -23,6 +25,8 @@ public enum MetricFamily: String, Sendable, CaseIterable {
         case .datagramsDropped: return "Datagrams dropped or not sent, by reason."
         case .announcements: return "Multicast announcements sent."
         case .announcementsMissed: return "Announcement deadlines skipped because the timer fired too late."
+        case .connectionsAdopted: return "TCP connections adopted from the previous instance at a restart (systemd's fd store)."
+        case .socketsAdopted: return "Listening sockets adopted from the previous instance at a restart (systemd's fd store)."
         }
     }
 }
@@ -56,6 +60,8 @@ extension Counter {
         case .droppedInKernel: return (.datagramsDropped, "kernel")
         case .droppedEmpty: return (.datagramsDropped, "empty")
         case .droppedTotalRateLimit: return (.datagramsDropped, "total_rate_limit")
+        case .connectionsAdopted: return (.connectionsAdopted, nil)
+        case .socketsAdopted: return (.socketsAdopted, nil)
         }
     }
 
@@ -76,6 +82,10 @@ extension Counter {
             return kind != .tcpEcho
         case .announcements, .missedDeadlines:
             return kind == .multicastAnnouncer
+        case .connectionsAdopted:
+            return kind == .tcpEcho
+        case .socketsAdopted:
+            return kind != .multicastAnnouncer
         }
     }
 }

@@ -36,6 +36,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case refusedFdLimit
     /// Connections closed because the daemon-wide memory budget was exceeded.
     case closedMemoryBudget
+    /// Established connections adopted from the previous instance (systemd's fd store).
+    case connectionsAdopted
+    /// Listening or bound sockets adopted from the previous instance (0 or 1 per start).
+    case socketsAdopted
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -64,6 +68,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedTotalRateLimit: return "dropped by total rate limit"
         case .refusedFdLimit: return "refused at the fd limit"
         case .closedMemoryBudget: return "closed over the memory budget"
+        case .connectionsAdopted: return "adopted from the previous instance"
+        case .socketsAdopted: return "sockets adopted from the previous instance"
         }
     }
 }
