@@ -33,15 +33,16 @@ def hostport(s):
     return host.strip("[]"), int(port)
 
 
-def udp_drops(port):
-    """Drops counted by the kernel on UDP sockets bound to PORT in this netns (/proc/net/udp)."""
+def udp_drops(*ports):
+    """Drops counted by the kernel on UDP sockets bound to PORTS in this netns (/proc/net/udp):
+    the responder's receive queue and the client's (for the replies)."""
     total = 0
     try:
         with open("/proc/net/udp") as f:
             next(f)
             for line in f:
                 fields = line.split()
-                if int(fields[1].split(":")[1], 16) == port:
+                if int(fields[1].split(":")[1], 16) in ports:
                     total += int(fields[-1])
     except OSError:
         pass
@@ -194,7 +195,15 @@ async def main(argv):
     conns = [Conn(i) for i in range(N_CONN)]
     conn_tasks = [asyncio.ensure_future(run_conn(c, tcp_addr, tcp_prefix, state)) for c in conns]
     transport, udp = await loop.create_datagram_endpoint(lambda: UDPClient(udp_prefix), remote_addr=udp_addr)
-    drops_before = udp_drops(udp_addr[1])
+    sock = transport.get_extra_info("socket")
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):  # FORCE: root, above rmem_max
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, 8 << 20)
+            break
+        except OSError:
+            pass
+    my_port = transport.get_extra_info("sockname")[1]
+    drops_before = (udp_drops(udp_addr[1]), udp_drops(my_port))
     cstats = {"attempts": 0, "echoed": 0, "refused": 0, "failed": 0, "errors": [], "max_connect": 0.0, "max_roundtrip": 0.0}
     ctask = asyncio.ensure_future(connector(tcp_addr, source, tcp_prefix, state, cstats))
 
@@ -214,7 +223,7 @@ async def main(argv):
     state["stop"] = True
     await ctask
     await asyncio.sleep(2)
-    drops_after = udp_drops(udp_addr[1])
+    drops_after = (udp_drops(udp_addr[1]), udp_drops(my_port))
     transport.close()
     p1 = {
         "seconds": round(time.monotonic() - t0, 1),
@@ -230,7 +239,9 @@ async def main(argv):
         "udp_unanswered": udp.sent - len(udp.answered),
         "udp_bad_replies": udp.bad,
         "udp_send_errors": udp.send_errors,
-        "udp_kernel_drops": drops_after - drops_before,
+        "udp_kernel_drops": drops_after[0] - drops_before[0] + drops_after[1] - drops_before[1],
+        "udp_kernel_drops_responder": drops_after[0] - drops_before[0],
+        "udp_kernel_drops_client": drops_after[1] - drops_before[1],
         "connector": {k: (v[:10] if k == "errors" else (round(v * 1000, 1) if k.startswith("max") else v)) for k, v in cstats.items()},
     }
     with open(os.path.join(out, "phase1.json.tmp"), "w") as f:
