@@ -233,6 +233,9 @@ struct DaemonService: Service, CustomStringConvertible {
             if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: FileDescriptorLimit.current().soft) {
                 logger.warning("\(warning)", metadata: ["event": "config-warning"])
             }
+            if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
+                logger.warning("\(warning)", metadata: ["event": "config-warning"])
+            }
             await http.release(unless: configuration.http)
             var report = await supervisor.reload(to: configuration)
             do {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import NIOCore
 
@@ -201,14 +206,23 @@ public actor Supervisor {
 
     /// Starts a listener for a reload; a failure is logged (with what it means) and reported.
     private func startDuringReload(_ spec: ListenerSpec, _ report: inout ReloadReport, ifItFails consequence: String) async -> (any Listener)? {
-        let listener = ListenerFactory.make(spec, context: context)
-        do {
-            try await listener.start()
-            return listener
-        } catch {
-            report.failures.append("\(error)")
-            logger.error("\(error); \(consequence)", metadata: ["event": "reload-error", "listener": .string(spec.name)])
-            return nil
+        var attempts = 0
+        while true {
+            let listener = ListenerFactory.make(spec, context: context)
+            do {
+                try await listener.start()
+                return listener
+            } catch let error as ListenerStartError where error.errno == EADDRINUSE && context.fdStore.enabled && attempts < 20 {
+                // A restarted listener's old socket was just removed from the fd store, and
+                // systemd closes its copy a moment after our FDSTOREREMOVE=1: wait for the port.
+                attempts += 1
+                try? await Task.sleep(nanoseconds: 50_000_000)
+                continue
+            } catch {
+                report.failures.append("\(error)")
+                logger.error("\(error); \(consequence)", metadata: ["event": "reload-error", "listener": .string(spec.name)])
+                return nil
+            }
         }
     }
 
