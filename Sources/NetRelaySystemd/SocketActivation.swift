@@ -8,10 +8,12 @@ import NIOConcurrencyHelpers
 import NetRelayCore
 import NIOCore
 
-/// Sockets passed by systemd socket activation (sd_listen_fds_with_names(3)), by
-/// FileDescriptorName=. A listener adopts the socket named after it.
+/// Sockets passed by systemd (sd_listen_fds_with_names(3)): socket activation's, by
+/// FileDescriptorName=, and the file descriptor store's, by the FDNAME= the previous instance
+/// gave them (`StoredSocketName`). A listener adopts the socket named after it; the matching
+/// rules are `InheritedSocketPool`'s.
 public final class SystemdSockets: InheritedSocketSource {
-    private let remaining: NIOLockedValueBox<[InheritedSocket]>
+    private let remaining: NIOLockedValueBox<InheritedSocketPool>
 
     /// Reads LISTEN_FDS/LISTEN_FDNAMES once and unsets them, so children do not see them.
     public init() {
@@ -30,18 +32,23 @@ public final class SystemdSockets: InheritedSocketSource {
             }
             free(names)
         }
-        remaining = NIOLockedValueBox(found)
+        remaining = NIOLockedValueBox(InheritedSocketPool(found))
     }
 
     public func take(named name: String) -> InheritedSocket? {
-        remaining.withLockedValue { list in
-            guard let i = list.firstIndex(where: { $0.name == name }) else { return nil }
-            return list.remove(at: i)
-        }
+        remaining.withLockedValue { $0.take(named: name) }
     }
 
     public func unclaimed() -> [InheritedSocket] {
-        remaining.withLockedValue { $0 }
+        remaining.withLockedValue { $0.unclaimed }
+    }
+
+    public func takeConnections(of name: String) -> [InheritedSocket] {
+        remaining.withLockedValue { $0.takeConnections(of: name) }
+    }
+
+    public func takeStale() -> [InheritedSocket] {
+        remaining.withLockedValue { $0.takeStale() }
     }
 
     static func socketType(_ fd: Int32) -> InheritedSocket.SocketType {

@@ -65,6 +65,15 @@ public final class SystemdNotifier: ServiceNotifier {
         if sent < 0 { _ = sd_notify(0, message) }
     }
 
+    /// FDSTORE=1 and friends, with the fds as SCM_RIGHTS (sd_pid_notify_with_fds(3); it opens a
+    /// socket per call, which is fine for the few calls at start and at shutdown).
+    public func notify(_ message: String, fileDescriptors: [CInt]) -> Bool {
+        guard getenv("NOTIFY_SOCKET") != nil else { return false }
+        return fileDescriptors.withUnsafeBufferPointer { fds in
+            sd_pid_notify_with_fds(0, 0, message, fds.baseAddress, UInt32(fds.count)) > 0
+        }
+    }
+
     /// The watchdog interval systemd asks for (WATCHDOG_USEC, checked against WATCHDOG_PID).
     public static func watchdogInterval() -> TimeAmount? {
         var usec: UInt64 = 0

@@ -21,17 +21,28 @@ func runDaemon(configPath: String, logLevel: String?) async -> Int32 {
     LoggingSystem.bootstrap { _ in
         toJournal ? JournalLogHandler(control: control) as any LogHandler : StderrLogHandler(control: control)
     }
+    let notifier = SystemdNotifier()
     let options = DaemonOptions(
         configPath: configPath,
         logLevelOverride: override,
         logLevel: control,
         logger: Logger(label: "netrelayd"),
-        notifier: SystemdNotifier(),
+        notifier: notifier,
         watchdogInterval: SystemdNotifier.watchdogInterval(),
         sockets: SystemdSockets(),
-        version: netrelaydVersion
+        version: netrelaydVersion,
+        fdStore: FileDescriptorStore(capacity: fdStoreCapacity(), notifier: notifier)
     )
     return await Daemon.run(options).rawValue
+}
+
+/// The fd store's size from the environment ($FDSTORE, or the unit's NETRELAYD_FDSTORE_MAX=).
+func fdStoreCapacity() -> Int {
+    var env: [String: String] = [:]
+    for key in ["NOTIFY_SOCKET", "FDSTORE", "NETRELAYD_FDSTORE_MAX"] {
+        if let v = getenv(key) { env[key] = String(cString: v) }
+    }
+    return FileDescriptorStore.capacity(environment: env)
 }
 
 func checkConfig(path: String) -> Int32 {
@@ -40,6 +51,11 @@ func checkConfig(path: String) -> Int32 {
         for warning in configuration.warnings(file: path) { writeErr("warning: \(warning)") }
         // The daemon raises its soft limit to the hard one at start; judge by that.
         if let warning = configuration.fileDescriptorWarning(file: path, limit: FileDescriptorLimit.effective()) {
+            writeErr("warning: \(warning)")
+        }
+        // Judged against the unit's store when run from it (ExecReload=) or given the variable.
+        if let max = getenv("NETRELAYD_FDSTORE_MAX").flatMap({ Int(String(cString: $0)) }),
+           let warning = FileDescriptorStore.warning(configuration, file: path, capacity: max) {
             writeErr("warning: \(warning)")
         }
         print("configuration OK")

@@ -146,7 +146,7 @@ struct ObservabilityTests {
     @Test("/status.json lists every listener with its state and the counters of its kind")
     func statusDocument() {
         let json = StatusDocument.render(Self.snapshot)
-        #expect(json.contains(#"{"name": "echo", "kind": "tcp-echo", "address": "127.0.0.1:2000", "state": "up", "openConnections": 2, "counters": {"connectionsAccepted": 5, "refusedOverLimit": 1, "refusedPerSource": 0, "refusedDenied": 0, "closedIdle": 2, "closedNotReading": 0, "bytesIn": 100, "bytesOut": 130, "refusedFdLimit": 0, "closedMemoryBudget": 0}}"#))
+        #expect(json.contains(#"{"name": "echo", "kind": "tcp-echo", "address": "127.0.0.1:2000", "state": "up", "openConnections": 2, "counters": {"connectionsAccepted": 5, "refusedOverLimit": 1, "refusedPerSource": 0, "refusedDenied": 0, "closedIdle": 2, "closedNotReading": 0, "bytesIn": 100, "bytesOut": 130, "refusedFdLimit": 0, "closedMemoryBudget": 0, "connectionsAdopted": 0, "socketsAdopted": 0}}"#))
         #expect(json.contains(#"{"name": "gone\"x", "kind": "broadcast-rebroadcaster", "address": "127.0.0.1:2003", "state": "down", "reason": "Failed to bind"}"#))
         #expect(json.contains(#""ready": false,"#))
         #expect(json.contains(#""lastReload": {"successful": false, "timestamp": 1764620000.5, "summary": "reload 3 FAILED", "succeeded": 2, "failed": 1}"#))
@@ -240,6 +240,13 @@ struct ObservabilityTests {
         # HELP netrelayd_announcements_missed_total Announcement deadlines skipped because the timer fired too late.
         # TYPE netrelayd_announcements_missed_total counter
         netrelayd_announcements_missed_total{listener="time",kind="multicast-announcer"} 1
+        # HELP netrelayd_adopted_connections_total TCP connections adopted from the previous instance at a restart (systemd's fd store).
+        # TYPE netrelayd_adopted_connections_total counter
+        netrelayd_adopted_connections_total{listener="echo",kind="tcp-echo"} 0
+        # HELP netrelayd_adopted_sockets_total Listening sockets adopted from the previous instance at a restart (systemd's fd store).
+        # TYPE netrelayd_adopted_sockets_total counter
+        netrelayd_adopted_sockets_total{listener="echo",kind="tcp-echo"} 0
+        netrelayd_adopted_sockets_total{listener="udp",kind="udp-responder"} 0
         # HELP netrelayd_announcement_lateness_seconds How late each announcement's timer fired, in seconds.
         # TYPE netrelayd_announcement_lateness_seconds histogram
         netrelayd_announcement_lateness_seconds_bucket{listener="time",kind="multicast-announcer",le="0.001"} 3

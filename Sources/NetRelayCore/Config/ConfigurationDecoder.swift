@@ -405,6 +405,10 @@ public enum ConfigurationDecoder {
 
     /// Listeners that feed each other in a cycle (`RelayLoops`): one error per loop, at the target
     /// of its first rebroadcaster, naming every listener in it.
+    /// Not optimized: with -O, Swift 6.3.1's CopyPropagation pass crashes on this function
+    /// ("Found outside of lifetime use", a begin_borrow of ListenerSpec), which breaks every
+    /// release build. It runs once per configuration load.
+    @_optimize(none)
     private static func checkLoops(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
         var nodes: [RelayLoops.Node] = []
         var decodedIndex: [Int] = []

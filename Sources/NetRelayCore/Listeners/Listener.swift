@@ -46,8 +46,11 @@ public struct ListenerContext: Sendable {
     public var hostName: String
     /// Shared by every tcp-echo connection of the daemon.
     public var memoryBudget: MemoryBudget
+    /// systemd's file descriptor store (disabled outside systemd): listeners store their sockets.
+    public var fdStore: FileDescriptorStore
 
-    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil) {
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled) {
+        self.fdStore = fdStore
         self.group = group
         self.logger = logger
         self.sockets = sockets

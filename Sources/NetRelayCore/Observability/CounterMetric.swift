@@ -12,6 +12,8 @@ public enum MetricFamily: String, Sendable, CaseIterable {
     case announcementsMissed = "netrelayd_announcements_missed_total"
     case relayNotSentBack = "netrelayd_relay_not_sent_back_total"
     case relayOwnEchoes = "netrelayd_relay_own_echoes_total"
+    case connectionsAdopted = "netrelayd_adopted_connections_total"
+    case socketsAdopted = "netrelayd_adopted_sockets_total"
 
     public var help: String {
         switch self {
@@ -27,6 +29,8 @@ public enum MetricFamily: String, Sendable, CaseIterable {
         case .announcementsMissed: return "Announcement deadlines skipped because the timer fired too late."
         case .relayOwnEchoes: return "Own broadcasts the host looped back to the rebroadcaster's socket, dropped in the kernel by the relay mark (expected: one per broadcast to the listen port)."
         case .relayNotSentBack: return "Broadcasts not relayed to a target on the interface and port they came in on (heard there already)."
+        case .connectionsAdopted: return "TCP connections adopted from the previous instance at a restart (systemd's fd store)."
+        case .socketsAdopted: return "Listening sockets adopted from the previous instance at a restart (systemd's fd store)."
         }
     }
 }
@@ -63,6 +67,8 @@ extension Counter {
         case .droppedInterfaceNotListed: return (.datagramsDropped, "interface_not_listed")
         case .skippedIngressTarget: return (.relayNotSentBack, nil)
         case .ownEchoesDroppedInKernel: return (.relayOwnEchoes, nil)
+        case .connectionsAdopted: return (.connectionsAdopted, nil)
+        case .socketsAdopted: return (.socketsAdopted, nil)
         }
     }
 
@@ -83,6 +89,10 @@ extension Counter {
             return kind != .tcpEcho
         case .announcements, .missedDeadlines:
             return kind == .multicastAnnouncer
+        case .connectionsAdopted:
+            return kind == .tcpEcho
+        case .socketsAdopted:
+            return kind != .multicastAnnouncer
         }
     }
 }

@@ -16,9 +16,13 @@ public struct DaemonOptions: Sendable {
     public var watchdogInterval: TimeAmount?
     public var sockets: any InheritedSocketSource
     public var version: String
+    /// systemd's file descriptor store; disabled when the unit has none (or outside systemd).
+    public var fdStore: FileDescriptorStore
 
     public init(configPath: String, logLevelOverride: Logger.Level?, logLevel: LogLevelControl, logger: Logger,
-                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: any InheritedSocketSource, version: String) {
+                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: any InheritedSocketSource, version: String,
+                fdStore: FileDescriptorStore = .disabled) {
+        self.fdStore = fdStore
         self.configPath = configPath
         self.logLevelOverride = logLevelOverride
         self.logLevel = logLevel
@@ -58,13 +62,16 @@ public enum Daemon {
         if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: fds.after.soft) {
             logger.warning("\(warning)", metadata: ["event": "config-warning"])
         }
+        if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
+            logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        }
         logger.info(
             "Starting netrelayd \(options.version): \(configuration.listeners.count) listener(s) from \(options.configPath), \(configuration.eventLoopThreads) event loop thread(s)",
             metadata: ["event": "starting"]
         )
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
-        let context = ListenerContext(group: group, logger: logger, sockets: options.sockets)
+        let context = ListenerContext(group: group, logger: logger, sockets: options.sockets, fdStore: options.fdStore)
         context.memoryBudget.limit = configuration.memoryBudget
         context.memoryBudget.startHeapTrimmer(on: group.next())
         let supervisor = Supervisor(configuration: configuration, context: context)
@@ -184,9 +191,20 @@ struct DaemonService: Service, CustomStringConvertible {
 
         let open = await supervisor.openConnections
         let timeout = await supervisor.configuration.shutdownTimeout
-        notifier.notify("STOPPING=1\n" + NotifyMessage.status("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)"))
-        logger.info("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)", metadata: ["event": "stopping"])
-        await supervisor.shutdown()
+        if options.fdStore.enabled {
+            // SIGTERM is a stop or a restart; systemd keeps the store only for a restart.
+            let text = "Shutting down: handing \(open) connection(s) and the listening sockets to systemd's file descriptor store (up to \(formatSeconds(timeout)) s)"
+            notifier.notify("STOPPING=1\n" + NotifyMessage.status(text))
+            logger.info("\(text)", metadata: ["event": "stopping"])
+            let started = NIODeadline.now()
+            let stored = await supervisor.shutdownForHandOver()
+            let ms = (NIODeadline.now() - started).nanoseconds / 1_000_000
+            logger.info("Stored \(stored) of \(open) connection(s) in the file descriptor store in \(ms) ms (\(options.fdStore.count) entries); the next instance carries on with them, and a stop closes them", metadata: ["event": "stored"])
+        } else {
+            notifier.notify("STOPPING=1\n" + NotifyMessage.status("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)"))
+            logger.info("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)", metadata: ["event": "stopping"])
+            await supervisor.shutdown()
+        }
         await http.stop()
         watchdog?.stop()
     }
@@ -213,6 +231,9 @@ struct DaemonService: Service, CustomStringConvertible {
                 logger.warning("\(warning)", metadata: ["event": "config-warning"])
             }
             if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: FileDescriptorLimit.current().soft) {
+                logger.warning("\(warning)", metadata: ["event": "config-warning"])
+            }
+            if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
                 logger.warning("\(warning)", metadata: ["event": "config-warning"])
             }
             await http.release(unless: configuration.http)

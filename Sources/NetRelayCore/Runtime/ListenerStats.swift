@@ -43,6 +43,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     /// Our own relayed broadcasts looped back to our socket by the host and dropped in the kernel
     /// by the relay mark (split off `droppedInKernel`: expected, one per broadcast sent to our port).
     case ownEchoesDroppedInKernel
+    /// Established connections adopted from the previous instance (systemd's fd store).
+    case connectionsAdopted
+    /// Listening or bound sockets adopted from the previous instance (0 or 1 per start).
+    case socketsAdopted
 
     /// How the counter reads in a summary line.
     public var label: String {
@@ -74,6 +78,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .droppedInterfaceNotListed: return "dropped from interfaces not in listenInterfaces"
         case .skippedIngressTarget: return "not sent back out of the ingress interface"
         case .ownEchoesDroppedInKernel: return "own broadcasts heard back (dropped in kernel)"
+        case .connectionsAdopted: return "adopted from the previous instance"
+        case .socketsAdopted: return "sockets adopted from the previous instance"
         }
     }
 }

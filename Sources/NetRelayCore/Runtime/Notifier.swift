@@ -10,6 +10,13 @@ import Darwin
 /// a recorder in tests). Messages are newline-separated `KEY=value` assignments.
 public protocol ServiceNotifier: Sendable {
     func notify(_ message: String)
+    /// Sends `message` with `fileDescriptors` attached (SCM_RIGHTS; sd_pid_notify_with_fds(3)),
+    /// for FDSTORE=1. Returns false when they were not sent: the caller still owns them either way.
+    func notify(_ message: String, fileDescriptors: [CInt]) -> Bool
+}
+
+extension ServiceNotifier {
+    public func notify(_ message: String, fileDescriptors: [CInt]) -> Bool { false }
 }
 
 /// For runs outside systemd and for tests that do not care.

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import NIOCore
 
@@ -17,6 +22,9 @@ public actor Supervisor {
     public private(set) var reloadFacts = ReloadFacts(lastTimestamp: wallClockSeconds())
     private var started = false
     private var stopping = false
+    /// "adopted 3 sockets and 42 connections from the previous instance", for STATUS=; nil when
+    /// nothing came from systemd's fd store.
+    public private(set) var adoption: String?
 
     public init(configuration: Configuration, context: ListenerContext) {
         self.configuration = configuration
@@ -43,7 +51,34 @@ public actor Supervisor {
             await stopAll(gracePeriod: .zero)
             throw UnclaimedSocketsError(sockets: extra, listenerNames: configuration.listeners.map(\.name))
         }
+        await adoptFromStore()
         started = true
+    }
+
+    /// What the previous instance left in systemd's fd store: its connections go to their
+    /// listeners; entries whose listener is gone (or is no tcp-echo) are removed and closed.
+    private func adoptFromStore() async {
+        var connections = 0
+        for l in listeners {
+            let stored = context.sockets.takeConnections(of: l.spec.name)
+            guard !stored.isEmpty else { continue }
+            if let tcp = l as? TCPEchoListener {
+                connections += await tcp.adoptConnections(stored)
+            } else {
+                for s in stored { TCPEchoListener.discardStored(s, store: context.fdStore, logger: logger, why: "\(l.spec.label) is not a tcp-echo listener") }
+            }
+        }
+        let names = Set(configuration.listeners.map(\.name))
+        for s in context.sockets.takeStale() {
+            let listener = s.storedEntry?.listenerName ?? s.name
+            TCPEchoListener.discardStored(s, store: context.fdStore, logger: logger,
+                why: names.contains(listener) ? "listener \"\(listener)\" did not take it" : "listener \"\(listener)\" is no longer in the configuration")
+        }
+        let sockets = listeners.reduce(0) { $0 + $1.stats.value(.socketsAdopted) }
+        guard sockets + connections > 0 else { return }
+        let text = "\(sockets) listening socket\(sockets == 1 ? "" : "s") and \(connections) connection\(connections == 1 ? "" : "s") from the previous instance"
+        adoption = "adopted " + text
+        logger.info("Adopted \(text)", metadata: ["event": "adopted"])
     }
 
     // MARK: Reload
@@ -111,12 +146,16 @@ public actor Supervisor {
         // from one listener to another in one reload.
         let removed = listeners.filter { !wanted.contains($0.spec.name) }
         for old in removed {
+            context.fdStore.remove(.listener(old.spec.name))
             await old.stopAccepting()
             retire(old, gracePeriod: oldGrace)
             report.removed.append(old.spec.name)
             logger.info("Stopped \(old.spec.label): removed from the configuration", metadata: ["event": "removed", "listener": .string(old.spec.name)])
         }
-        for case .restart(let old, _) in plan { await old.stopAccepting() }
+        for case .restart(let old, _) in plan {
+            context.fdStore.remove(.listener(old.spec.name))
+            await old.stopAccepting()
+        }
 
         var next: [any Listener] = []
         for step in plan {
@@ -167,14 +206,23 @@ public actor Supervisor {
 
     /// Starts a listener for a reload; a failure is logged (with what it means) and reported.
     private func startDuringReload(_ spec: ListenerSpec, _ report: inout ReloadReport, ifItFails consequence: String) async -> (any Listener)? {
-        let listener = ListenerFactory.make(spec, context: context)
-        do {
-            try await listener.start()
-            return listener
-        } catch {
-            report.failures.append("\(error)")
-            logger.error("\(error); \(consequence)", metadata: ["event": "reload-error", "listener": .string(spec.name)])
-            return nil
+        var attempts = 0
+        while true {
+            let listener = ListenerFactory.make(spec, context: context)
+            do {
+                try await listener.start()
+                return listener
+            } catch let error as ListenerStartError where error.errno == EADDRINUSE && context.fdStore.enabled && attempts < 20 {
+                // A restarted listener's old socket was just removed from the fd store, and
+                // systemd closes its copy a moment after our FDSTOREREMOVE=1: wait for the port.
+                attempts += 1
+                try? await Task.sleep(nanoseconds: 50_000_000)
+                continue
+            } catch {
+                report.failures.append("\(error)")
+                logger.error("\(error); \(consequence)", metadata: ["event": "reload-error", "listener": .string(spec.name)])
+                return nil
+            }
         }
     }
 
@@ -190,6 +238,33 @@ public actor Supervisor {
     public func shutdown() async {
         stopping = true
         await stopAll(gracePeriod: gracePeriod)
+    }
+
+    /// Shutdown with systemd's fd store: the listening sockets stay in the store (closing ours
+    /// does not close them: connections wait in the backlog, datagrams in the receive queue) and
+    /// every tcp-echo connection that fits is handed over instead of drained. systemd cannot be
+    /// told apart a stop from a restart; on a stop it closes the whole store itself. Returns the
+    /// number of connections stored.
+    public func shutdownForHandOver() async -> Int {
+        stopping = true
+        let all = listeners
+        listeners = []
+        for l in all { await l.stopAccepting() }
+        let grace = gracePeriod
+        var stored = 0
+        await withTaskGroup(of: Int.self) { group in
+            for l in all {
+                group.addTask {
+                    if let tcp = l as? TCPEchoListener { return await tcp.handOver(gracePeriod: grace) }
+                    await l.drain(gracePeriod: grace)
+                    return 0
+                }
+            }
+            for await n in group { stored += n }
+        }
+        for task in draining { await task.value }
+        draining = []
+        return stored
     }
 
     private func stopAll(gracePeriod: TimeAmount) async {
@@ -295,6 +370,7 @@ public actor Supervisor {
             let skipped = l.stats.relayTargets.skippedSummary
             if !skipped.isEmpty { parts.append("\(l.spec.label) skips \(skipped.joined(separator: ", "))") }
         }
+        if let adoption { parts.append(adoption) }
         if let lastReload { parts.append(lastReload) }
         return parts.joined(separator: " | ")
     }

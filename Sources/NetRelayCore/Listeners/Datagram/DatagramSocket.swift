@@ -49,6 +49,8 @@ final class DatagramSocket: Sendable {
     static let maxRebindDelay = TimeAmount.seconds(5)
 
     private let spec: ListenerSpec
+    /// For `socketsAdopted`.
+    private let stats: ListenerStats?
     private let context: ListenerContext
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
@@ -60,7 +62,8 @@ final class DatagramSocket: Sendable {
 
     init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
          initializer: @escaping @Sendable (Channel, CInt?) throws -> Void,
-         lastSendError: @escaping @Sendable () -> String?) {
+         lastSendError: @escaping @Sendable () -> String?, stats: ListenerStats? = nil) {
+        self.stats = stats
         self.spec = spec
         self.context = context
         self.logger = logger
@@ -76,7 +79,14 @@ final class DatagramSocket: Sendable {
     func start() async throws -> Channel {
         let (listen, options) = state.withLockedValue { ($0.options.listen, $0.options) }
         let channel: Channel
-        if let inherited = context.sockets.take(named: spec.name) {
+        let store = context.fdStore
+        var inherited = context.sockets.take(named: spec.name)
+        if let stored = inherited, stored.storedEntry != nil, (try? checkInherited(stored, listen: listen)) == nil {
+            // The previous instance's socket no longer fits the config (the address changed): let it go.
+            TCPEchoListener.discardStored(stored, store: store, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
+            inherited = nil
+        }
+        if let inherited {
             try checkInherited(inherited, listen: listen)
             let spare = dup(inherited.fd)
             do {
@@ -86,11 +96,26 @@ final class DatagramSocket: Sendable {
                 throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
             }
             state.withLockedValue { $0.spareFD = spare >= 0 ? spare : nil }
-            logger.info("Adopted socket-activated fd \(inherited.fd) (\(inherited.name)) for \(spec.label)", metadata: ["event": "adopted"])
+            if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
+            logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
+            // A socket unit's socket outlives restarts by itself; a stored one goes back in.
+            if spare >= 0, inherited.storedEntry != nil { storeSocket(spare) }
         } else {
             do {
                 let fd = try Self.boundSocket(try listen.socketAddress(), options)
-                channel = try await open(boundSocket: fd)
+                // With a store, the socket outlives our copy: a rebind must adopt it again, as
+                // for a socket-activated one, because binding anew would find the port taken.
+                let spare = store.enabled ? dup(fd) : -1
+                do {
+                    channel = try await open(boundSocket: fd)
+                } catch {
+                    if spare >= 0 { close(spare) }
+                    throw error
+                }
+                if spare >= 0 {
+                    state.withLockedValue { $0.spareFD = spare }
+                    storeSocket(spare)
+                }
             } catch {
                 throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
             }
@@ -107,6 +132,15 @@ final class DatagramSocket: Sendable {
         }
         watch(channel)
         return channel
+    }
+
+    /// Puts the socket in systemd's fd store (`fd` is our spare duplicate of it).
+    private func storeSocket(_ fd: CInt) {
+        let store = context.fdStore
+        guard store.enabled else { return }
+        if !store.store(fd, as: .listener(spec.name)) {
+            logger.warning("Could not put the socket of \(spec.label) in systemd's file descriptor store (full, or systemd refused it): a restart closes it", metadata: ["event": "fdstore"])
+        }
     }
 
     /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before

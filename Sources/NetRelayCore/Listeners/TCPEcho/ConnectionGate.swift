@@ -73,19 +73,41 @@ final class ConnectionGate: ChannelInboundHandler {
             // Not yet registered with a loop: closing it here only closes the file descriptor.
             child.close(promise: nil)
         case .admit:
-            let id = ObjectIdentifier(child)
-            open[id] = child
-            if let peer { openBySource[peer, default: 0] += 1 }
             stats.add(.connectionsAccepted)
-            stats.openConnections.wrappingIncrement(ordering: .relaxed)
-            let loop = context.eventLoop
-            let me = NIOLoopBound(self, eventLoop: loop)
-            child.closeFuture.whenComplete { _ in
-                loop.execute { me.value.release(id, peer: peer) }
-            }
+            register(child, peer: peer, loop: context.eventLoop)
             context.fireChannelRead(data)
         }
     }
+
+    private func register(_ child: Channel, peer: IPAddress?, loop: EventLoop) {
+        let id = ObjectIdentifier(child)
+        open[id] = child
+        if let peer { openBySource[peer, default: 0] += 1 }
+        stats.openConnections.wrappingIncrement(ordering: .relaxed)
+        let me = NIOLoopBound(self, eventLoop: loop)
+        child.closeFuture.whenComplete { _ in
+            loop.execute { me.value.release(id, peer: peer) }
+        }
+    }
+
+    /// A connection adopted from the previous instance (already registered on its own loop):
+    /// judged by the same policy and counted as open. Returns the refusal, if any (the caller
+    /// closes it). Call on the gate's loop.
+    func adopt(_ child: Channel) -> Counter? {
+        guard let loop = eventLoop else { return .refusedOverLimit }
+        let peer = child.remoteAddress.flatMap { IPAddress($0)?.unmapped }
+        let fromPeer = peer.map { openBySource[$0, default: 0] } ?? 0
+        if case .refuse(let reason) = policy.decide(peer: peer, open: open.count, openFromPeer: fromPeer) {
+            stats.add(reason)
+            return reason
+        }
+        stats.add(.connectionsAdopted)
+        register(child, peer: peer, loop: loop)
+        return nil
+    }
+
+    /// The connections open now, for a hand-over to the next instance. Call on the gate's loop.
+    var openChannels: [Channel] { Array(open.values) }
 
     private func release(_ id: ObjectIdentifier, peer: IPAddress?) {
         guard open.removeValue(forKey: id) != nil else { return }

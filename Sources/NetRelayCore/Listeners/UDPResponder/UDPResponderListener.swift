@@ -57,7 +57,8 @@ final class UDPResponderListener: Listener {
                 try channel.pipeline.syncOperations.addHandler(handler)
                 state.withLockedValue { $0.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
             },
-            lastSendError: { state.withLockedValue { $0.handler }?.value.lastSendError }
+            lastSendError: { state.withLockedValue { $0.handler }?.value.lastSendError },
+            stats: stats
         )
         let channel = try await socket.start()
         let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? udp.listen.description

@@ -1,0 +1,90 @@
+import Logging
+import NIOConcurrencyHelpers
+
+/// systemd's file descriptor store (FileDescriptorStoreMax=, FDSTORE=1, sd_notify(3)): sockets
+/// kept by the service manager while a restart job runs and passed to the next instance in
+/// LISTEN_FDS, under the FDNAME= they were stored with (`StoredSocketName`).
+///
+/// `capacity` is how many entries the unit's store holds; 0 (the daemon run by hand, or a unit
+/// without a store) turns every call into a no-op, and the daemon behaves as it always did.
+/// systemd 252 does not tell a service the size of its store (254+ sets $FDSTORE), so the unit
+/// mirrors FileDescriptorStoreMax= in Environment=NETRELAYD_FDSTORE_MAX=.
+public final class FileDescriptorStore: Sendable {
+    public let capacity: Int
+    private let notifier: any ServiceNotifier
+    private let used = NIOLockedValueBox(Set<String>())
+
+    public init(capacity: Int, notifier: any ServiceNotifier) {
+        self.capacity = max(0, capacity)
+        self.notifier = notifier
+    }
+
+    public static let disabled = FileDescriptorStore(capacity: 0, notifier: NullNotifier())
+
+    public var enabled: Bool { capacity > 0 }
+    /// Entries stored (or inherited and kept) by this instance.
+    public var count: Int { used.withLockedValue { $0.count } }
+
+    /// Stores a duplicate of `fd` (the daemon keeps its own) under `name`. False when the store is
+    /// off or full, or systemd could not be told.
+    @discardableResult
+    public func store(_ fd: CInt, as name: StoredSocketName) -> Bool {
+        guard enabled else { return false }
+        let key = name.description
+        let room = used.withLockedValue { set -> Bool in
+            if set.contains(key) { return true }
+            guard set.count < capacity else { return false }
+            set.insert(key)
+            return true
+        }
+        guard room else { return false }
+        if notifier.notify("FDSTORE=1\nFDNAME=\(key)", fileDescriptors: [fd]) { return true }
+        used.withLockedValue { _ = $0.remove(key) }
+        return false
+    }
+
+    /// Records an entry inherited from the previous instance that stays in the store (a
+    /// listening socket), so that it counts against the capacity.
+    public func keep(_ name: StoredSocketName) {
+        guard enabled else { return }
+        used.withLockedValue { _ = $0.insert(name.description) }
+    }
+
+    /// FDSTOREREMOVE=1: systemd closes its copy (for a listener, the port is free once ours is
+    /// closed too).
+    public func remove(_ name: StoredSocketName) {
+        guard enabled else { return }
+        used.withLockedValue { _ = $0.remove(name.description) }
+        notifier.notify("FDSTOREREMOVE=1\nFDNAME=\(name)")
+    }
+
+    /// The store's size, from the environment: $NETRELAYD_FDSTORE_MAX (the unit's Environment=
+    /// line), else $FDSTORE (systemd 254+ sets it), and only under a service manager
+    /// (NOTIFY_SOCKET set). 0: no store.
+    public static func capacity(environment: [String: String]) -> Int {
+        guard let socket = environment["NOTIFY_SOCKET"], !socket.isEmpty else { return 0 }
+        // The unit's own line wins, so that NETRELAYD_FDSTORE_MAX=0 turns the hand-over off.
+        if let v = environment["NETRELAYD_FDSTORE_MAX"] { return max(0, Int(v) ?? 0) }
+        return max(0, environment["FDSTORE"].flatMap { Int($0) } ?? 0)
+    }
+
+    /// What a configuration wants stored: one entry per listener that binds (tcp-echo,
+    /// udp-responder, broadcast-rebroadcaster) plus maxConnections of every tcp-echo listener.
+    public static func demand(_ configuration: Configuration) -> Int {
+        configuration.listeners.reduce(0) { sum, spec in
+            switch spec.kind {
+            case .tcpEcho(let t): return sum + 1 + t.maxConnections
+            case .udpResponder, .broadcastRebroadcaster: return sum + 1
+            case .multicastAnnouncer: return sum
+            }
+        }
+    }
+
+    /// The start/check-config warning when the store cannot hold what a restart would store.
+    public static func warning(_ configuration: Configuration, file: String, capacity: Int) -> String? {
+        guard capacity > 0 else { return nil }
+        let need = demand(configuration)
+        guard need > capacity else { return nil }
+        return "\(file): listeners: a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections"
+    }
+}
