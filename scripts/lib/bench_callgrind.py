@@ -40,7 +40,7 @@ def ensure_valgrind():
 
 
 def stripped_copy(binary, out_dir):
-    dst = os.path.join(out_dir, os.path.basename(binary) + "-nodebug")
+    dst = os.path.join(out_dir, "%s-%d-nodebug" % (os.path.basename(binary), len(os.listdir(out_dir))))
     r = subprocess.run(["strip", "--strip-debug", "-o", dst, binary], capture_output=True, text=True)
     if r.returncode != 0:
         shutil.copy(binary, dst)
@@ -147,9 +147,9 @@ def run_all(bench, ctx, plan, stamp, ops_scale=1.0):
         return ["## callgrind", "", "- note: " + why, ""], {}
     out_dir = os.path.join(ctx.out_dir, "callgrind-" + stamp)
     os.makedirs(out_dir, exist_ok=True)
-    saved = getattr(ctx, "netrelayd", None)
-    if saved:
-        ctx.netrelayd = stripped_copy(saved, out_dir)
+    saved = {k: getattr(ctx, k) for k in ("netrelayd", "baseline") if getattr(ctx, k, None)}
+    for k, path in saved.items():
+        setattr(ctx, k, stripped_copy(path, out_dir))
     ctx.ready_timeout = 180.0
     runner, results, rows, tops = Runner(bench, ctx, out_dir), {}, [], []
     try:
@@ -177,8 +177,8 @@ def run_all(bench, ctx, plan, stamp, ops_scale=1.0):
                 rows.append([wl.name, name, "failed: " + r["error"][:80] if "error" in r else
                              "{:,.0f}".format(r["per_op"]), ratio, wl.op_unit])
     finally:
-        if saved:
-            ctx.netrelayd = saved
+        for k, path in saved.items():
+            setattr(ctx, k, path)
     md = ["## callgrind: user-space instructions per operation", "",
           "(I(3N) - I(N)) / 2N under valgrind --tool=callgrind; files in %s." % os.path.relpath(out_dir, ROOT), "",
           bench.table(["workload", "server", "instructions/op", "× C ref", "op"], rows)] + tops + [""]

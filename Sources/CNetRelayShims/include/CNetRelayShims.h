@@ -33,6 +33,15 @@ int CNetRelay_malloc_trim(void);
 // until they are trimmed; 0 where unknown.
 unsigned long CNetRelay_heap_free_bytes(void);
 
+// Unmaps (MADV_DONTNEED) the read-only, file-backed pages of the executable and its shared
+// libraries: machine code, symbol and relocation tables, unwind tables. Start-up touches most of
+// a static Swift binary's 14 MB of them (the dynamic loader reads every relocation and symbol, the
+// runtime scans its metadata, the kernel maps 64 KiB around every fault), and RSS counts them
+// for as long as they stay mapped. They are clean page cache: nothing is lost, what runs later
+// maps its pages again on first use (a minor fault, no I/O). Writable and RELRO segments are
+// left alone. Returns the bytes advised (mapped or not); 0 where dl_iterate_phdr is missing.
+unsigned long CNetRelay_dropCleanTextPages(void);
+
 // IP_PKTINFO on send: a control message whose ipi_ifindex makes the kernel send the datagram
 // out of that interface (a limited broadcast 255.255.255.255 too), whatever the routing table
 // says. `buffer` holds CNetRelay_packetInfoSpace() bytes, suitably aligned (8).
