@@ -36,6 +36,15 @@ struct AddressTextTests {
         return (r == nil ? nil : String(cString: out), errno)
     }
 
+    @Test("The binary's inet_ntop is this one, not the C library's")
+    func linkedAheadOfLibc() {
+        let f: @convention(c) (Int32, UnsafeRawPointer?, UnsafeMutablePointer<CChar>?, socklen_t) -> UnsafePointer<CChar>? = inet_ntop
+        var info = Dl_info()
+        #expect(dladdr(unsafeBitCast(f, to: UnsafeRawPointer.self), &info) != 0)
+        let file = info.dli_fname.map { String(cString: $0) } ?? ""
+        #expect(!file.isEmpty && !file.contains("libc.so"), "inet_ntop comes from \(file)")
+    }
+
     @Test("IPv6: zero runs, embedded IPv4, hex as glibc writes them")
     func ipv6() {
         for (expected, bytes) in Self.v6 {

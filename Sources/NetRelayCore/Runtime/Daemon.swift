@@ -163,7 +163,7 @@ struct DaemonService: Service, CustomStringConvertible {
         notifier.notify("READY=1\n" + NotifyMessage.status(status))
         logger.info("Ready: \(status)", metadata: ["event": "ready"])
         // Idle RSS: let go of the code and tables only start-up needed (StartupPages).
-        StartupPages.release(logger: logger)
+        StartupPages.releaseNowAndLater(on: group.next(), logger: logger)
 
         // Reloads run in a task of their own, so that SIGUSR1 is answered (and SIGTERM acted on)
         // while a reload reads and decodes the file. SIGHUPs that arrive during a reload are
