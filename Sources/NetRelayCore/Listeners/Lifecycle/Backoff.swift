@@ -13,9 +13,8 @@ struct Backoff: Sendable, Equatable {
     private(set) var upcoming: TimeAmount
 
     init(first: TimeAmount, limit: TimeAmount, healthyLifetime: TimeAmount) {
-        precondition(first > .zero && limit >= first, "a backoff grows from a positive first delay")
         self.first = first
-        self.limit = limit
+        self.limit = max(limit, first)
         self.healthyLifetime = healthyLifetime
         self.upcoming = first
     }
