@@ -50,15 +50,26 @@ final class TCPEchoListener: TypedListener {
     var context: ListenerContext { core.context }
 
     func serve(_ tcp: TCPEchoSpec) async throws -> StartReport {
-        let spec = self.spec
+        let gateBox = NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>(nil)
+        let channel = try await bindOrAdopt(tcp, bootstrap(tcp, gateBox))
+        let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? tcp.listen.description
+        let gate = gateBox.withLockedValue { $0 }
+        core.withState {
+            $0.running.serverChannel = channel
+            $0.running.gate = gate
+        }
+        return StartReport(start: .listening(on: local), line: ServingLine(details: Self.describe(tcp)))
+    }
+
+    /// The server socket's options and pipeline (the gate goes into `gateBox`), and each
+    /// connection's.
+    private func bootstrap(_ tcp: TCPEchoSpec, _ gateBox: NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>) -> ServerBootstrap {
         let logger = core.logger
         let stats = self.stats
         let settings = childSettings
         let budget = context.memoryBudget
-        let gateBox = NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>(nil)
         let policy = AdmissionPolicy(tcp)
         let label = spec.label
-
         var bootstrap = ServerBootstrap(group: context.group)
             .serverChannelOption(.backlog, value: Int32(tcp.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -93,7 +104,14 @@ final class TCPEchoListener: TypedListener {
         if let size = tcp.receiveBufferSize {
             bootstrap = bootstrap.serverChannelOption(.socketOption(.so_rcvbuf), value: size)
         }
+        return bootstrap
+    }
 
+    /// Adopts the socket systemd holds for this listener (a socket unit's, or the previous
+    /// instance's from the fd store), else binds `listen`; stores a new one in the fd store.
+    private func bindOrAdopt(_ tcp: TCPEchoSpec, _ bootstrap: ServerBootstrap) async throws -> Channel {
+        let spec = self.spec
+        let logger = core.logger
         let channel: Channel
         var inherited = context.sockets.take(named: spec.name)
         if let stored = inherited, stored.storedEntry != nil, (try? Self.checkInherited(stored, for: spec, listen: tcp.listen)) == nil {
@@ -121,13 +139,7 @@ final class TCPEchoListener: TypedListener {
         if inherited == nil || inherited?.storedEntry != nil {
             await Self.storeSocket(of: channel, as: .listener(spec.name), in: context.fdStore, logger: logger)
         }
-        let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? tcp.listen.description
-        let gate = gateBox.withLockedValue { $0 }
-        core.withState {
-            $0.running.serverChannel = channel
-            $0.running.gate = gate
-        }
-        return StartReport(start: .listening(on: local), line: ServingLine(details: Self.describe(tcp)))
+        return channel
     }
 
     /// The pipeline of one accepted connection.
