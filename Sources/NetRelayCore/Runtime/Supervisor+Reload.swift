@@ -47,11 +47,16 @@ extension Supervisor {
     }
 
     /// Runs one step; returns the listener that serves the step's name afterwards, if any.
+    /// `running` holds every listener the plan was computed from, by name.
     private func execute(_ step: ReloadPlan.Step, running: [String: any Listener], oldGrace: TimeAmount,
                          _ report: inout ReloadReport) async -> (any Listener)? {
+        func listener(_ spec: ListenerSpec) -> any Listener {
+            guard let l = running[spec.name] else { preconditionFailure("the reload plan names \"\(spec.name)\", which does not run") }
+            return l
+        }
         switch step {
         case .remove(let spec):
-            guard let old = running[spec.name] else { return nil }
+            let old = listener(spec)
             context.fdStore.remove(.listener(old.spec.name))
             await old.stopAccepting()
             retire(old, gracePeriod: oldGrace)
@@ -59,22 +64,21 @@ extension Supervisor {
             logger.info("Stopped \(old.spec.label): removed from the configuration", metadata: ["event": "removed", "listener": .string(old.spec.name)])
             return nil
         case .release(let spec):
-            guard let old = running[spec.name] else { return nil }
+            let old = listener(spec)
             context.fdStore.remove(.listener(old.spec.name))
             await old.stopAccepting()
             return nil
         case .keep(let spec):
-            guard let l = running[spec.name] else { return nil }
+            let l = listener(spec)
             await keep(l, &report)
             return l
-        case .update(_, let spec):
-            guard let l = running[spec.name] else { return nil }
-            await l.update(to: spec, gracePeriod: gracePeriod)
-            report.changed.append(spec.name)
+        case .update(let from, let to):
+            let l = listener(from)
+            await l.update(to: to, gracePeriod: gracePeriod)
+            report.changed.append(to.name)
             return l
-        case .restart(_, let spec):
-            guard let old = running[spec.name] else { return nil }
-            return await restart(old, as: spec, oldGrace: oldGrace, &report)
+        case .restart(let from, let to):
+            return await restart(listener(from), as: to, oldGrace: oldGrace, &report)
         case .add(let spec):
             return await add(spec, &report)
         }
