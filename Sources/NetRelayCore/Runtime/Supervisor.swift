@@ -9,8 +9,9 @@ import NIOCore
 /// Makes the listener for a spec (the supervisor's seam for tests: fakes instead of sockets).
 public typealias ListenerMaker = @Sendable (ListenerSpec, ListenerContext) -> any Listener
 
-/// Owns the running listeners: starts them, applies a reloaded configuration as a diff, and
-/// stops them. Also composes the one-line STATUS= summary.
+/// Owns the running listeners: starts them, applies a reloaded configuration as a diff (a
+/// `ReloadPlan`, executed in Supervisor+Reload.swift), and stops them. Also composes the
+/// one-line STATUS= summary.
 public actor Supervisor {
     let context: ListenerContext
     let logger: Logger
