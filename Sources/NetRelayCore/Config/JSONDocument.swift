@@ -42,11 +42,11 @@ public struct JSONNode: Sendable {
         var scalars = s.unicodeScalars.makeIterator()
         var head = String.UnicodeScalarView()
         for _ in 0..<limit {
-            guard let u = scalars.next() else { return quote(s) }
+            guard let u = scalars.next() else { return JSONString.quote(s) }
             head.append(u)
         }
-        guard scalars.next() != nil else { return quote(s) }
-        let quoted = quote(String(head))
+        guard scalars.next() != nil else { return JSONString.quote(s) }
+        let quoted = JSONString.quote(String(head))
         return quoted.dropLast() + "…\" (\(s.utf8.count) bytes)"
     }
 
@@ -55,22 +55,6 @@ public struct JSONNode: Sendable {
         let scalars = key.unicodeScalars
         guard scalars.count > limit else { return key }
         return String(String.UnicodeScalarView(scalars.prefix(limit))) + "…"
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if ch.value < 0x20 { out += "\\u" + String(ch.value, radix: 16).leftPadded(to: 4) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import ArgumentParser
+import enum NetRelayCore.JSONString
 
 /// `--json`, shared by every subcommand.
 struct OutputOptions: ParsableArguments {
@@ -154,29 +155,12 @@ extension Event {
 struct JSONObject {
     private var members: [String] = []
 
-    mutating func add(_ key: String, _ value: String) { members.append("\(Self.quote(key)):\(Self.quote(value))") }
-    mutating func add(_ key: String, _ value: Int) { members.append("\(Self.quote(key)):\(value)") }
-    mutating func add(_ key: String, _ value: Double) { members.append("\(Self.quote(key)):\(Seconds.text(value))") }
-    mutating func add(_ key: String, raw: String) { members.append("\(Self.quote(key)):\(raw)") }
+    mutating func add(_ key: String, _ value: String) { members.append("\(JSONString.quote(key)):\(JSONString.quote(value))") }
+    mutating func add(_ key: String, _ value: Int) { members.append("\(JSONString.quote(key)):\(value)") }
+    mutating func add(_ key: String, _ value: Double) { members.append("\(JSONString.quote(key)):\(Seconds.text(value))") }
+    mutating func add(_ key: String, raw: String) { members.append("\(JSONString.quote(key)):\(raw)") }
 
     var text: String { "{" + members.joined(separator: ",") + "}" }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + Hex.pad4(scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }
 
 enum Printable {
@@ -194,13 +178,6 @@ enum Printable {
             }
         }
         return out
-    }
-}
-
-enum Hex {
-    static func pad4(_ v: UInt32) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - s.count)) + s
     }
 }
 
