@@ -30,6 +30,14 @@ struct SupportTests {
         #expect(JSONString.quote("é ✓ \u{80}") == "\"é ✓ \u{80}\"")
     }
 
+    @Test("Terminal escaping (netrelayctl's received text): the same control characters, Swift-style, quotes kept")
+    func terminalEscaping() {
+        #expect(TextEscaping.escape("ping\r\n", for: .terminal) == #"ping\r\n"#)
+        #expect(TextEscaping.escape("\u{0}\u{1b}[0m\u{7f}", for: .terminal) == #"\u{0}\u{1b}[0m\u{7f}"#)
+        #expect(TextEscaping.escape(#"say "hi" \o/"#, for: .terminal) == #"say "hi" \o/"#)
+        #expect(TextEscaping.escape("a\tb", for: .json) == #"a\tb"#)
+    }
+
     @Test("Durations: milliseconds under a second, tenths under two minutes, then minutes and seconds")
     func durations() {
         #expect(formatDuration(0) == "0 ms")
