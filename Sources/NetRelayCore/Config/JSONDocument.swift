@@ -75,12 +75,6 @@ public struct JSONSyntaxError: Error, Sendable, Equatable {
     public var message: String
 }
 
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}
-
 /// A strict RFC 8259 parser over UTF-8 bytes. Rejects duplicate keys, trailing commas and
 /// comments, each with a message that says how to fix the text.
 public struct JSONParser {

@@ -29,7 +29,7 @@ public enum TextEscaping {
             case "\\" where style == .json: out += "\\\\"
             case _ where ch.value < 0x20 || ch.value == 0x7F:
                 let hex = String(ch.value, radix: 16)
-                out += style == .json ? "\\u" + String(repeating: "0", count: 4 - hex.count) + hex : "\\u{" + hex + "}"
+                out += style == .json ? "\\u" + hex.leftPadded(to: 4) : "\\u{" + hex + "}"
             default: out.unicodeScalars.append(ch)
             }
         }
