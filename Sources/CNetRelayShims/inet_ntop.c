@@ -92,3 +92,7 @@ const char *inet_ntop(int af, const void *restrict src, char *restrict dst, sock
         return NULL;
     }
 }
+
+const void *CNetRelay_inetNtopAddress(void) {
+    return (const void *)&inet_ntop;
+}

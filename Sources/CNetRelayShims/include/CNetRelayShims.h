@@ -42,6 +42,11 @@ unsigned long CNetRelay_heap_free_bytes(void);
 // left alone. Returns the bytes advised (mapped or not); 0 where dl_iterate_phdr is missing.
 unsigned long CNetRelay_dropCleanTextPages(void);
 
+// inet_ntop.c defines inet_ntop(3) (glibc's output, without printf), ahead of the C library's
+// in every binary that links this module; this returns its address, for a test that the
+// binary's calls reach it.
+const void *CNetRelay_inetNtopAddress(void);
+
 // IP_PKTINFO on send: a control message whose ipi_ifindex makes the kernel send the datagram
 // out of that interface (a limited broadcast 255.255.255.255 too), whatever the routing table
 // says. `buffer` holds CNetRelay_packetInfoSpace() bytes, suitably aligned (8).
