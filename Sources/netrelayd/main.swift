@@ -48,7 +48,8 @@ func fdStoreCapacity() -> Int {
 func checkConfig(path: String) -> Int32 {
     switch ConfigurationLoader.load(path: path) {
     case .success(let configuration):
-        for warning in configuration.warnings(file: path) { writeErr("warning: \(warning)") }
+        // Compiler form: "config.json:12:5: warning: listeners[0].ttl: ...".
+        for warning in configuration.warnings(file: path) { writeErr("\(warning)") }
         // The daemon raises its soft limit to the hard one at start; judge by that.
         if let warning = configuration.fileDescriptorWarning(file: path, limit: FileDescriptorLimit.effective()) {
             writeErr("warning: \(warning)")

@@ -24,7 +24,7 @@ public enum PrometheusExposition {
         w.family("netrelayd_listener_up", .gauge, "1 while the listener serves, 0 when it is configured but failed to start.") { w in
             for l in s.listeners { w.sample("netrelayd_listener_up", labels(l), l.isUp ? "1" : "0") }
         }
-        let tcp = up.filter { $0.kind == .tcpEcho }
+        let tcp = up.filter { $0.kind.holdsConnections }
         if !tcp.isEmpty {
             w.family("netrelayd_connections_open", .gauge, "Open TCP connections.") { w in
                 for l in tcp { w.sample("netrelayd_connections_open", labels(l), "\(l.openConnections)") }

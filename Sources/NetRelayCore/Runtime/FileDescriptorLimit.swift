@@ -77,11 +77,7 @@ public struct FileDescriptorBudget: Sendable, Equatable {
     public var total: Int { connections + own }
 
     public init(_ configuration: Configuration) {
-        var connections = 0
-        for l in configuration.listeners {
-            if case .tcpEcho(let t) = l.kind { connections += t.maxConnections }
-        }
-        self.connections = connections
+        self.connections = configuration.listeners.reduce(0) { $0 + $1.settings.maxOpenConnections }
         self.own = 16 + 3 * configuration.eventLoopThreads + 2 * configuration.listeners.count
     }
 }

@@ -72,11 +72,7 @@ public final class FileDescriptorStore: Sendable {
     /// udp-responder, broadcast-rebroadcaster) plus maxConnections of every tcp-echo listener.
     public static func demand(_ configuration: Configuration) -> Int {
         configuration.listeners.reduce(0) { sum, spec in
-            switch spec.kind {
-            case .tcpEcho(let t): return sum + 1 + t.maxConnections
-            case .udpResponder, .broadcastRebroadcaster: return sum + 1
-            case .multicastAnnouncer: return sum
-            }
+            sum + (spec.boundEndpoint == nil ? 0 : 1) + spec.settings.maxOpenConnections
         }
     }
 

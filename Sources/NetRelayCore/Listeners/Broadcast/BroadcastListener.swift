@@ -34,7 +34,7 @@ final class BroadcastListener: Listener {
     }
 
     init(spec: ListenerSpec, context: ListenerContext) {
-        guard case .broadcastRebroadcaster(let b) = spec.kind else { preconditionFailure("not a broadcast-rebroadcaster spec") }
+        guard let b = spec.settings(as: BroadcastSpec.self) else { preconditionFailure("not a broadcast-rebroadcaster spec") }
         self.context = context
         self.state = NIOLockedValueBox(State(spec: spec, local: b.listen.description))
     }
@@ -88,7 +88,7 @@ final class BroadcastListener: Listener {
 
     func start() async throws {
         let spec = self.spec
-        guard case .broadcastRebroadcaster(let b) = spec.kind else { return }
+        guard let b = spec.settings(as: BroadcastSpec.self) else { return }
         let logger = context.logger(for: spec)
         let settings = try makeSettings(spec, b)
         state.withLockedValue { $0.settings = settings }
@@ -180,14 +180,14 @@ final class BroadcastListener: Listener {
     /// now; otherwise the supervisor restarts the listener, and a target that does not resolve
     /// fails that start with its reason while the old listener comes back.
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
-        guard case .broadcastRebroadcaster(let new) = newSpec.kind, case .broadcastRebroadcaster(let old) = spec.kind else { return false }
+        guard let new = newSpec.settings(as: BroadcastSpec.self), let old = spec.settings(as: BroadcastSpec.self) else { return false }
         guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark,
               Self.needsPacketInfo(new) == Self.needsPacketInfo(old) else { return false }
         return (try? makeSettings(newSpec, new, commit: false)) != nil
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
-        guard case .broadcastRebroadcaster(let b) = newSpec.kind else { return }
+        guard let b = newSpec.settings(as: BroadcastSpec.self) else { return }
         let logger = context.logger(for: newSpec)
         let settings: RebroadcastSettings
         do {
@@ -209,7 +209,7 @@ final class BroadcastListener: Listener {
 
     func revalidate() async throws {
         let spec = self.spec
-        guard case .broadcastRebroadcaster(let b) = spec.kind else { return }
+        guard let b = spec.settings(as: BroadcastSpec.self) else { return }
         let fresh = try makeSettings(spec, b)
         let old = state.withLockedValue { s -> RebroadcastSettings? in
             let old = s.settings
@@ -245,7 +245,7 @@ final class BroadcastListener: Listener {
     }
 
     private func refreshOwnAddresses() async {
-        guard case .broadcastRebroadcaster(let b) = spec.kind else { return }
+        guard let b = spec.settings(as: BroadcastSpec.self) else { return }
         let own = BroadcastTargetResolver.ownAddresses(InterfaceAddresses.current(), listen: b.listen)
         let changed = state.withLockedValue { s -> RebroadcastSettings? in
             guard var settings = s.settings, settings.ownAddresses != own else { return nil }

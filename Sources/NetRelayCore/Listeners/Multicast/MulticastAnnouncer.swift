@@ -45,7 +45,7 @@ final class MulticastAnnouncer: Listener {
     static let healthyLifetime = TimeAmount.seconds(60)
 
     init(spec: ListenerSpec, context: ListenerContext) {
-        guard case .multicastAnnouncer = spec.kind else { preconditionFailure("not a multicast-announcer spec") }
+        guard spec.settings(as: MulticastSpec.self) != nil else { preconditionFailure("not a multicast-announcer spec") }
         self.context = context
         self.loop = context.group.next()
         self.state = NIOLockedValueBox(State(spec: spec))
@@ -54,7 +54,7 @@ final class MulticastAnnouncer: Listener {
     var spec: ListenerSpec { state.withLockedValue { $0.spec } }
 
     var localDescription: String {
-        guard case .multicastAnnouncer(let m) = spec.kind else { return "" }
+        guard let m = spec.settings(as: MulticastSpec.self) else { return "" }
         return m.destination.description
     }
 
@@ -62,7 +62,7 @@ final class MulticastAnnouncer: Listener {
 
     func start() async throws {
         let spec = self.spec
-        guard case .multicastAnnouncer(let m) = spec.kind else { return }
+        guard let m = spec.settings(as: MulticastSpec.self) else { return }
         let opened = try await open(spec, m, progress: AnnouncementHandler.Progress())
         try await install(opened)
         context.logger(for: spec).info(
@@ -171,7 +171,7 @@ final class MulticastAnnouncer: Listener {
         // A reload that came while a replacement socket was being opened changed the spec
         // after it was read: apply what is current now (later reloads find the new handler).
         let refresh: AnnouncementHandler.Settings?
-        if current != opened.spec, case .multicastAnnouncer(let m) = current.kind {
+        if current != opened.spec, let m = current.settings(as: MulticastSpec.self) {
             refresh = Self.settings(current, m, hostName: context.hostName)
             for option in MulticastSocketOption.all(for: m, interface: nil) {
                 try? await option.apply(to: channel)
@@ -219,7 +219,7 @@ final class MulticastAnnouncer: Listener {
 
     private func reopen() async {
         let (spec, handler, stopped) = state.withLockedValue { ($0.spec, $0.handler, $0.stopped) }
-        guard !stopped, case .multicastAnnouncer(let m) = spec.kind else { return }
+        guard !stopped, let m = spec.settings(as: MulticastSpec.self) else { return }
         let logger = context.logger(for: spec)
         // The old handler's progress, read on its loop: the stream continues where it stopped.
         let progress = try? await loop.submit { handler?.value.progress }.get()
@@ -244,12 +244,12 @@ final class MulticastAnnouncer: Listener {
     /// destination is a new stream (its `seq` starts at 0 again), and an interface or
     /// membership change can fail, which a restart reports and rolls back.
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
-        guard case .multicastAnnouncer(let new) = newSpec.kind, case .multicastAnnouncer(let old) = spec.kind else { return false }
+        guard let new = newSpec.settings(as: MulticastSpec.self), let old = spec.settings(as: MulticastSpec.self) else { return false }
         return new.group == old.group && new.port == old.port && new.interface == old.interface && new.joinGroup == old.joinGroup
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
-        guard case .multicastAnnouncer(let m) = newSpec.kind else { return }
+        guard let m = newSpec.settings(as: MulticastSpec.self) else { return }
         let logger = context.logger(for: newSpec)
         let (channel, handler) = state.withLockedValue { s -> (Channel?, NIOLoopBound<AnnouncementHandler>?) in
             s.spec = newSpec

@@ -38,7 +38,7 @@ final class TCPEchoListener: Listener {
     }
 
     init(spec: ListenerSpec, context: ListenerContext) {
-        guard case .tcpEcho(let tcp) = spec.kind else { preconditionFailure("not a tcp-echo spec") }
+        guard let tcp = spec.settings(as: TCPEchoSpec.self) else { preconditionFailure("not a tcp-echo spec") }
         self.context = context
         self.state = NIOLockedValueBox(State(spec: spec, local: tcp.listen.description))
         self.childSettings = NIOLockedValueBox(ChildSettings(spec: tcp, logger: context.logger(for: spec)))
@@ -49,7 +49,7 @@ final class TCPEchoListener: Listener {
 
     func start() async throws {
         let spec = self.spec
-        guard case .tcpEcho(let tcp) = spec.kind else { return }
+        guard let tcp = spec.settings(as: TCPEchoSpec.self) else { return }
         let logger = context.logger(for: spec)
         let stats = self.stats
         let settings = childSettings
@@ -308,13 +308,13 @@ final class TCPEchoListener: Listener {
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
-        guard case .tcpEcho(let new) = newSpec.kind, case .tcpEcho(let old) = spec.kind else { return false }
+        guard let new = newSpec.settings(as: TCPEchoSpec.self), let old = spec.settings(as: TCPEchoSpec.self) else { return false }
         return new.listen == old.listen && new.reusePort == old.reusePort && new.backlog == old.backlog
             && new.sendBufferSize == old.sendBufferSize && new.receiveBufferSize == old.receiveBufferSize
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
-        guard case .tcpEcho(let tcp) = newSpec.kind else { return }
+        guard let tcp = newSpec.settings(as: TCPEchoSpec.self) else { return }
         let logger = context.logger(for: newSpec)
         childSettings.withLockedValue { $0 = ChildSettings(spec: tcp, logger: logger) }
         let (gate, channel) = state.withLockedValue { s -> (NIOLoopBound<ConnectionGate>?, Channel?) in

@@ -18,7 +18,7 @@ final class UDPResponderListener: Listener {
     }
 
     init(spec: ListenerSpec, context: ListenerContext) {
-        guard case .udpResponder(let udp) = spec.kind else { preconditionFailure("not a udp-responder spec") }
+        guard let udp = spec.settings(as: UDPResponderSpec.self) else { preconditionFailure("not a udp-responder spec") }
         self.context = context
         self.state = NIOLockedValueBox(State(
             spec: spec,
@@ -38,7 +38,7 @@ final class UDPResponderListener: Listener {
 
     func start() async throws {
         let spec = self.spec
-        guard case .udpResponder(let udp) = spec.kind else { return }
+        guard let udp = spec.settings(as: UDPResponderSpec.self) else { return }
         let logger = context.logger(for: spec)
         let settings = UDPResponderSettings(udp, broadcastAddresses: InterfaceAddresses.broadcastAddresses(InterfaceAddresses.current()))
         let sizing = DatagramReceiveSizing(maxDatagramSize: udp.maxDatagramSize, vectorReadCount: udp.vectorReadCount)
@@ -93,12 +93,12 @@ final class UDPResponderListener: Listener {
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool {
-        guard case .udpResponder(let new) = newSpec.kind, case .udpResponder(let old) = spec.kind else { return false }
+        guard let new = newSpec.settings(as: UDPResponderSpec.self), let old = spec.settings(as: UDPResponderSpec.self) else { return false }
         return new.listen == old.listen && new.reusePort == old.reusePort && new.relayMark == old.relayMark
     }
 
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
-        guard case .udpResponder(let udp) = newSpec.kind else { return }
+        guard let udp = newSpec.settings(as: UDPResponderSpec.self) else { return }
         let logger = context.logger(for: newSpec)
         let settings = UDPResponderSettings(udp, broadcastAddresses: InterfaceAddresses.broadcastAddresses(InterfaceAddresses.current()))
         let sizing = DatagramReceiveSizing(maxDatagramSize: udp.maxDatagramSize, vectorReadCount: udp.vectorReadCount)

@@ -1,0 +1,112 @@
+/// The protocol a listener's socket speaks, for bind-conflict checks.
+public enum Transport: String, Sendable {
+    case tcp, udp
+}
+
+/// A listener kind's typed settings (`TCPEchoSpec`, `MulticastSpec`, ...): the facts about them
+/// that the configuration, the supervisor and the budgets need without knowing the kind. Every
+/// requirement is stated by the kind itself (no default implementations), so a new kind that
+/// forgets one does not compile.
+public protocol ListenerSettings: Sendable, Equatable {
+    /// The word of the config's "kind" key, of log lines and of the `kind` metric label.
+    static var kindName: String { get }
+    /// What the listener binds, for log lines and conflict checks (nil: it only sends).
+    var boundEndpoint: Endpoint? { get }
+    /// The protocol of the bound socket (or of what it sends).
+    var transport: Transport { get }
+    /// Whether the socket is bound with SO_REUSEPORT (two such listeners may share a port).
+    var reusePort: Bool { get }
+    /// Where a listener that binds nothing sends to, for its label ("to 239.255.0.1:8088").
+    var sendsTo: Endpoint? { get }
+    /// Connections it may hold open at once (file descriptor budgets); 0 for datagram kinds.
+    var maxOpenConnections: Int { get }
+    /// Its part in relay loops (`RelayLoops`): nil when it neither forwards nor replies.
+    var relayNode: RelayLoops.Node? { get }
+    /// Valid settings that are probably not what the operator meant (never fatal).
+    func warnings(_ w: inout KindWarnings)
+}
+
+extension ListenerSettings {
+    /// Equality across kinds: settings of another kind are never equal.
+    func isEqual(to other: any ListenerSettings) -> Bool {
+        (other as? Self) == self
+    }
+}
+
+/// One listener's warnings as they are found, each placed at the key it is about (or at the
+/// listener when the key is not written in the file, the default being what it warns about).
+public struct KindWarnings: Sendable {
+    let file: String
+    /// `listeners[2]`.
+    let path: String
+    let source: ListenerSource?
+    public private(set) var issues: [ConfigurationIssue] = []
+
+    init(file: String, path: String, source: ListenerSource?) {
+        self.file = file
+        self.path = path
+        self.source = source
+    }
+
+    /// `config.json:14:17: warning: listeners[2].ttl: <message>`.
+    public mutating func warn(_ key: String, _ message: String) {
+        issues.append(ConfigurationIssue(file: file, location: source?.location(of: key), path: "\(path).\(key)",
+                                         message: message, severity: .warning))
+    }
+}
+
+/// Where one listener and its keys are in the file (the locations of the values).
+public struct ListenerSource: Sendable {
+    public var location: SourceLocation
+    var keys: [(key: String, location: SourceLocation)]
+
+    init(_ node: JSONNode) {
+        location = node.location
+        if case .object(let members) = node.value {
+            keys = members.map { ($0.key, $0.value.location) }
+        } else {
+            keys = []
+        }
+    }
+
+    /// The key's value, or the listener when the key is not in the file.
+    public func location(of key: String) -> SourceLocation {
+        keys.first { $0.key == key }?.location ?? location
+    }
+}
+
+/// Where each decoded listener was written, by index in `Configuration.listeners`: warnings are
+/// found after decoding and placed with it. Not part of what a configuration is: two
+/// configurations that differ only in their layout are equal.
+public struct ListenerSources: Sendable, Equatable {
+    var listeners: [ListenerSource] = []
+
+    public init() {}
+
+    public subscript(_ index: Int) -> ListenerSource? {
+        listeners.indices.contains(index) ? listeners[index] : nil
+    }
+
+    public static func == (_: ListenerSources, _: ListenerSources) -> Bool { true }
+}
+
+/// A listener kind as the configuration sees it: the keys it accepts and how they are read.
+/// `ListenerKind` (Listeners/ListenerKind.swift) adds what the daemon needs to run one; the
+/// table of kinds (`ListenerKinds`) lists the four. This half depends on the configuration
+/// code only, so that `scripts/fuzz` can build the decoder without NIO.
+protocol ListenerKindSchema: Sendable {
+    associatedtype Spec: ListenerSettings
+    /// Every key besides "name" and "kind", in the order the decoder reads them. Their defaults
+    /// are the spec's own (the values of a spec made with only the required keys).
+    var keys: [String] { get }
+    /// Reads the keys; problems go to `r`'s collector. Nil when a required key is missing or
+    /// invalid (whatever could be read was checked and reported).
+    func decode(_ r: ObjectReader) -> Spec?
+}
+
+extension ListenerKindSchema {
+    /// The config's "kind" word.
+    var name: String { Spec.kindName }
+
+    func decodeSettings(_ r: ObjectReader) -> (any ListenerSettings)? { decode(r) }
+}
