@@ -4,7 +4,7 @@ import Testing
 
 /// config/netrelayd.schema.json and the decoder describe the same keys. The decoder's side is
 /// read from the decoder itself: the keys it asks for (its "known keys are: ..." message for a
-/// key nobody knows), the keys it reports as "missing required key", and ListenerKindName.all.
+/// key nobody knows), the keys it reports as "missing required key", and the table of kinds (ListenerKinds.standard).
 /// A key added to one side only fails here with the key, the kind and the side it is missing on.
 @Suite("JSON Schema matches the decoder")
 struct SchemaDriftTests {
@@ -17,11 +17,14 @@ struct SchemaDriftTests {
 
     /// A minimal valid listener of each kind (the probe key is added to it).
     static let minimal: [String: String] = [
-        ListenerKindName.tcpEcho: #""listen": "127.0.0.1:2000""#,
-        ListenerKindName.udpResponder: #""listen": "127.0.0.1:2001""#,
-        ListenerKindName.broadcastRebroadcaster: #""listen": "127.0.0.1:2003", "target": "127.255.255.255:2002""#,
-        ListenerKindName.multicastAnnouncer: #""group": "239.255.0.1", "port": 8088"#,
+        TCPEchoSpec.kindName: #""listen": "127.0.0.1:2000""#,
+        UDPResponderSpec.kindName: #""listen": "127.0.0.1:2001""#,
+        BroadcastSpec.kindName: #""listen": "127.0.0.1:2003", "target": "127.255.255.255:2002""#,
+        MulticastSpec.kindName: #""group": "239.255.0.1", "port": 8088"#,
     ]
+
+    /// The kinds of the table of kinds, by name.
+    static let kindNames = ListenerKinds.standard.names
 
     static func schema() throws -> JSONNode {
         let text = try String(contentsOfFile: schemaPath, encoding: .utf8)
@@ -90,7 +93,7 @@ struct SchemaDriftTests {
     @Test("The decoder's key lists could be read (the probe works)")
     func probeWorks() {
         #expect(Self.decoderTopLevelKeys().contains("listeners"))
-        for kind in ListenerKindName.all {
+        for kind in Self.kindNames {
             #expect(Self.decoderKeys(kind: kind).contains("name"), "no keys read for \(kind)")
         }
         #expect(Self.drift("x", decoder: ["a", "b"], schema: ["b", "c"]) ==
@@ -110,21 +113,21 @@ struct SchemaDriftTests {
                 "the decoder must accept and ignore \"$schema\"")
     }
 
-    @Test("Listener kinds: the schema's enum is ListenerKindName.all, each with its own $defs entry")
+    @Test("Listener kinds: the schema's enum is the table of kinds, each with its own $defs entry")
     func kinds() throws {
         let schema = try Self.schema()
         let defs = Self.member(schema, "$defs")
         let listener = Self.member(defs, "listener")
         let enumKinds = Self.strings(Self.member(Self.member(Self.member(listener, "properties"), "kind"), "enum"))
-        if let d = Self.drift("listener kinds ($defs.listener.properties.kind.enum)", decoder: Set(ListenerKindName.all), schema: enumKinds) {
+        if let d = Self.drift("listener kinds ($defs.listener.properties.kind.enum)", decoder: Set(Self.kindNames), schema: enumKinds) {
             Issue.record(Comment(rawValue: d))
         }
-        for kind in ListenerKindName.all {
+        for kind in Self.kindNames {
             #expect(Self.member(defs, kind) != nil, "config/netrelayd.schema.json has no $defs.\(kind)")
         }
     }
 
-    @Test("Keys of each kind: the schema's properties are the decoder's keys", arguments: ListenerKindName.all)
+    @Test("Keys of each kind: the schema's properties are the decoder's keys", arguments: SchemaDriftTests.kindNames)
     func keysOfKind(_ kind: String) throws {
         let def = Self.member(Self.member(try Self.schema(), "$defs"), kind)
         let props = Self.keys(Self.member(def, "properties"))
