@@ -16,8 +16,9 @@ final class UnregisteredKindListener: Listener {
     var localDescription: String { spec.label }
 
     func start() async throws {
-        throw ListenerStartError(spec: spec, action: "create", address: spec.label,
-                                 reason: "the kind \"\(spec.kindName)\" is not in the table of kinds (\(kinds.joined(separator: ", ")))", errno: nil)
+        let address = (spec.boundEndpoint ?? spec.settings.sendsTo).map { "\($0)" } ?? "its address"
+        throw ListenerStartError(spec: spec, action: spec.boundEndpoint == nil ? "start" : "bind", address: address,
+                                 reason: "the kind \"\(spec.kindName)\" is not in this daemon's table of kinds (\(kinds.joined(separator: ", ")))", errno: nil)
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool { false }
