@@ -142,4 +142,42 @@ struct SchemaDriftTests {
             Issue.record("$defs.\(kind) must set \"additionalProperties\": false (the decoder refuses unknown keys)")
         }
     }
+
+    @Test("Each kind's row in the table of kinds lists the keys its decoder reads", arguments: SchemaDriftTests.kindNames)
+    func tableKeys(_ kind: String) throws {
+        let row = try #require(ListenerKinds.standard.all.first { $0.name == kind })
+        if let d = Self.drift("\(kind) keys (its row in ListenerKinds.standard)", decoder: Self.decoderKeys(kind: kind),
+                              schema: Set(row.keys).union(["name", "kind"])) {
+            Issue.record(Comment(rawValue: d.replacingOccurrences(of: "config/netrelayd.schema.json", with: "the row")))
+        }
+    }
+
+    /// A scalar JSON value as it is written (nil for lists and objects).
+    static func text(_ node: JSONNode) -> String? {
+        switch node.value {
+        case .number(let t): return t
+        case .bool(let b): return "\(b)"
+        case .string(let s): return JSONNode.quote(s)
+        default: return nil
+        }
+    }
+
+    @Test("Defaults: a key written with the schema's \"default\" decodes like the key left out", arguments: SchemaDriftTests.kindNames)
+    func defaultsOfKind(_ kind: String) throws {
+        let def = Self.member(Self.member(try Self.schema(), "$defs"), kind)
+        guard case .object(let props) = Self.member(def, "properties")?.value else { Issue.record("no properties for \(kind)"); return }
+        func decode(_ extra: String) throws -> ListenerSpec {
+            try ConfigurationDecoder.decode(#"{"listeners": [{"name": "x", "kind": "\#(kind)", \#(Self.minimal[kind]!)\#(extra)}]}"#, file: "probe.json").get().listeners[0]
+        }
+        let plain = try decode("")
+        var checked = 0
+        for p in props {
+            guard let d = Self.member(p.value, "default"), let value = Self.text(d) else { continue }
+            checked += 1
+            if try decode(#", "\#(p.key)": \#(value)"#) != plain {
+                Issue.record("\(kind).\(p.key): config/netrelayd.schema.json says the default is \(value), the decoder's default (the spec's) differs")
+            }
+        }
+        #expect(checked > 0, "no defaults in the schema for \(kind)")
+    }
 }
