@@ -149,7 +149,7 @@ struct DaemonService: Service, CustomStringConvertible {
         heartbeat.start()
         defer { heartbeat.stop() }
         let http = HTTPEndpointControl(group: group, source: observabilitySource(heartbeat: heartbeat), logger: logger)
-        try await http.apply(await supervisor.configuration.http)
+        try await http.apply(await supervisor.settings.http)
         do {
             try await supervisor.start()
         } catch {
@@ -190,7 +190,7 @@ struct DaemonService: Service, CustomStringConvertible {
         }
 
         let open = await supervisor.openConnections
-        let timeout = await supervisor.configuration.shutdownTimeout
+        let timeout = await supervisor.settings.shutdownTimeout
         if options.fdStore.enabled {
             // SIGTERM is a stop or a restart; systemd keeps the store only for a restart.
             let text = "Shutting down: handing \(open) connection(s) and the listening sockets to systemd's file descriptor store (up to \(formatSeconds(timeout)) s)"
@@ -259,7 +259,7 @@ struct DaemonService: Service, CustomStringConvertible {
     private func keepStatusCurrent(last: String) async {
         var last = last
         while !Task.isCancelled {
-            let interval = await supervisor.configuration.statusInterval
+            let interval = await supervisor.settings.statusInterval
             do {
                 try await Task.sleep(for: .nanoseconds(Int64(interval * 1e9)))
             } catch {
