@@ -54,6 +54,9 @@ final class ObjectReader {
         self.members = members
     }
 
+    /// The keys read so far, in order (a key read twice is listed twice).
+    var askedKeys: [String] { asked }
+
     func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     func has(_ key: String) -> Bool { members.contains { $0.key == key } }

@@ -96,17 +96,26 @@ public struct ListenerSources: Sendable, Equatable {
 /// code only, so that `scripts/fuzz` can build the decoder without NIO.
 protocol ListenerKindSchema: Sendable {
     associatedtype Spec: ListenerSettings
-    /// Every key besides "name" and "kind", in the order the decoder reads them. Their defaults
-    /// are the spec's own (the values of a spec made with only the required keys).
-    var keys: [String] { get }
     /// Reads the keys; problems go to `r`'s collector. Nil when a required key is missing or
-    /// invalid (whatever could be read was checked and reported).
+    /// invalid (whatever could be read was checked and reported). Every key is read through
+    /// `r` even when absent (`raw` for a key read another way), so that `keys` lists it; the
+    /// default of an absent key is the spec's own (`ObjectReader.read(_:_:into:)`).
     func decode(_ r: ObjectReader) -> Spec?
 }
 
 extension ListenerKindSchema {
     /// The config's "kind" word.
     var name: String { Spec.kindName }
+
+    /// Every key the kind accepts besides "name" and "kind", in the order its decoder reads
+    /// them: what it asks an empty object for. Read from the decoder, so the two cannot differ.
+    var keys: [String] {
+        let r = ObjectReader(JSONNode(value: .object([]), location: SourceLocation(line: 1, column: 1)),
+                             path: "", what: "a listener", collector: IssueCollector(file: ""))!
+        _ = decode(r)
+        var seen = Set<String>()
+        return r.askedKeys.filter { seen.insert($0).inserted }
+    }
 
     func decodeSettings(_ r: ObjectReader) -> (any ListenerSettings)? { decode(r) }
 }

@@ -31,8 +31,6 @@ struct DiscardSpec: ListenerSettings {
 
 /// The kind's row: keys, decoding, how it runs, what it adds to STATUS= and to the counters.
 struct DiscardKind: ListenerKind {
-    let keys = ["listen", "maxDatagramSize"]
-
     func decode(_ r: ObjectReader) -> DiscardSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:9\"")
         var s = DiscardSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))

@@ -2,9 +2,6 @@
 /// decoding here (the `targets` list in BroadcastKind+Targets.swift), how it runs in
 /// BroadcastKind.swift.
 struct BroadcastKind: ListenerKindSchema {
-    let keys = ["listen", "targets", "target", "targetInterface", "targetPort", "listenInterfaces", "prefix", "sourceAllow", "allowLoop",
-                "maxDatagramSize", "rateLimit", "rateLimitBurst", "totalRateLimit", "totalRateLimitBurst", "relayMark"]
-
     func decode(_ r: ObjectReader) -> BroadcastSpec? {
         let c = r.collector
         let listen = r.required("listen", .endpoint(ipv4Only: true), example: "\"192.168.56.1:2001\"")

@@ -1,8 +1,6 @@
 /// The `multicast-announcer` row of the table of kinds (`ListenerKinds`): its keys and their
 /// decoding here, how it runs in MulticastKind.swift.
 struct MulticastKind: ListenerKindSchema {
-    let keys = ["group", "port", "interval", "ttl", "loopback", "interface", "joinGroup", "format"]
-
     func decode(_ r: ObjectReader) -> MulticastSpec? {
         let c = r.collector
         let groupType = FieldType<IPAddress>(expected: "a multicast group address such as \"239.255.0.1\" or \"ff02::1:3\"") { node in

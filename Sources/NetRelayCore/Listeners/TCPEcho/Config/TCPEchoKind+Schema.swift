@@ -1,9 +1,6 @@
 /// The `tcp-echo` row of the table of kinds (`ListenerKinds`): its keys and their decoding here,
 /// how it runs in TCPEchoKind.swift.
 struct TCPEchoKind: ListenerKindSchema {
-    let keys = ["listen", "replyPrefix", "maxConnections", "maxConnectionsPerSource", "allowHalfOpen", "idleTimeout", "allow", "deny",
-                "reusePort", "backlog", "writeBufferHighWaterMark", "writeBufferLowWaterMark", "sendBufferSize", "receiveBufferSize"]
-
     func decode(_ r: ObjectReader) -> TCPEchoSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2000\"")
         var s = TCPEchoSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))

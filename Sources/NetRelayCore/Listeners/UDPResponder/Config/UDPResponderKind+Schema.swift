@@ -1,9 +1,6 @@
 /// The `udp-responder` row of the table of kinds (`ListenerKinds`): its keys and their decoding
 /// here, how it runs in UDPResponderKind.swift.
 struct UDPResponderKind: ListenerKindSchema {
-    let keys = ["listen", "replyPrefix", "rateLimit", "rateLimitBurst", "rateLimitMaxSources", "maxDatagramSize", "rejectBadSources",
-                "reusePort", "vectorReadCount", "replyToEmpty", "totalRateLimit", "totalRateLimitBurst", "relayMark"]
-
     func decode(_ r: ObjectReader) -> UDPResponderSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2001\"")
         var s = UDPResponderSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
