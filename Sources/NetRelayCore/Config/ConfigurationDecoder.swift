@@ -32,12 +32,13 @@ public enum ConfigurationDecoder {
     private static func decodeRoot(_ root: JSONNode, _ c: IssueCollector, _ kinds: KindIndex) -> Configuration? {
         guard let r = ObjectReader(root, path: "", what: "the configuration", collector: c) else { return nil }
         var config = Configuration()
-        config.eventLoopThreads = r.value("eventLoopThreads", .integer(1...64, unit: "threads"), default: 1)
-        config.shutdownTimeout = r.value("shutdownTimeout", .seconds(0...3600), default: 10)
-        config.statusInterval = r.value("statusInterval", .seconds(0.1...3600), default: 2)
-        config.memoryBudget = r.value("memoryBudget", .integer((1 << 20)...(1 << 40), unit: "bytes"), default: Configuration.defaultMemoryBudget)
+        // The defaults are the struct's (`Configuration()`), stated there once.
+        r.read("eventLoopThreads", .integer(1...64, unit: "threads"), into: &config.eventLoopThreads)
+        r.read("shutdownTimeout", .seconds(0...3600), into: &config.shutdownTimeout)
+        r.read("statusInterval", .seconds(0.1...3600), into: &config.statusInterval)
+        r.read("memoryBudget", .integer((1 << 20)...(1 << 40), unit: "bytes"), into: &config.memoryBudget)
         if let level = r.optional("logLevel", .oneOf(LogLevelSetting.allCases.map(\.rawValue))) {
-            config.logLevel = LogLevelSetting(rawValue: level) ?? .info
+            config.logLevel = LogLevelSetting(rawValue: level) ?? config.logLevel
         }
         let http = decodeHTTP(r, c)
         config.http = http?.spec
