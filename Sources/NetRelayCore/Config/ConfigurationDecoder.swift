@@ -67,7 +67,7 @@ public enum ConfigurationDecoder {
         config.listeners = decoded.map(\.spec)
         config.sources.listeners = decoded.map { ListenerSource($0.node) }
         checkNames(listenerNodes, c)
-        checkBindConflicts(decoded, c)
+        checkBindConflicts(decoded, c, reusePortKinds: kinds.keyOwners["reusePort"] ?? "none")
         checkLoops(decoded, c)
         if let http { checkHTTPBindConflict(http, decoded, c) }
         return config
@@ -137,7 +137,7 @@ public enum ConfigurationDecoder {
     ///
     /// Each listener is checked against what came before it through `BindClaims` (dictionaries by
     /// port), not against every earlier listener: a pairwise check was quadratic in listeners.
-    private static func checkBindConflicts(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
+    private static func checkBindConflicts(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector, reusePortKinds: String) {
         var claims = BindClaims()
         for (i, a) in listeners.enumerated() {
             guard let ea = a.spec.boundEndpoint, ea.port != 0 else { continue }
@@ -147,7 +147,7 @@ public enum ConfigurationDecoder {
                 let eb = b.spec.boundEndpoint!
                 let proto = a.spec.usesTCP ? "tcp" : "udp"
                 c.report(listenLocation(a.node), "\(a.path).listen",
-                         "\(ea)/\(proto) is already claimed by \(b.path) (\"\(b.spec.name)\" on \(eb)); use another port, or set \"reusePort\": true on both (tcp-echo and udp-responder only)")
+                         "\(ea)/\(proto) is already claimed by \(b.path) (\"\(b.spec.name)\" on \(eb)); use another port, or set \"reusePort\": true on both (\(reusePortKinds) only)")
             }
         }
     }

@@ -146,6 +146,7 @@ public actor Supervisor {
     public func listenerSnapshots() -> [ListenerSnapshot] {
         var all = listeners.map { l -> ListenerSnapshot in
             let kind = context.kinds.tag(of: l.spec)
+            // The announcement counters come with the lateness histogram (ListenerStats keeps it for every kind).
             var snapshot = ListenerSnapshot(name: l.spec.name, kind: kind, address: l.localDescription, state: .up,
                                             openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) },
                                             announcementLateness: kind.counters.contains(.missedDeadlines) ? l.stats.announcementLateness.snapshot() : nil)
