@@ -23,6 +23,11 @@ struct SchemaDriftTests {
         MulticastSpec.kindName: #""group": "239.255.0.1", "port": 8088"#,
     ]
 
+    /// ", " and the keys of `minimal` for this kind ("" for a kind missing there: `everyKindHasAMinimalListener` says so).
+    static func minimalKeys(_ kind: String) -> String {
+        minimal[kind].map { ", " + $0 } ?? ""
+    }
+
     /// The kinds of the table of kinds, by name.
     static let kindNames = ListenerKinds.standard.names
 
@@ -53,7 +58,7 @@ struct SchemaDriftTests {
     }
 
     static func decoderKeys(kind: String) -> Set<String> {
-        knownKeys(#"{"listeners": [{"name": "x", "kind": "\#(kind)", \#(minimal[kind]!), "\#(probeKey)": 1}]}"#)
+        knownKeys(#"{"listeners": [{"name": "x", "kind": "\#(kind)"\#(minimalKeys(kind)), "\#(probeKey)": 1}]}"#)
     }
 
     /// The keys the decoder calls required for a listener of this kind that has only name and kind.
@@ -98,6 +103,13 @@ struct SchemaDriftTests {
         }
         #expect(Self.drift("x", decoder: ["a", "b"], schema: ["b", "c"]) ==
                 #"x: the decoder accepts "a" but config/netrelayd.schema.json does not list it; config/netrelayd.schema.json lists "c" but the decoder does not accept it"#)
+    }
+
+    @Test("Every kind of the table of kinds has a minimal listener in SchemaDriftTests.minimal")
+    func everyKindHasAMinimalListener() {
+        for kind in Self.kindNames where Self.minimal[kind] == nil {
+            Issue.record("add a minimal valid \(kind) listener (its required keys) to SchemaDriftTests.minimal")
+        }
     }
 
     @Test("Top-level keys: the schema's properties are the decoder's keys (plus $schema)")
@@ -167,7 +179,7 @@ struct SchemaDriftTests {
         let def = Self.member(Self.member(try Self.schema(), "$defs"), kind)
         guard case .object(let props) = Self.member(def, "properties")?.value else { Issue.record("no properties for \(kind)"); return }
         func decode(_ extra: String) throws -> ListenerSpec {
-            try ConfigurationDecoder.decode(#"{"listeners": [{"name": "x", "kind": "\#(kind)", \#(Self.minimal[kind]!)\#(extra)}]}"#, file: "probe.json").get().listeners[0]
+            try ConfigurationDecoder.decode(#"{"listeners": [{"name": "x", "kind": "\#(kind)", \#(Self.minimalKeys(kind))\#(extra)}]}"#, file: "probe.json").get().listeners[0]
         }
         let plain = try decode("")
         var checked = 0
