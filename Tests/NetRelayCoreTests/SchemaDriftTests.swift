@@ -179,7 +179,7 @@ struct SchemaDriftTests {
         let def = Self.member(Self.member(try Self.schema(), "$defs"), kind)
         guard case .object(let props) = Self.member(def, "properties")?.value else { Issue.record("no properties for \(kind)"); return }
         func decode(_ extra: String) throws -> ListenerSpec {
-            try ConfigurationDecoder.decode(#"{"listeners": [{"name": "x", "kind": "\#(kind)", \#(Self.minimalKeys(kind))\#(extra)}]}"#, file: "probe.json").get().listeners[0]
+            try ConfigurationDecoder.decode(#"{"listeners": [{"name": "x", "kind": "\#(kind)"\#(Self.minimalKeys(kind))\#(extra)}]}"#, file: "probe.json").get().listeners[0]
         }
         let plain = try decode("")
         var checked = 0
