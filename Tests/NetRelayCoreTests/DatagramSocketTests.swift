@@ -28,7 +28,7 @@ struct DatagramSocketTests {
         let log = RecordedLog()
         var spec = UDPResponderSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 0))
         spec.replyPrefix = "re:"
-        let listener = UDPResponderListener(spec: ListenerSpec(name: "r", settings: spec), context: ListenerContext(group: group, logger: log.logger))
+        let listener = UDPResponderListener(name: "r", spec: spec, context: ListenerContext(group: group, logger: log.logger))
         try await listener.start()
         let port = try #require(Endpoint.parse(listener.localDescription).get().port as Int?)
 

@@ -169,7 +169,7 @@ struct SchemaDriftTests {
         switch node.value {
         case .number(let t): return t
         case .bool(let b): return "\(b)"
-        case .string(let s): return JSONNode.quote(s)
+        case .string(let s): return JSONString.quote(s)
         default: return nil
         }
     }

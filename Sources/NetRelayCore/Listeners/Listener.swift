@@ -7,19 +7,23 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// One running listener. The supervisor starts, updates and stops listeners; protocol logic
-/// lives in their channel handlers.
+/// One running listener, as the supervisor sees it: of any kind. The supervisor starts,
+/// updates and stops listeners; protocol logic lives in their channel handlers. Each kind is a
+/// `TypedListener` on its own spec type, whose phase goes `idle → starting → running →
+/// stopping → stopped` (`ListenerLifecycle`).
 public protocol Listener: AnyObject, Sendable {
     var spec: ListenerSpec { get }
     var stats: ListenerStats { get }
-    /// Where it serves once started (a port of 0 resolved to the real one).
+    /// Where it serves once started (a port of 0 resolved to the real one), for STATUS and
+    /// `/status`; an announcer's destination.
     var localDescription: String { get }
     /// Binds (or adopts an inherited socket) and starts serving. Throws `ListenerStartError`.
     func start() async throws
     /// Whether `newSpec` can be applied without closing the socket (same kind and bind parameters).
     func canUpdate(to newSpec: ListenerSpec) -> Bool
     /// Applies `newSpec` in place: new traffic uses it at once; connections opened under the
-    /// old spec are closed gracefully (in-flight echoes delivered) within `gracePeriod`.
+    /// old spec are closed gracefully (in-flight echoes delivered) within `gracePeriod`. Only
+    /// after `canUpdate` said yes: a spec it refuses is logged and ignored.
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async
     /// Closes the listening socket (the port is free when this returns) and stops sending.
     func stopAccepting() async

@@ -2,7 +2,7 @@
 /// decoding in Config/BroadcastKind+Schema.swift).
 extension BroadcastKind: ListenerKind {
     func makeListener(name: String, spec: BroadcastSpec, context: ListenerContext) -> any Listener {
-        BroadcastListener(spec: ListenerSpec(name: name, settings: spec), context: context)
+        BroadcastListener(name: name, spec: spec, context: context)
     }
 
     func addStatus(_ s: ListenerStats, of name: String, to status: inout StatusTally) {

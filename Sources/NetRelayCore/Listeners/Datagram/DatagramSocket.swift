@@ -33,20 +33,15 @@ final class DatagramSocket: Sendable {
 
     private struct State {
         var options: Options
-        var channel: Channel?
-        var stopping = false
         /// Where to bind again: the address the first bind got.
         var boundAddress: SocketAddress?
         /// A duplicate of a socket-activated fd, to adopt again after NIO closes its copy.
         var spareFD: CInt?
-        var rebinds = 0
-        var rebindDelay = DatagramSocket.firstRebindDelay
-        var lastRebind: NIODeadline?
     }
 
-    static let firstRebindDelay = TimeAmount.milliseconds(50)
     static let readsPerWakeup: UInt = 1
-    static let maxRebindDelay = TimeAmount.seconds(5)
+    /// 50 ms, doubling up to 5 s while the socket keeps closing within 10 s of being bound.
+    static let rebindBackoff = Backoff(first: .milliseconds(50), limit: .seconds(5), healthyLifetime: .seconds(10))
 
     private let spec: ListenerSpec
     /// For `socketsAdopted`.
@@ -54,26 +49,38 @@ final class DatagramSocket: Sendable {
     private let context: ListenerContext
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
-    /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers. The second argument
-    /// is a duplicate of the socket's fd for a `DatagramSender`, which then owns it (nil: none).
-    private let initializer: @Sendable (Channel, CInt?) throws -> Void
-    /// The last send error the handler saw, asked on the channel's event loop when it closed.
-    private let lastSendError: @Sendable () -> String?
+    private let opener: Opener
+    /// Binds again after NIO closed the socket; holds the current channel.
+    private let reopening: ReopeningSocket<Channel>
 
     init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
          initializer: @escaping @Sendable (Channel, CInt?) throws -> Void,
          lastSendError: @escaping @Sendable () -> String?, stats: ListenerStats? = nil) {
+        let state = NIOLockedValueBox(State(options: options))
+        let opener = Opener(state: state, group: context.group, initializer: initializer)
         self.stats = stats
         self.spec = spec
         self.context = context
         self.logger = logger
-        self.state = NIOLockedValueBox(State(options: options))
-        self.initializer = initializer
-        self.lastSendError = lastSendError
+        self.state = state
+        self.opener = opener
+        self.reopening = ReopeningSocket(backoff: Self.rebindBackoff, steps: .init(
+            channel: { $0 },
+            closed: { delay in
+                let why = lastSendError().map { "after a send error: \($0)" } ?? "without a reported error"
+                logger.error("NIO closed the socket of \(spec.label) \(why); binding it again in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
+                             metadata: ["event": "socket-closed"])
+            },
+            reopen: { _ in try await opener.bindAgain() },
+            reopened: { _ in logger.notice("Bound \(spec.label) again", metadata: ["event": "rebound"]) },
+            failed: { error, delay in
+                logger.error("Failed to bind \(spec.kindName) \"\(spec.name)\" again: \(describeSocketError(error).0); retrying in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
+                             metadata: ["event": "rebind-failed"])
+            }
+        ))
     }
 
-    var channel: Channel? { state.withLockedValue { $0.channel } }
-    var rebinds: Int { state.withLockedValue { $0.rebinds } }
+    var channel: Channel? { reopening.current }
 
     /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
     func start() async throws -> Channel {
@@ -90,7 +97,7 @@ final class DatagramSocket: Sendable {
             try checkInherited(inherited, listen: listen)
             let spare = dup(inherited.fd)
             do {
-                channel = try await open(boundSocket: inherited.fd)
+                channel = try await opener.open(boundSocket: inherited.fd)
             } catch {
                 if spare >= 0 { close(spare) }
                 throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
@@ -107,7 +114,7 @@ final class DatagramSocket: Sendable {
                 // for a socket-activated one, because binding anew would find the port taken.
                 let spare = store.enabled ? dup(fd) : -1
                 do {
-                    channel = try await open(boundSocket: fd)
+                    channel = try await opener.open(boundSocket: fd)
                 } catch {
                     if spare >= 0 { close(spare) }
                     throw error
@@ -120,17 +127,11 @@ final class DatagramSocket: Sendable {
                 throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
             }
         }
-        let kept = state.withLockedValue { s -> Bool in
-            guard !s.stopping else { return false }
-            s.channel = channel
-            s.boundAddress = channel.localAddress
-            return true
-        }
-        guard kept else {
+        state.withLockedValue { $0.boundAddress = channel.localAddress }
+        guard reopening.install(channel) else {
             try? await channel.close()
             throw ListenerStartError(spec: spec, action: "bind", address: listen.description, reason: "stopped while starting", errno: nil)
         }
-        watch(channel)
         return channel
     }
 
@@ -167,50 +168,6 @@ final class DatagramSocket: Sendable {
         return fd
     }
 
-    /// Hands a bound socket to NIO (which owns it from then on) with a duplicate for the sender.
-    private func open(boundSocket fd: CInt) async throws -> Channel {
-        // Here rather than in boundSocket: an adopted or re-adopted socket gets the mark too.
-        do {
-            try RelayMark.apply(state.withLockedValue { $0.options.relayMark }, to: fd)
-        } catch {
-            close(fd)
-            throw error
-        }
-        let duplicate = dup(fd)
-        let senderFD = NIOLockedValueBox<CInt?>(duplicate >= 0 ? duplicate : nil)
-        do {
-            return try await bootstrap(senderFD: senderFD).withBoundSocket(fd).get()
-        } catch {
-            // The initializer did not run (or did not take it): do not leak the duplicate.
-            if let left = senderFD.withLockedValue({ v -> CInt? in defer { v = nil }; return v }) { close(left) }
-            throw error
-        }
-    }
-
-    private func bootstrap(senderFD: NIOLockedValueBox<CInt?>) -> DatagramBootstrap {
-        let o = state.withLockedValue { $0.options }
-        let initializer = self.initializer
-        var b = DatagramBootstrap(group: context.group)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: o.sizing.bufferSize))
-            // One recvmmsg per readiness event, as a C epoll server does: NIO's default (4)
-            // repeats the call until EAGAIN, a wasted system call per wakeup under ping-pong
-            // load; level-triggered epoll reports the socket again if more is queued.
-            .channelOption(.maxMessagesPerRead, value: DatagramSocket.readsPerWakeup)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let fd = senderFD.withLockedValue { v -> CInt? in defer { v = nil }; return v }
-                    try initializer(channel, fd)
-                }
-            }
-        if o.packetInfo {
-            b = b.channelOption(.receivePacketInfo, value: true)
-        }
-        if o.sizing.vectorReadCount > 1 {
-            b = b.channelOption(.datagramVectorReadMessageCount, value: o.sizing.vectorReadCount)
-        }
-        return b
-    }
-
     private func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
         guard socket.type == .datagram else {
             throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
@@ -225,11 +182,8 @@ final class DatagramSocket: Sendable {
     /// Applies new receive sizing to the running socket (a reload that changed
     /// maxDatagramSize or vectorReadCount).
     func update(sizing: DatagramReceiveSizing) async {
-        let channel = state.withLockedValue { s -> Channel? in
-            s.options.sizing = sizing
-            return s.channel
-        }
-        guard let channel else { return }
+        state.withLockedValue { $0.options.sizing = sizing }
+        guard let channel = reopening.current else { return }
         // The count first: between the two calls a buffer sized for the old count is cut into
         // the new number of slices, and only a smaller count keeps slices >= maxDatagramSize + 1.
         try? await channel.setOption(.datagramVectorReadMessageCount, value: sizing.vectorReadCount > 1 ? sizing.vectorReadCount : 0).get()
@@ -238,84 +192,80 @@ final class DatagramSocket: Sendable {
 
     /// Closes the socket for good: the port is free when this returns.
     func stop() async {
-        let channel = state.withLockedValue { s -> Channel? in
-            s.stopping = true
+        let channel = reopening.stop()
+        state.withLockedValue { s in
             if let fd = s.spareFD { close(fd) }
             s.spareFD = nil
-            defer { s.channel = nil }
-            return s.channel
         }
         try? await channel?.close()
     }
 
-    // MARK: Binding again after NIO closed the socket
+    // MARK: Opening a bound socket
 
-    private func watch(_ channel: Channel) {
-        channel.closeFuture.whenComplete { _ in
-            self.closed(channel)
-        }
-    }
+    /// What a new channel needs (the socket's options, the pipeline), apart from the socket, so
+    /// that a rebind can open one without the socket object.
+    private struct Opener: Sendable {
+        let state: NIOLockedValueBox<State>
+        let group: MultiThreadedEventLoopGroup
+        /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers. The second
+        /// argument is a duplicate of the socket's fd for a `DatagramSender`, which then owns
+        /// it (nil: none).
+        let initializer: @Sendable (Channel, CInt?) throws -> Void
 
-    private func closed(_ channel: Channel) {
-        let delay = state.withLockedValue { s -> TimeAmount? in
-            guard !s.stopping, s.channel === channel else { return nil }
-            s.channel = nil
-            // Closed again soon after the last rebind: back off, so a send error that repeats
-            // on every datagram does not turn into a bind loop.
-            if let last = s.lastRebind, NIODeadline.now() - last < .seconds(10) {
-                s.rebindDelay = min(s.rebindDelay * 2, DatagramSocket.maxRebindDelay)
-            } else {
-                s.rebindDelay = DatagramSocket.firstRebindDelay
-            }
-            return s.rebindDelay
-        }
-        guard let delay else { return }
-        let why = lastSendError().map { "after a send error: \($0)" } ?? "without a reported error"
-        logger.error(
-            "NIO closed the socket of \(spec.label) \(why); binding it again in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
-            metadata: ["event": "socket-closed"]
-        )
-        Task { await self.bindAgain(after: delay) }
-    }
-
-    private func bindAgain(after firstDelay: TimeAmount) async {
-        var delay = firstDelay
-        while true {
-            try? await Task.sleep(nanoseconds: UInt64(delay.nanoseconds))
-            let (stopping, address, spare) = state.withLockedValue { ($0.stopping, $0.boundAddress, $0.spareFD) }
-            if stopping { return }
+        /// Hands a bound socket to NIO (which owns it from then on) with a duplicate for the sender.
+        func open(boundSocket fd: CInt) async throws -> Channel {
+            // Here rather than in boundSocket: an adopted or re-adopted socket gets the mark too.
             do {
-                let channel: Channel
-                if let spare {
-                    let fd = dup(spare)
-                    guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
-                    channel = try await open(boundSocket: fd)
-                } else {
-                    let options = state.withLockedValue { $0.options }
-                    let fd = try Self.boundSocket(try address ?? options.listen.socketAddress(), options)
-                    channel = try await open(boundSocket: fd)
-                }
-                let kept = state.withLockedValue { s -> Bool in
-                    guard !s.stopping else { return false }
-                    s.channel = channel
-                    s.rebinds += 1
-                    s.lastRebind = .now()
-                    return true
-                }
-                guard kept else {
-                    try? await channel.close()
-                    return
-                }
-                watch(channel)
-                logger.notice("Bound \(spec.label) again", metadata: ["event": "rebound"])
-                return
+                try RelayMark.apply(state.withLockedValue { $0.options.relayMark }, to: fd)
             } catch {
-                delay = min(delay * 2, DatagramSocket.maxRebindDelay)
-                logger.error(
-                    "Failed to bind \(spec.kindName) \"\(spec.name)\" again: \(describeSocketError(error).0); retrying in \(formatDuration(Double(delay.nanoseconds) / 1e9))",
-                    metadata: ["event": "rebind-failed"]
-                )
+                close(fd)
+                throw error
             }
+            let duplicate = dup(fd)
+            let senderFD = NIOLockedValueBox<CInt?>(duplicate >= 0 ? duplicate : nil)
+            do {
+                return try await bootstrap(senderFD: senderFD).withBoundSocket(fd).get()
+            } catch {
+                // The initializer did not run (or did not take it): do not leak the duplicate.
+                if let left = senderFD.withLockedValue({ v -> CInt? in defer { v = nil }; return v }) { close(left) }
+                throw error
+            }
+        }
+
+        private func bootstrap(senderFD: NIOLockedValueBox<CInt?>) -> DatagramBootstrap {
+            let o = state.withLockedValue { $0.options }
+            var b = DatagramBootstrap(group: group)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: o.sizing.bufferSize))
+                // One recvmmsg per readiness event, as a C epoll server does: NIO's default (4)
+                // repeats the call until EAGAIN, a wasted system call per wakeup under ping-pong
+                // load; level-triggered epoll reports the socket again if more is queued.
+                .channelOption(.maxMessagesPerRead, value: DatagramSocket.readsPerWakeup)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let fd = senderFD.withLockedValue { v -> CInt? in defer { v = nil }; return v }
+                        try initializer(channel, fd)
+                    }
+                }
+            if o.packetInfo {
+                b = b.channelOption(.receivePacketInfo, value: true)
+            }
+            if o.sizing.vectorReadCount > 1 {
+                b = b.channelOption(.datagramVectorReadMessageCount, value: o.sizing.vectorReadCount)
+            }
+            return b
+        }
+
+        /// A new socket on the address the first bind got (port 0 resolved to the port we
+        /// had), or the socket-activated (or stored) one adopted again from our spare duplicate.
+        func bindAgain() async throws -> Channel {
+            let (address, spare, options) = state.withLockedValue { ($0.boundAddress, $0.spareFD, $0.options) }
+            if let spare {
+                let fd = dup(spare)
+                guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
+                return try await open(boundSocket: fd)
+            }
+            let fd = try DatagramSocket.boundSocket(try address ?? options.listen.socketAddress(), options)
+            return try await open(boundSocket: fd)
         }
     }
 }

@@ -2,7 +2,7 @@
 /// Config/MulticastKind+Schema.swift).
 extension MulticastKind: ListenerKind {
     func makeListener(name: String, spec: MulticastSpec, context: ListenerContext) -> any Listener {
-        MulticastAnnouncer(spec: ListenerSpec(name: name, settings: spec), context: context)
+        MulticastAnnouncer(name: name, spec: spec, context: context)
     }
 
     func addStatus(_ s: ListenerStats, of name: String, to status: inout StatusTally) {

@@ -2,7 +2,7 @@
 /// Config/TCPEchoKind+Schema.swift).
 extension TCPEchoKind: ListenerKind {
     func makeListener(name: String, spec: TCPEchoSpec, context: ListenerContext) -> any Listener {
-        TCPEchoListener(spec: ListenerSpec(name: name, settings: spec), context: context)
+        TCPEchoListener(name: name, spec: spec, context: context)
     }
 
     func addStatus(_ s: ListenerStats, of name: String, to status: inout StatusTally) {

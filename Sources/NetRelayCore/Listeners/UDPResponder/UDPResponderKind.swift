@@ -2,7 +2,7 @@
 /// Config/UDPResponderKind+Schema.swift).
 extension UDPResponderKind: ListenerKind {
     func makeListener(name: String, spec: UDPResponderSpec, context: ListenerContext) -> any Listener {
-        UDPResponderListener(spec: ListenerSpec(name: name, settings: spec), context: context)
+        UDPResponderListener(name: name, spec: spec, context: context)
     }
 
     func addStatus(_ s: ListenerStats, of name: String, to status: inout StatusTally) {
