@@ -52,12 +52,12 @@ func checkConfig(path: String) -> Int32 {
         for warning in configuration.warnings(file: path) { writeErr("\(warning)") }
         // The daemon raises its soft limit to the hard one at start; judge by that.
         if let warning = configuration.fileDescriptorWarning(file: path, limit: FileDescriptorLimit.effective()) {
-            writeErr("warning: \(warning)")
+            writeErr("\(warning)")
         }
         // Judged against the unit's store when run from it (ExecReload=) or given the variable.
         if let max = getenv("NETRELAYD_FDSTORE_MAX").flatMap({ Int(String(cString: $0)) }),
            let warning = FileDescriptorStore.warning(configuration, file: path, capacity: max) {
-            writeErr("warning: \(warning)")
+            writeErr("\(warning)")
         }
         print("configuration OK")
         return 0

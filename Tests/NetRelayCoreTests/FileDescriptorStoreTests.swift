@@ -143,7 +143,7 @@ struct FileDescriptorStoreTests {
         #expect(FileDescriptorStore.demand(config) == 102)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 102) == nil)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 0) == nil)
-        #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.hasPrefix("c.json: listeners: a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds 50") == true)
+        #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.description.hasPrefix("c.json: warning: listeners: a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds 50") == true)
     }
 
     // MARK: A restart without systemd: one supervisor hands over, the next adopts

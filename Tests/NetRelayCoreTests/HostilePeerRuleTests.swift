@@ -176,7 +176,7 @@ struct FileDescriptorBudgetTests {
     func warning() {
         #expect(config([1000]).fileDescriptorWarning(file: "c.json", limit: 1024) == nil)
         let w = config([1024]).fileDescriptorWarning(file: "c.json", limit: 1024)
-        #expect(w?.description == "c.json: listeners: the tcp-echo listeners' maxConnections add up to 1024, plus 21 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=2048 in the unit) or lower maxConnections")
+        #expect(w?.description == "c.json: warning: listeners: the tcp-echo listeners' maxConnections add up to 1024, plus 21 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=2048 in the unit) or lower maxConnections")
     }
 }
 

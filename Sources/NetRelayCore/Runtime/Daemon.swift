@@ -91,9 +91,6 @@ public enum Daemon {
     /// store is too small for the configuration.
     static func prepareProcess(for configuration: Configuration, _ options: DaemonOptions) {
         let logger = options.logger
-        for warning in configuration.warnings(file: options.configPath) {
-            logger.warning("\(warning)", metadata: ["event": "config-warning"])
-        }
         // Every connection is a file descriptor; take all the service manager allows.
         let fds = FileDescriptorLimit.raiseSoftToHard()
         if fds.after.soft != fds.before.soft {
@@ -101,11 +98,17 @@ public enum Daemon {
         } else {
             logger.debug("RLIMIT_NOFILE is \(fds.after.soft) (hard limit \(fds.after.hard == Int.max ? "unlimited" : "\(fds.after.hard)"))", metadata: ["event": "rlimit"])
         }
-        if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: fds.after.soft) {
-            logger.warning("\(warning)", metadata: ["event": "config-warning"])
-        }
-        if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
-            logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        logWarnings(configuration, options, fileDescriptorLimit: fds.after.soft)
+    }
+
+    /// The configuration's warnings (at start and on reload), in compiler form:
+    /// `config.json:12:5: warning: listeners[0].ttl: ...`.
+    static func logWarnings(_ configuration: Configuration, _ options: DaemonOptions, fileDescriptorLimit: Int) {
+        var warnings = configuration.warnings(file: options.configPath)
+        if let w = configuration.fileDescriptorWarning(file: options.configPath, limit: fileDescriptorLimit) { warnings.append(w) }
+        if let w = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) { warnings.append(w) }
+        for warning in warnings {
+            options.logger.warning("\(warning)", metadata: ["event": "config-warning"])
         }
     }
 
@@ -250,15 +253,7 @@ struct DaemonService: Service, CustomStringConvertible {
             logger.error("Reload \(n) failed: the configuration has errors; still serving the previous configuration", metadata: ["event": "reload-failed"])
         case .success(let configuration):
             if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
-            for warning in configuration.warnings(file: options.configPath) {
-                logger.warning("\(warning)", metadata: ["event": "config-warning"])
-            }
-            if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: FileDescriptorLimit.current().soft) {
-                logger.warning("\(warning)", metadata: ["event": "config-warning"])
-            }
-            if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
-                logger.warning("\(warning)", metadata: ["event": "config-warning"])
-            }
+            Daemon.logWarnings(configuration, options, fileDescriptorLimit: FileDescriptorLimit.current().soft)
             await http.release(unless: configuration.http)
             var report = await supervisor.reload(to: configuration)
             do {

@@ -77,10 +77,10 @@ public final class FileDescriptorStore: Sendable {
     }
 
     /// The start/check-config warning when the store cannot hold what a restart would store.
-    public static func warning(_ configuration: Configuration, file: String, capacity: Int) -> String? {
+    public static func warning(_ configuration: Configuration, file: String, capacity: Int) -> ConfigurationIssue? {
         guard capacity > 0 else { return nil }
         let need = demand(configuration)
         guard need > capacity else { return nil }
-        return "\(file): listeners: a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections"
+        return ConfigurationIssue(file: file, location: configuration.largestConnectionLimitLocation, path: "listeners", message: "a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections", severity: .warning)
     }
 }
