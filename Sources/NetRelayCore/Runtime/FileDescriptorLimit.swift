@@ -82,7 +82,12 @@ public struct FileDescriptorBudget: Sendable, Equatable {
             if case .tcpEcho(let t) = l.kind { connections += t.maxConnections }
         }
         self.connections = connections
-        self.own = 16 + 3 * configuration.eventLoopThreads + 2 * configuration.listeners.count
+        // Each bound socket and its sender's duplicate; a udp-responder binds one per event loop.
+        let sockets = configuration.listeners.reduce(0) { sum, spec in
+            guard case .udpResponder = spec.kind else { return sum + 1 }
+            return sum + DatagramSpread.socketCount(UDPResponderRole.self, loops: configuration.eventLoopThreads)
+        }
+        self.own = 16 + 3 * configuration.eventLoopThreads + 2 * sockets
     }
 }
 
