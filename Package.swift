@@ -58,6 +58,8 @@ let package = Package(
         .executableTarget(
             name: "netrelayctl",
             dependencies: [
+                // For the helpers in NetRelayCore/Support (JSON quoting); the probes talk to the daemon only over the network.
+                "NetRelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +74,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "NetRelaySystemdTests",
+            dependencies: ["NetRelayCore", "NetRelaySystemd"]
         ),
         .testTarget(
             name: "NetRelayCtlTests",

@@ -50,7 +50,11 @@ public final class SystemdNotifier: ServiceNotifier {
         if fd >= 0 { close(fd) }
     }
 
-    public func notify(_ message: String) {
+    public func notify(_ messages: [ServiceMessage]) {
+        send(ServiceMessageWire.render(messages))
+    }
+
+    private func send(_ message: String) {
         guard fd >= 0 else {
             _ = sd_notify(0, message)
             return
@@ -67,8 +71,9 @@ public final class SystemdNotifier: ServiceNotifier {
 
     /// FDSTORE=1 and friends, with the fds as SCM_RIGHTS (sd_pid_notify_with_fds(3); it opens a
     /// socket per call, which is fine for the few calls at start and at shutdown).
-    public func notify(_ message: String, fileDescriptors: [CInt]) -> Bool {
+    public func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool {
         guard getenv("NOTIFY_SOCKET") != nil else { return false }
+        let message = ServiceMessageWire.render(messages)
         return fileDescriptors.withUnsafeBufferPointer { fds in
             sd_pid_notify_with_fds(0, 0, message, fds.baseAddress, UInt32(fds.count)) > 0
         }

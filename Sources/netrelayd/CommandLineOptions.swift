@@ -1,3 +1,5 @@
+import NetRelayCore
+
 /// The daemon's command line, parsed by hand: netrelayd needs four flags, and dropping
 /// swift-argument-parser keeps Foundation (which it links) out of the daemon, about 2 MiB of
 /// its idle RSS. netrelayctl, a short-lived tool, uses swift-argument-parser.
@@ -94,20 +96,8 @@ enum CommandLineOptions {
     }
 
     private static func closest(_ word: String, among candidates: [String]) -> String? {
-        candidates.min { distance(word, $0) < distance(word, $1) }.flatMap { distance(word, $0) <= 3 ? $0 : nil }
-    }
-
-    private static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var prev = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var cur = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[b.count]
+        let distance = EditDistance.between
+        return candidates.min { distance(word, $0) < distance(word, $1) }.flatMap { distance(word, $0) <= 3 ? $0 : nil }
     }
 
     static let usage = """

@@ -10,17 +10,17 @@ import NIOPosix
 import Testing
 @testable import NetRelayCore
 
-/// Plays systemd's part: keeps a duplicate of every fd sent with FDSTORE=1 under its FDNAME=,
-/// drops (closes) them on FDSTOREREMOVE=1, and records every message.
+/// Plays systemd's part: keeps a duplicate of every fd sent with `.fdStore` under its name,
+/// drops (closes) them on `.fdStoreRemove`, and records every notification.
 final class FakeFDStore: ServiceNotifier, @unchecked Sendable {
     let lock = NIOLock()
-    var messages: [String] = []
+    var messages: [[ServiceMessage]] = []
     var entries: [(name: String, fd: CInt)] = []
 
-    func notify(_ message: String) {
+    func notify(_ messages: [ServiceMessage]) {
         lock.withLock {
-            messages.append(message)
-            if message.hasPrefix("FDSTOREREMOVE=1\n"), let name = message.split(separator: "\n").last?.dropFirst("FDNAME=".count) {
+            self.messages.append(messages)
+            for case .fdStoreRemove(let name) in messages {
                 entries.removeAll { e in
                     guard e.name == name else { return false }
                     close(e.fd)
@@ -30,11 +30,12 @@ final class FakeFDStore: ServiceNotifier, @unchecked Sendable {
         }
     }
 
-    func notify(_ message: String, fileDescriptors: [CInt]) -> Bool {
+    func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool {
         lock.withLock {
-            messages.append(message)
-            let name = String(message.split(separator: "\n").last!.dropFirst("FDNAME=".count))
-            for fd in fileDescriptors { entries.append((name, dup(fd))) }
+            self.messages.append(messages)
+            for case .fdStore(let name) in messages {
+                for fd in fileDescriptors { entries.append((name, dup(fd))) }
+            }
         }
         return true
     }
@@ -116,16 +117,16 @@ struct FileDescriptorStoreTests {
         #expect(FileDescriptorStore.capacity(environment: ["NOTIFY_SOCKET": "/run/x"]) == 0)
     }
 
-    @Test("Storing sends FDSTORE=1 with FDNAME=, stops at the capacity; a disabled store sends nothing")
+    @Test("Storing sends .fdStore with the name, stops at the capacity; a disabled store sends nothing")
     func storing() {
         let fake = FakeFDStore()
         let store = FileDescriptorStore(capacity: 2, notifier: fake)
         #expect(store.store(0, as: .listener("echo")))
         #expect(store.store(0, as: .connection("echo", 0)))
         #expect(!store.store(0, as: .connection("echo", 1)))
-        #expect(fake.messages == ["FDSTORE=1\nFDNAME=listen/echo", "FDSTORE=1\nFDNAME=conn/echo/0"])
+        #expect(fake.messages == [[.fdStore(name: "listen/echo")], [.fdStore(name: "conn/echo/0")]])
         store.remove(.connection("echo", 0))
-        #expect(fake.messages.last == "FDSTOREREMOVE=1\nFDNAME=conn/echo/0")
+        #expect(fake.messages.last == [.fdStoreRemove(name: "conn/echo/0")])
         #expect(fake.names == ["listen/echo"])
         #expect(store.store(0, as: .connection("echo", 1)))
         let off = FakeFDStore()
@@ -229,8 +230,8 @@ struct FileDescriptorStoreTests {
         #expect(stats.openConnections == 2)
         #expect(stats.counters[Counter.allCases.firstIndex(of: .connectionsAdopted)!] == 1)
         #expect(stats.counters[Counter.allCases.firstIndex(of: .socketsAdopted)!] == 1)
-        #expect(fake.messages.contains("FDSTOREREMOVE=1\nFDNAME=conn/echo/0"), "an adopted connection leaves the store")
-        #expect(fake.messages.contains("FDSTOREREMOVE=1\nFDNAME=listen/gone"))
+        #expect(fake.messages.contains([.fdStoreRemove(name: "conn/echo/0")]), "an adopted connection leaves the store")
+        #expect(fake.messages.contains([.fdStoreRemove(name: "listen/gone")]))
         // Tests run in parallel: the number may name another test's new socket by now.
         var now = stat()
         #expect(fstat(spare, &now) != 0 || now.st_ino != spareInode, "the stale socket is closed")
@@ -265,7 +266,7 @@ struct FileDescriptorStoreTests {
                                                              sockets: ListSource([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
                                                              fdStore: FileDescriptorStore(capacity: 4, notifier: fake)))
         try await supervisor.start()
-        #expect(fake.messages.first == "FDSTOREREMOVE=1\nFDNAME=listen/echo")
+        #expect(fake.messages.first == [.fdStoreRemove(name: "listen/echo")])
         #expect(await supervisor.listenerSnapshots().first?.address == "127.0.0.1:\(freePort)")
         // The old socket is closed (its fd number may already be reused): its port refuses.
         #expect(throws: IOError.self) { close(try Self.connect(oldAddress!.port)) }

@@ -126,32 +126,12 @@ final class ObjectReader {
             // The distance is at least the difference in length; skipping those keeps a huge key
             // from costing its length times every candidate's.
             if abs(lower.unicodeScalars.count - c.unicodeScalars.count) > limit { continue }
-            let d = editDistance(lower, c.lowercased())
+            let d = EditDistance.between(lower, c.lowercased())
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0
     }
 
-    /// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
-    /// neighbouring characters each count as one typo.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { d[i][0] = i }
-        for j in 0...b.count { d[0][j] = j }
-        for i in 1...a.count {
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-                }
-            }
-        }
-        return d[a.count][b.count]
-    }
 }
 
 // MARK: - Field types
@@ -254,11 +234,6 @@ extension String {
     }
 }
 
-func formatSeconds(_ s: Double) -> String {
-    if s == s.rounded() && abs(s) < 1e15 { return String(Int(s)) }
-    return String(s)
-}
-
 extension FieldType where T == Endpoint {
     /// "ADDR:PORT" with an IP literal.
     static func endpoint(ipv4Only: Bool = false, allowPortZero: Bool = true) -> FieldType<Endpoint> {
@@ -287,7 +262,7 @@ extension FieldType where T == Endpoint {
                    let colon = s.lastIndex(of: ":") {
                     // "00080" is not octal anywhere else either; JSON itself refuses 00080 as a number.
                     let fixed = "\(s[..<colon]):\(port)"
-                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) has a port with leading zeros; write \(JSONNode.quote(fixed))"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) has a port with leading zeros; write \(JSONString.quote(fixed))"))
                 }
                 return .failure(FieldProblem("\(JSONNode.excerpt(p)) in \(JSONNode.excerpt(s)) is not a port; ports are 0-65535"))
             case .failure(.hostName(let h)):
@@ -296,7 +271,7 @@ extension FieldType where T == Endpoint {
             case .failure(.badAddress(let a)):
                 if !s.hasPrefix("["), let colon = s.lastIndex(of: ":"), IPAddress(String(s[..<colon])) != nil {
                     let fixed = "[\(s[..<colon])]\(s[colon...])"
-                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) is an IPv6 address without brackets; write \(JSONNode.quote(fixed))"))
+                    return .failure(FieldProblem("\(JSONNode.excerpt(s)) is an IPv6 address without brackets; write \(JSONString.quote(fixed))"))
                 }
                 return .failure(FieldProblem("\(JSONNode.excerpt(a)) is not an IP address; expected \(expected)"))
             }
@@ -324,7 +299,7 @@ extension FieldType where T == [CIDRBlock] {
         return FieldType(expected: expected) { node in
             guard case .array(let items) = node.value else {
                 if case .string(let s) = node.value, CIDRBlock(s) != nil {
-                    return .failure(FieldProblem("expected a list; write [\(JSONNode.quote(s))]"))
+                    return .failure(FieldProblem("expected a list; write [\(JSONString.quote(s))]"))
                 }
                 return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
             }

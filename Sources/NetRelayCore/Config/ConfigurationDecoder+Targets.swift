@@ -78,7 +78,7 @@ extension ConfigurationDecoder {
 
     static let listenInterfacesType = FieldType<[String]>(expected: "a list of interface names such as [\"eth0\", \"eth1\"]") { node in
         guard case .array(let items) = node.value else {
-            if case .string(let s) = node.value { return .failure(FieldProblem("expected a list; write [\(JSONNode.quote(s))]")) }
+            if case .string(let s) = node.value { return .failure(FieldProblem("expected a list; write [\(JSONString.quote(s))]")) }
             return .failure(FieldProblem("expected a list of interface names such as [\"eth0\", \"eth1\"], got \(node.kindDescription)"))
         }
         if items.isEmpty {
@@ -89,7 +89,7 @@ extension ConfigurationDecoder {
             switch interfaceName.convert(item) {
             case .failure(let p): return .failure(FieldProblem("item \(i): \(p.message)"))
             case .success(let n):
-                if names.contains(n) { return .failure(FieldProblem("item \(i): \(JSONNode.quote(n)) is listed twice")) }
+                if names.contains(n) { return .failure(FieldProblem("item \(i): \(JSONString.quote(n)) is listed twice")) }
                 names.append(n)
             }
         }

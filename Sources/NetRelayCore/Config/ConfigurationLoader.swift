@@ -85,18 +85,6 @@ struct ReadFailure: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// "address already in use", the lower-case strerror text (as systemd's messages read), and the
-/// errno name for searching.
-public func errnoDescription(_ code: Int32) -> String {
-    guard let s = strerror(code) else { return "errno \(code)" }
-    let text = String(cString: s)
-    guard let first = text.first else { return "errno \(code)" }
-    // "Address already in use" -> "address already in use"; keep acronyms such as "I/O" intact.
-    let second = text.dropFirst().first
-    if let second, second.isUppercase { return text }
-    return first.lowercased() + text.dropFirst()
-}
-
 extension Configuration {
     /// Things that are valid but probably not what the operator meant; logged at start and
     /// printed by check-config, never fatal.

@@ -42,11 +42,11 @@ public struct JSONNode: Sendable {
         var scalars = s.unicodeScalars.makeIterator()
         var head = String.UnicodeScalarView()
         for _ in 0..<limit {
-            guard let u = scalars.next() else { return quote(s) }
+            guard let u = scalars.next() else { return JSONString.quote(s) }
             head.append(u)
         }
-        guard scalars.next() != nil else { return quote(s) }
-        let quoted = quote(String(head))
+        guard scalars.next() != nil else { return JSONString.quote(s) }
+        let quoted = JSONString.quote(String(head))
         return quoted.dropLast() + "…\" (\(s.utf8.count) bytes)"
     }
 
@@ -55,22 +55,6 @@ public struct JSONNode: Sendable {
         let scalars = key.unicodeScalars
         guard scalars.count > limit else { return key }
         return String(String.UnicodeScalarView(scalars.prefix(limit))) + "…"
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if ch.value < 0x20 { out += "\\u" + String(ch.value, radix: 16).leftPadded(to: 4) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
     }
 }
 
@@ -89,12 +73,6 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
 public struct JSONSyntaxError: Error, Sendable, Equatable {
     public var location: SourceLocation
     public var message: String
-}
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes. Rejects duplicate keys, trailing commas and

@@ -13,39 +13,39 @@ public enum StatusDocument {
         var listeners: [String] = []
         for l in s.listeners {
             var fields = [
-                "\"name\": \(JSONNode.quote(l.name))",
-                "\"kind\": \(JSONNode.quote(l.kind.name))",
-                "\"address\": \(JSONNode.quote(l.address))",
+                "\"name\": \(JSONString.quote(l.name))",
+                "\"kind\": \(JSONString.quote(l.kind.name))",
+                "\"address\": \(JSONString.quote(l.address))",
             ]
             switch l.state {
             case .up:
                 fields.append("\"state\": \"up\"")
                 if l.kind == .tcpEcho { fields.append("\"openConnections\": \(l.openConnections)") }
                 let counters = Counter.allCases.filter { $0.applies(to: l.kind) }
-                    .map { "\(JSONNode.quote("\($0)")): \(l.value($0))" }
+                    .map { "\(JSONString.quote("\($0)")): \(l.value($0))" }
                 fields.append("\"counters\": {" + counters.joined(separator: ", ") + "}")
                 if !l.relayTargets.isEmpty {
                     let targets = l.relayTargets.map { t in
-                        "{\"target\": \(JSONNode.quote(t.label)), \"destination\": \(t.destination.map(JSONNode.quote) ?? "null"), \"sent\": \(t.sent), \"errors\": \(t.errors), \"skipped\": \(t.skipped.map(JSONNode.quote) ?? "null")}"
+                        "{\"target\": \(JSONString.quote(t.label)), \"destination\": \(t.destination.map(JSONString.quote) ?? "null"), \"sent\": \(t.sent), \"errors\": \(t.errors), \"skipped\": \(t.skipped.map(JSONString.quote) ?? "null")}"
                     }
                     fields.append("\"targets\": [" + targets.joined(separator: ", ") + "]")
                 }
             case .down(let reason):
                 fields.append("\"state\": \"down\"")
-                fields.append("\"reason\": \(JSONNode.quote(reason))")
+                fields.append("\"reason\": \(JSONString.quote(reason))")
             }
             listeners.append("    {" + fields.joined(separator: ", ") + "}")
         }
         let r = s.reloads
-        let reload = "{\"successful\": \(r.lastSuccessful), \"timestamp\": \(PrometheusExposition.format(r.lastTimestamp)), \"summary\": \(r.lastSummary.map(JSONNode.quote) ?? "null"), \"succeeded\": \(r.succeeded), \"failed\": \(r.failed)}"
+        let reload = "{\"successful\": \(r.lastSuccessful), \"timestamp\": \(PrometheusExposition.format(r.lastTimestamp)), \"summary\": \(r.lastSummary.map(JSONString.quote) ?? "null"), \"succeeded\": \(r.succeeded), \"failed\": \(r.failed)}"
         return """
         {
-          "version": \(JSONNode.quote(s.version)),
+          "version": \(JSONString.quote(s.version)),
           "ready": \(s.notReadyReason == nil),
-          "notReadyReason": \(s.notReadyReason.map(JSONNode.quote) ?? "null"),
+          "notReadyReason": \(s.notReadyReason.map(JSONString.quote) ?? "null"),
           "healthy": \(s.unhealthyReason == nil),
           "startTime": \(PrometheusExposition.format(s.startTime)),
-          "status": \(JSONNode.quote(s.statusLine)),
+          "status": \(JSONString.quote(s.statusLine)),
           "listeners": [
         \(listeners.joined(separator: ",\n"))
           ],

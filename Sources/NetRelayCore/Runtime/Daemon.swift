@@ -43,7 +43,7 @@ public enum Daemon {
         switch ConfigurationLoader.load(path: options.configPath) {
         case .failure(let error):
             logConfigurationError(error, logger: logger)
-            options.notifier.notify(NotifyMessage.status("Failed to start: configuration error: \(error.summary)") + "\nERRNO=22")
+            options.notifier.notify([.status("Failed to start: configuration error: \(error.summary)"), .errno(22)])
             return .config
         case .success(let c):
             configuration = c
@@ -88,8 +88,8 @@ public enum Daemon {
         } catch {
             let (message, code) = describeStartFailure(error)
             logger.error("\(message)", metadata: ["event": "start-failed"])
-            var notice = NotifyMessage.status("Failed to start: \(message)")
-            if let code { notice += "\nERRNO=\(code)" }
+            var notice: [ServiceMessage] = [.status("Failed to start: \(message)")]
+            if let code { notice.append(.errno(code)) }
             options.notifier.notify(notice)
             exitCode = (error is ListenerStartError || error is UnclaimedSocketsError || error is HTTPEndpointStartError) ? .unavailable : .software
         }
@@ -160,7 +160,7 @@ struct DaemonService: Service, CustomStringConvertible {
         let watchdog = options.watchdogInterval.map { Watchdog(group: group, interval: $0, notifier: notifier) }
         watchdog?.start()
         let status = await supervisor.statusLine()
-        notifier.notify("READY=1\n" + NotifyMessage.status(status))
+        notifier.notify([.ready, .status(status)])
         logger.info("Ready: \(status)", metadata: ["event": "ready"])
 
         // Reloads run in a task of their own, so that SIGUSR1 is answered (and SIGTERM acted on)
@@ -194,14 +194,14 @@ struct DaemonService: Service, CustomStringConvertible {
         if options.fdStore.enabled {
             // SIGTERM is a stop or a restart; systemd keeps the store only for a restart.
             let text = "Shutting down: handing \(open) connection(s) and the listening sockets to systemd's file descriptor store (up to \(formatSeconds(timeout)) s)"
-            notifier.notify("STOPPING=1\n" + NotifyMessage.status(text))
+            notifier.notify([.stopping, .status(text)])
             logger.info("\(text)", metadata: ["event": "stopping"])
             let started = NIODeadline.now()
             let stored = await supervisor.shutdownForHandOver()
             let ms = (NIODeadline.now() - started).nanoseconds / 1_000_000
             logger.info("Stored \(stored) of \(open) connection(s) in the file descriptor store in \(ms) ms (\(options.fdStore.count) entries); the next instance carries on with them, and a stop closes them", metadata: ["event": "stored"])
         } else {
-            notifier.notify("STOPPING=1\n" + NotifyMessage.status("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)"))
+            notifier.notify([.stopping, .status("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)")])
             logger.info("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)", metadata: ["event": "stopping"])
             await supervisor.shutdown()
         }
@@ -211,7 +211,7 @@ struct DaemonService: Service, CustomStringConvertible {
 
     private func reload(_ http: HTTPEndpointControl) async {
         let logger = options.logger
-        options.notifier.notify(NotifyMessage.reloading())
+        options.notifier.notify([.reloadingNow()])
         logger.info("Reloading configuration from \(options.configPath)", metadata: ["event": "reload"])
         // Reading and decoding block (a large file takes a while, a slow disk longer): off the
         // cooperative pool, and abandoned when shutdown cancels this task.
@@ -252,7 +252,7 @@ struct DaemonService: Service, CustomStringConvertible {
                 logger.error("Reload \(report.number) partly failed (\(report.summary)): \(report.failures.joined(separator: "; "))", metadata: ["event": "reload-failed"])
             }
         }
-        options.notifier.notify("READY=1\n" + NotifyMessage.status(await supervisor.statusLine()))
+        options.notifier.notify([.ready, .status(await supervisor.statusLine())])
     }
 
     /// Re-sends STATUS= when the summary changes, at most once per `statusInterval`.
@@ -267,7 +267,7 @@ struct DaemonService: Service, CustomStringConvertible {
             }
             let now = await supervisor.statusLine()
             if now != last {
-                options.notifier.notify(NotifyMessage.status(now))
+                options.notifier.notify([.status(now)])
                 last = now
             }
         }

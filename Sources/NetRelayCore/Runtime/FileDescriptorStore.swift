@@ -38,7 +38,7 @@ public final class FileDescriptorStore: Sendable {
             return true
         }
         guard room else { return false }
-        if notifier.notify("FDSTORE=1\nFDNAME=\(key)", fileDescriptors: [fd]) { return true }
+        if notifier.notify([.fdStore(name: key)], fileDescriptors: [fd]) { return true }
         used.withLockedValue { _ = $0.remove(key) }
         return false
     }
@@ -50,12 +50,12 @@ public final class FileDescriptorStore: Sendable {
         used.withLockedValue { _ = $0.insert(name.description) }
     }
 
-    /// FDSTOREREMOVE=1: systemd closes its copy (for a listener, the port is free once ours is
+    /// `.fdStoreRemove`: systemd closes its copy (for a listener, the port is free once ours is
     /// closed too).
     public func remove(_ name: StoredSocketName) {
         guard enabled else { return }
         used.withLockedValue { _ = $0.remove(name.description) }
-        notifier.notify("FDSTOREREMOVE=1\nFDNAME=\(name)")
+        notifier.notify([.fdStoreRemove(name: name.description)])
     }
 
     /// Removes a listener's bound sockets: `listen/NAME` and the siblings (`listen/NAME/K`) this

@@ -34,7 +34,7 @@ public final class Watchdog: Sendable {
                     return beats.allSatisfy { now - $0 <= stale }
                 }
                 if index == 0 && allFresh {
-                    notifier.notify("WATCHDOG=1")
+                    notifier.notify([.watchdog])
                 }
             }
             started.append(task)

@@ -6,6 +6,8 @@ import Musl
 import Darwin
 #endif
 import ArgumentParser
+import enum NetRelayCore.JSONString
+import enum NetRelayCore.TextEscaping
 
 /// `--json`, shared by every subcommand.
 struct OutputOptions: ParsableArguments {
@@ -81,16 +83,16 @@ extension Event {
         case .connected(let peer, let local):
             return "connected to \(peer) from \(local)"
         case .sent(let to, let text, let bytes):
-            return "sent \(bytes) bytes to \(to): \(Printable.escape(text))"
+            return "sent \(bytes) bytes to \(to): \(TextEscaping.escape(text, for: .terminal))"
         case .data(let text, let bytes):
-            return "received \(bytes) bytes: \(Printable.escape(text))"
+            return "received \(bytes) bytes: \(TextEscaping.escape(text, for: .terminal))"
         case .halfClosed(let peer):
             return "sent FIN (write side shut down); reading until \(peer) closes"
         case .closed(let by, let peer, let received):
             let who = by == "peer" ? "\(peer) closed the connection" : "closed the connection to \(peer)"
             return "\(who) (\(received) bytes received in all)"
         case .reply(let from, let text, let bytes):
-            return "reply from \(from) (\(bytes) bytes): \(Printable.escape(text))"
+            return "reply from \(from) (\(bytes) bytes): \(TextEscaping.escape(text, for: .terminal))"
         case .listening(let local):
             return "listening on \(local)"
         case .joined(let group, let interface, let interfaceAddress, let local):
@@ -99,10 +101,10 @@ extension Event {
             return "joined \(group)\(on), listening on \(local)"
         case .broadcast(let from, let to, let text, let bytes):
             let dest = to.map { " to \($0)" } ?? ""
-            return "broadcast from \(from)\(dest) (\(bytes) bytes): \(Printable.escape(text))"
+            return "broadcast from \(from)\(dest) (\(bytes) bytes): \(TextEscaping.escape(text, for: .terminal))"
         case .announcement(let from, let text, let bytes, let seq):
             let s = seq.map { ", seq \($0)" } ?? ""
-            return "announcement from \(from) (\(bytes) bytes\(s)): \(Printable.escape(text))"
+            return "announcement from \(from) (\(bytes) bytes\(s)): \(TextEscaping.escape(text, for: .terminal))"
         case .stats(let summary):
             return summary.textLine
         case .timeout, .error:
@@ -154,54 +156,12 @@ extension Event {
 struct JSONObject {
     private var members: [String] = []
 
-    mutating func add(_ key: String, _ value: String) { members.append("\(Self.quote(key)):\(Self.quote(value))") }
-    mutating func add(_ key: String, _ value: Int) { members.append("\(Self.quote(key)):\(value)") }
-    mutating func add(_ key: String, _ value: Double) { members.append("\(Self.quote(key)):\(Seconds.text(value))") }
-    mutating func add(_ key: String, raw: String) { members.append("\(Self.quote(key)):\(raw)") }
+    mutating func add(_ key: String, _ value: String) { members.append("\(JSONString.quote(key)):\(JSONString.quote(value))") }
+    mutating func add(_ key: String, _ value: Int) { members.append("\(JSONString.quote(key)):\(value)") }
+    mutating func add(_ key: String, _ value: Double) { members.append("\(JSONString.quote(key)):\(Seconds.text(value))") }
+    mutating func add(_ key: String, raw: String) { members.append("\(JSONString.quote(key)):\(raw)") }
 
     var text: String { "{" + members.joined(separator: ",") + "}" }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + Hex.pad4(scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-}
-
-enum Printable {
-    /// Received text on one line: control characters become \n, \r, \t or \u{..}.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-}
-
-enum Hex {
-    static func pad4(_ v: UInt32) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - s.count)) + s
-    }
 }
 
 enum Seconds {

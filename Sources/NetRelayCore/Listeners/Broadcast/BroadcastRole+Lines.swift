@@ -23,7 +23,7 @@ extension BroadcastRole {
 
     static func describe(_ b: BroadcastSpec) -> String {
         var parts: [String] = []
-        if !b.prefix.isEmpty { parts.append("prefix \(JSONNode.quote(b.prefix))") }
+        if !b.prefix.isEmpty { parts.append("prefix \(JSONString.quote(b.prefix))") }
         if !b.listenInterfaces.isEmpty { parts.append("listenInterfaces \(b.listenInterfaces.joined(separator: ","))") }
         if !b.sourceAllow.isEmpty { parts.append("sourceAllow \(b.sourceAllow.map(\.description).joined(separator: ","))") }
         parts.append(b.rateLimit > 0 ? "rateLimit \(formatSeconds(b.rateLimit))/s per source, burst \(b.rateLimitBurst)" : "no rateLimit")
@@ -48,7 +48,7 @@ extension BroadcastRole {
             }
         }
         for name in s.missingListenInterfaces where !(previous?.missingListenInterfaces.contains(name) ?? false) {
-            logger.warning("\(spec.label): listenInterfaces: no interface named \(JSONNode.quote(name)) now; datagrams from it are accepted once a reload finds it",
+            logger.warning("\(spec.label): listenInterfaces: no interface named \(JSONString.quote(name)) now; datagrams from it are accepted once a reload finds it",
                            metadata: ["event": "interface-missing"])
         }
     }

@@ -23,7 +23,7 @@ enum BroadcastTargetResolver {
             let mine = interfaces.filter { $0.interface == name }
             if mine.isEmpty { return resolve(.interface(name: name, port: port), listen: listen, interfaces: interfaces) }
             if !mine.contains(where: { $0.address.isIPv4 }) {
-                return .failure(Failure(reason: "interface \(JSONNode.quote(name)) has no IPv4 address to send a broadcast from"))
+                return .failure(Failure(reason: "interface \(JSONString.quote(name)) has no IPv4 address to send a broadcast from"))
             }
             return .success(Endpoint(address: .v4(UInt32.max), port: port))
         case .interface(let name, let port):
@@ -32,21 +32,21 @@ enum BroadcastTargetResolver {
                 var names: [String] = []
                 for i in interfaces where !names.contains(i.interface) { names.append(i.interface) }
                 let known = names.isEmpty ? "" : " (this host has: \(names.joined(separator: ", ")))"
-                return .failure(Failure(reason: "no interface named \(JSONNode.quote(name))\(known)"))
+                return .failure(Failure(reason: "no interface named \(JSONString.quote(name))\(known)"))
             }
             let v4 = mine.filter { $0.address.isIPv4 }
             if v4.isEmpty {
-                return .failure(Failure(reason: "interface \(JSONNode.quote(name)) has no IPv4 address, so no broadcast address"))
+                return .failure(Failure(reason: "interface \(JSONString.quote(name)) has no IPv4 address, so no broadcast address"))
             }
             let candidates = v4.filter { $0.broadcast != nil }
             guard let first = candidates.first else {
                 if v4.contains(where: \.isLoopback) {
-                    return .failure(Failure(reason: "interface \(JSONNode.quote(name)) is a loopback interface without a broadcast address; to broadcast on loopback use \"target\": \"127.255.255.255:\(port)\""))
+                    return .failure(Failure(reason: "interface \(JSONString.quote(name)) is a loopback interface without a broadcast address; to broadcast on loopback use \"target\": \"127.255.255.255:\(port)\""))
                 }
                 if v4.contains(where: \.isPointToPoint) {
-                    return .failure(Failure(reason: "interface \(JSONNode.quote(name)) is point-to-point and has no broadcast address"))
+                    return .failure(Failure(reason: "interface \(JSONString.quote(name)) is point-to-point and has no broadcast address"))
                 }
-                return .failure(Failure(reason: "interface \(JSONNode.quote(name)) has no IPv4 broadcast address"))
+                return .failure(Failure(reason: "interface \(JSONString.quote(name)) has no IPv4 broadcast address"))
             }
             let chosen = candidates.first { $0.sameSubnet(listen.address) } ?? first
             return .success(Endpoint(address: chosen.broadcast!, port: port))
@@ -120,7 +120,7 @@ extension BroadcastTargetResolver {
                 switch t {
                 case .interface(let name, _), .limitedBroadcast(let name, _):
                     if skipDown, !interfaces.contains(where: { $0.interface == name && $0.isUp }) {
-                        rows.append(.init(label: label, target: nil, skipped: "interface \(JSONNode.quote(name)) is down"))
+                        rows.append(.init(label: label, target: nil, skipped: "interface \(JSONString.quote(name)) is down"))
                         continue
                     }
                     let index = indexOf(name)

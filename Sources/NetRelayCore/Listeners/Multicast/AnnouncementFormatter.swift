@@ -96,7 +96,7 @@ struct AnnouncementFormatter: Sendable {
     init(format: MulticastSpec.Format, host: String, listener: String, timeZone: LocalTimeZone = .host) {
         self.format = format
         self.timeZone = timeZone
-        jsonTail = Array(",\"host\":\(JSONNode.quote(host)),\"listener\":\(JSONNode.quote(listener))}".utf8)
+        jsonTail = Array(",\"host\":\(JSONString.quote(host)),\"listener\":\(JSONString.quote(listener))}".utf8)
     }
 
     func write(time: WallClockTime, sequence: UInt64, into buffer: inout ByteBuffer) {

@@ -216,12 +216,3 @@ final class TCPEchoHandler: ChannelDuplexHandler {
         }
     }
 }
-
-func formatDuration(_ seconds: Double) -> String {
-    if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
-    if seconds < 120 {
-        let tenths = Int((seconds * 10).rounded())
-        return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
-    }
-    return "\(Int(seconds / 60)) min \(Int(seconds) % 60) s"
-}

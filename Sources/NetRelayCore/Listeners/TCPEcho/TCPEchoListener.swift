@@ -193,7 +193,7 @@ final class TCPEchoListener: TypedListener {
         if tcp.maxConnectionsPerSource > 0 { parts.append("maxConnectionsPerSource \(tcp.maxConnectionsPerSource)") }
         if tcp.allowHalfOpen { parts.append("allowHalfOpen") }
         parts.append(tcp.idleTimeout > 0 ? "idleTimeout \(formatSeconds(tcp.idleTimeout)) s" : "no idleTimeout")
-        if !tcp.replyPrefix.isEmpty { parts.append("replyPrefix \(JSONNode.quote(tcp.replyPrefix))") }
+        if !tcp.replyPrefix.isEmpty { parts.append("replyPrefix \(JSONString.quote(tcp.replyPrefix))") }
         if !tcp.allow.isEmpty { parts.append("allow \(tcp.allow.map(\.description).joined(separator: ","))") }
         if !tcp.deny.isEmpty { parts.append("deny \(tcp.deny.map(\.description).joined(separator: ","))") }
         if tcp.reusePort { parts.append("reusePort") }

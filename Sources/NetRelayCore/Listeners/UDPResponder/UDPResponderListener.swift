@@ -63,7 +63,7 @@ struct UDPResponderRole: DatagramRole {
 
     static func describe(_ udp: UDPResponderSpec, sizing: DatagramReceiveSizing) -> String {
         var parts: [String] = []
-        if !udp.replyPrefix.isEmpty { parts.append("replyPrefix \(JSONNode.quote(udp.replyPrefix))") }
+        if !udp.replyPrefix.isEmpty { parts.append("replyPrefix \(JSONString.quote(udp.replyPrefix))") }
         if udp.rateLimit > 0 {
             parts.append("rateLimit \(formatSeconds(udp.rateLimit))/s per source, burst \(udp.rateLimitBurst), up to \(udp.rateLimitMaxSources) sources")
         } else {
