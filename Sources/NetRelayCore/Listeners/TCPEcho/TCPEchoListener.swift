@@ -19,8 +19,6 @@ final class TCPEchoListener: TypedListener {
     struct Running: Sendable {
         var serverChannel: Channel?
         var gate: NIOLoopBound<ConnectionGate>?
-        /// PROTOTYPE (measurement only): the per-loop SO_REUSEPORT listening sockets besides the first.
-        var extraServers: [Channel] = []
     }
 
     struct ChildSettings: Sendable {
@@ -53,26 +51,6 @@ final class TCPEchoListener: TypedListener {
 
     func serve(_ tcp: TCPEchoSpec) async throws -> StartReport {
         let gateBox = NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>(nil)
-        let loops = Array(context.group.makeIterator())
-        if loops.count > 1, ProcessInfoEnv.experimentReusePort {
-            var listen = tcp.listen
-            var channels: [Channel] = []
-            for loop in loops {
-                var t = tcp
-                t.reusePort = true
-                t.listen = listen
-                let ch = try await bootstrap(t, gateBox, group: loop).bind(to: try listen.socketAddress()).get()
-                if let l = ch.localAddress.flatMap(Endpoint.init) { listen = l }
-                channels.append(ch)
-            }
-            let gate = gateBox.withLockedValue { $0 }
-            core.withState {
-                $0.running.serverChannel = channels[0]
-                $0.running.gate = gate
-                $0.running.extraServers = Array(channels.dropFirst())
-            }
-            return StartReport(start: .listening(on: listen.description), line: ServingLine(details: Self.describe(tcp) + ", PROTOTYPE per-loop SO_REUSEPORT"))
-        }
         let channel = try await bindOrAdopt(tcp, bootstrap(tcp, gateBox))
         let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? tcp.listen.description
         let gate = gateBox.withLockedValue { $0 }
@@ -85,14 +63,18 @@ final class TCPEchoListener: TypedListener {
 
     /// The server socket's options and pipeline (the gate goes into `gateBox`), and each
     /// connection's.
-    private func bootstrap(_ tcp: TCPEchoSpec, _ gateBox: NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>, group: (any EventLoopGroup)? = nil) -> ServerBootstrap {
+    private func bootstrap(_ tcp: TCPEchoSpec, _ gateBox: NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>) -> ServerBootstrap {
         let logger = core.logger
         let stats = self.stats
         let settings = childSettings
         let budget = context.memoryBudget
         let policy = AdmissionPolicy(tcp)
         let label = spec.label
-        var bootstrap = ServerBootstrap(group: group ?? context.group, childGroup: group ?? context.group)
+        // Every core: the listening socket lives on one loop and NIO hands each accepted
+        // connection to the group's next loop, round robin, so the gate sees every connection
+        // and its limits stay listener-wide. Measured against a SO_REUSEPORT socket per loop
+        // (docs/performance.md, "Every core").
+        var bootstrap = ServerBootstrap(group: context.group, childGroup: context.group)
             .serverChannelOption(.backlog, value: Int32(tcp.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
@@ -235,7 +217,6 @@ final class TCPEchoListener: TypedListener {
     }
 
     func closeSockets() async {
-        for extra in core.running.extraServers { try? await extra.close() }
         guard let channel = core.running.serverChannel else { return }
         try? await channel.close()
     }
@@ -251,9 +232,4 @@ final class TCPEchoListener: TypedListener {
         }
         core.handle(.drained)
     }
-}
-
-/// PROTOTYPE (measurement only).
-enum ProcessInfoEnv {
-    static let experimentReusePort: Bool = getenv("NETRELAYD_EXPERIMENT_TCP_REUSEPORT") != nil
 }
