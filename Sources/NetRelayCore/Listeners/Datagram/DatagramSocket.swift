@@ -97,48 +97,18 @@ final class DatagramSocket: Sendable {
     /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
     func start() async throws -> Channel {
         let (listen, options) = state.withLockedValue { ($0.options.listen, $0.options) }
-        let channel: Channel
-        let store = context.fdStore
         var inherited = index == 0 ? context.sockets.take(named: spec.name) : context.sockets.takeSibling(of: spec.name, index: index)
         if let stored = inherited, stored.storedEntry != nil, (try? checkInherited(stored, listen: listen)) == nil {
             // The previous instance's socket no longer fits the config (the address changed): let it go.
-            TCPEchoListener.discardStored(stored, store: store, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
+            TCPEchoListener.discardStored(stored, store: context.fdStore, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
             inherited = nil
         }
+        let channel: Channel
         if let inherited {
-            try checkInherited(inherited, listen: listen)
-            let reusePort = RawSocketOption.reusePort(of: inherited.fd)
-            let spare = dup(inherited.fd)
-            do {
-                channel = try await opener.open(boundSocket: inherited.fd)
-            } catch {
-                if spare >= 0 { close(spare) }
-                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
-            }
-            state.withLockedValue {
-                $0.spareFD = spare >= 0 ? spare : nil
-                $0.adoptedReusePort = reusePort
-            }
-            if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
-            logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
-            // A socket unit's socket outlives restarts by itself; a stored one goes back in.
-            if spare >= 0, inherited.storedEntry != nil { storeSocket(spare) }
+            channel = try await adopt(inherited, listen: listen)
         } else {
             do {
-                let fd = try Self.boundSocket(try listen.socketAddress(), options)
-                // With a store, the socket outlives our copy: a rebind must adopt it again, as
-                // for a socket-activated one, because binding anew would find the port taken.
-                let spare = store.enabled ? dup(fd) : -1
-                do {
-                    channel = try await opener.open(boundSocket: fd)
-                } catch {
-                    if spare >= 0 { close(spare) }
-                    throw error
-                }
-                if spare >= 0 {
-                    state.withLockedValue { $0.spareFD = spare }
-                    storeSocket(spare)
-                }
+                channel = try await bindNew(listen, options)
             } catch {
                 throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
             }
@@ -147,6 +117,49 @@ final class DatagramSocket: Sendable {
         guard reopening.install(channel) else {
             try? await channel.close()
             throw ListenerStartError(spec: spec, action: "bind", address: listen.description, reason: "stopped while starting", errno: nil)
+        }
+        return channel
+    }
+
+    /// Opens a socket-activated or stored socket, keeping a duplicate to adopt again.
+    private func adopt(_ inherited: InheritedSocket, listen: Endpoint) async throws -> Channel {
+        try checkInherited(inherited, listen: listen)
+        let reusePort = RawSocketOption.reusePort(of: inherited.fd)
+        let spare = dup(inherited.fd)
+        let channel: Channel
+        do {
+            channel = try await opener.open(boundSocket: inherited.fd)
+        } catch {
+            if spare >= 0 { close(spare) }
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
+        }
+        state.withLockedValue {
+            $0.spareFD = spare >= 0 ? spare : nil
+            $0.adoptedReusePort = reusePort
+        }
+        if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
+        logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
+        // A socket unit's socket outlives restarts by itself; a stored one goes back in.
+        if spare >= 0, inherited.storedEntry != nil { storeSocket(spare) }
+        return channel
+    }
+
+    /// Binds a new socket (and stores it, with a store).
+    private func bindNew(_ listen: Endpoint, _ options: Options) async throws -> Channel {
+        let fd = try Self.boundSocket(try listen.socketAddress(), options)
+        // With a store, the socket outlives our copy: a rebind must adopt it again, as
+        // for a socket-activated one, because binding anew would find the port taken.
+        let spare = context.fdStore.enabled ? dup(fd) : -1
+        let channel: Channel
+        do {
+            channel = try await opener.open(boundSocket: fd)
+        } catch {
+            if spare >= 0 { close(spare) }
+            throw error
+        }
+        if spare >= 0 {
+            state.withLockedValue { $0.spareFD = spare }
+            storeSocket(spare)
         }
         return channel
     }
