@@ -48,10 +48,11 @@ struct EveryCoreTests {
         return (sent, answered)
     }
 
-    @Test("A udp-responder binds two sockets on its port, answers 64 source ports, counts each datagram once, and both loops work")
+    @Test("A udp-responder binds two sockets on its port, answers 64 source ports, counts each datagram once (statistics, STATUS, /metrics), and both loops work")
     func udpSpread() throws {
-        let port = Ports.free()
-        let daemon = try DaemonProcess.launch(config: configJSON([udpResponder(port: port, "\"rateLimit\": 0, \"totalRateLimit\": 0")], extra: Self.twoLoops))
+        let port = Ports.free(), httpPort = Ports.free()
+        let daemon = try DaemonProcess.launch(config: configJSON([udpResponder(port: port, "\"rateLimit\": 0, \"totalRateLimit\": 0")],
+                                                                 extra: Self.twoLoops + ", " + ObservabilityEndpointTests.http(httpPort)))
         defer { daemon.stop() }
         #expect(Self.boundSockets(port: port) == 2)
         #expect(daemon.log.contains("2 sockets (SO_REUSEPORT, one per event loop)"))
@@ -74,6 +75,10 @@ struct EveryCoreTests {
         }
         try daemon.statistics(of: "udp") { $0.contains("datagrams in=\(sent),") || $0.hasSuffix("datagrams in=\(sent)") }
         try daemon.notify.wait("STATUS with every datagram counted once") { $0.contains("udp \(sent) in, \(sent) out") }
+        let metrics = try ObservabilityEndpointTests.metrics(httpPort)
+        let u = "listener=\"udp\",kind=\"udp-responder\""
+        #expect(sample(metrics, "netrelayd_datagrams_received_total{\(u)}") == Double(sent))
+        #expect(sample(metrics, "netrelayd_datagrams_sent_total{\(u)}") == Double(sent))
     }
 
     @Test("A tcp-echo with maxConnections 4 on two loops refuses the fifth, and admits one again when any of the four leaves")
