@@ -139,4 +139,21 @@ struct EveryCoreTests {
         #expect(Self.boundSockets(port: moved) == 2)
         #expect(Self.exchange(clients, port: moved, rounds: 2, expect: "v3:").answered == 64)
     }
+
+    @Test("A rebroadcaster keeps one socket with two loops: a broadcast to its port is heard, and relayed, once")
+    func rebroadcasterOneSocket() throws {
+        let port = Ports.free(), targetPort = Ports.free()
+        // Bound to 0.0.0.0, so a broadcast to 127.255.255.255 reaches it; with two sockets in a
+        // SO_REUSEPORT group the kernel would hand that broadcast to both.
+        let daemon = try DaemonProcess.launch(config: configJSON([
+            rebroadcaster(listen: "0.0.0.0:\(port)", target: "127.255.255.255:\(targetPort)", "\"prefix\": \"R:\""),
+        ], extra: Self.twoLoops))
+        defer { daemon.stop() }
+        #expect(Self.boundSockets(port: port) == 1)
+        let receiver = try UDPTestSocket(bind: "0.0.0.0", port: targetPort)
+        let client = try UDPTestSocket(broadcast: true)
+        client.send("b", to: "127.255.255.255", port: port)
+        #expect(receiver.receiveUntilQuiet(quiet: 1).map(\.text) == ["R:b"])
+        try daemon.statistics(of: "bcast") { $0.contains("datagrams in=1,") && $0.contains("datagrams out=1") }
+    }
 }
