@@ -48,15 +48,16 @@ func fdStoreCapacity() -> Int {
 func checkConfig(path: String) -> Int32 {
     switch ConfigurationLoader.load(path: path) {
     case .success(let configuration):
-        for warning in configuration.warnings(file: path) { writeErr("warning: \(warning)") }
+        // Compiler form: "config.json:12:5: warning: listeners[0].ttl: ...".
+        for warning in configuration.warnings(file: path) { writeErr("\(warning)") }
         // The daemon raises its soft limit to the hard one at start; judge by that.
         if let warning = configuration.fileDescriptorWarning(file: path, limit: FileDescriptorLimit.effective()) {
-            writeErr("warning: \(warning)")
+            writeErr("\(warning)")
         }
         // Judged against the unit's store when run from it (ExecReload=) or given the variable.
         if let max = getenv("NETRELAYD_FDSTORE_MAX").flatMap({ Int(String(cString: $0)) }),
            let warning = FileDescriptorStore.warning(configuration, file: path, capacity: max) {
-            writeErr("warning: \(warning)")
+            writeErr("\(warning)")
         }
         print("configuration OK")
         return 0

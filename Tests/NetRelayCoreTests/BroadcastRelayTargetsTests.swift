@@ -12,7 +12,7 @@ struct RelayTargetsConfigurationTests {
 
     func spec(_ json: String) throws -> BroadcastSpec {
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
-        guard case .broadcastRebroadcaster(let b) = config.listeners[0].kind else { throw NotARebroadcaster() }
+        guard let b = config.listeners[0].settings(as: BroadcastSpec.self) else { throw NotARebroadcaster() }
         return b
     }
 
@@ -258,7 +258,7 @@ struct NotARebroadcaster: Error {}
 @Suite("Relay targets: metrics and /status.json")
 struct RelayTargetsMetricsTests {
     static let snapshot: DaemonSnapshot = {
-        var relay = ListenerSnapshot(name: "relay", kind: .broadcastRebroadcaster, address: "0.0.0.0:2002", state: .up)
+        var relay = ListenerSnapshot(name: "relay", kind: BroadcastKind().tag, address: "0.0.0.0:2002", state: .up)
         relay.counters[Counter.datagramsOut.rawValue] = 5
         relay.counters[Counter.skippedIngressTarget.rawValue] = 3
         relay.relayTargets = [

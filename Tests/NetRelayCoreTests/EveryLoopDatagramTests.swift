@@ -55,7 +55,7 @@ struct EveryLoopDatagramTests {
 
     @Test("The store's demand counts a socket per loop for a udp-responder; removing a listener removes its siblings")
     func demandAndRemove() throws {
-        var config = Configuration(listeners: [ListenerSpec(name: "udp", kind: .udpResponder(UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get())))])
+        var config = Configuration(listeners: [ListenerSpec(name: "udp", settings: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
         #expect(FileDescriptorStore.demand(config) == 1)
         config.eventLoopThreads = 4
         #expect(FileDescriptorStore.demand(config) == 4)
@@ -86,7 +86,7 @@ struct EveryLoopDatagramTests {
     static func udpConfig(_ port: Int = 0) throws -> Configuration {
         var udp = UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:\(port)").get())
         udp.replyPrefix = "> "
-        var config = Configuration(listeners: [ListenerSpec(name: "udp", kind: .udpResponder(udp))])
+        var config = Configuration(listeners: [ListenerSpec(name: "udp", settings: udp)])
         config.eventLoopThreads = 2
         return config
     }
@@ -131,7 +131,7 @@ struct EveryLoopDatagramTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let (fd, local) = Self.boundUDP(reusePort: reusePort)
         let port = try #require(local?.port)
-        let spec = try #require(UDPResponderRole.typedSpec(try Self.udpConfig(port).listeners[0]))
+        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
         let sockets = ListSource([InheritedSocket(fd: fd, name: "udp", type: .datagram, localAddress: local)])
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger, sockets: sockets))
         try await listener.start()

@@ -139,12 +139,12 @@ struct FileDescriptorStoreTests {
     func warning() throws {
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:2000").get())
         tcp.maxConnections = 100
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", kind: .tcpEcho(tcp)),
-                                               ListenerSpec(name: "udp", kind: .udpResponder(UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get())))])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp),
+                                               ListenerSpec(name: "udp", settings: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
         #expect(FileDescriptorStore.demand(config) == 102)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 102) == nil)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 0) == nil)
-        #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.hasPrefix("c.json: listeners: a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds 50") == true)
+        #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.description.hasPrefix("c.json: warning: listeners: a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds 50") == true)
     }
 
     // MARK: A restart without systemd: one supervisor hands over, the next adopts
@@ -192,7 +192,7 @@ struct FileDescriptorStoreTests {
         let fake = FakeFDStore()
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         tcp.replyPrefix = "> "
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", kind: .tcpEcho(tcp))])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)])
         let first = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, fdStore: FileDescriptorStore(capacity: 16, notifier: fake)))
         try await first.start()
         #expect(fake.names == ["listen/echo"])
@@ -261,7 +261,7 @@ struct FileDescriptorStoreTests {
         let freePort = FakeFDStore.localAddress(probe)!.port
         close(probe)
         let tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:\(freePort)").get())
-        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kind: .tcpEcho(tcp))]),
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)]),
                                     context: ListenerContext(group: group, logger: Self.logger,
                                                              sockets: ListSource([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
                                                              fdStore: FileDescriptorStore(capacity: 4, notifier: fake)))

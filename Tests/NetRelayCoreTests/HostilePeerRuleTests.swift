@@ -159,7 +159,7 @@ struct FileDescriptorBudgetTests {
         var c = Configuration(listeners: maxConnections.enumerated().map { i, n in
             var t = TCPEchoSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 2000 + i))
             t.maxConnections = n
-            return ListenerSpec(name: "e\(i)", kind: .tcpEcho(t))
+            return ListenerSpec(name: "e\(i)", settings: t)
         })
         c.eventLoopThreads = threads
         return c
@@ -176,7 +176,7 @@ struct FileDescriptorBudgetTests {
     func warning() {
         #expect(config([1000]).fileDescriptorWarning(file: "c.json", limit: 1024) == nil)
         let w = config([1024]).fileDescriptorWarning(file: "c.json", limit: 1024)
-        #expect(w?.description == "c.json: listeners: the tcp-echo listeners' maxConnections add up to 1024, plus 21 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=2048 in the unit) or lower maxConnections")
+        #expect(w?.description == "c.json: warning: listeners: the tcp-echo listeners' maxConnections add up to 1024, plus 21 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=2048 in the unit) or lower maxConnections")
     }
 }
 
@@ -190,11 +190,11 @@ struct HostileConfigTests {
     func keys() throws {
         let plain = try decode(#"{"listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:1"}]}"#).get()
         #expect(plain.memoryBudget == 64 << 20)
-        guard case .tcpEcho(let t0) = plain.listeners[0].kind else { Issue.record("kind"); return }
+        guard let t0 = plain.listeners[0].settings(as: TCPEchoSpec.self) else { Issue.record("kind"); return }
         #expect(t0.sendBufferSize == nil && t0.receiveBufferSize == nil)
         let set = try decode(#"{"memoryBudget": 8388608, "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:1", "sendBufferSize": 65536, "receiveBufferSize": 131072}]}"#).get()
         #expect(set.memoryBudget == 8 << 20)
-        guard case .tcpEcho(let t) = set.listeners[0].kind else { Issue.record("kind"); return }
+        guard let t = set.listeners[0].settings(as: TCPEchoSpec.self) else { Issue.record("kind"); return }
         #expect(t.sendBufferSize == 65536 && t.receiveBufferSize == 131072)
     }
 

@@ -49,7 +49,7 @@ struct ObservabilityTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let spec = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kind: .tcpEcho(spec))]),
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: spec)]),
                                     context: ListenerContext(group: group, logger: logger))
         #expect(await supervisor.notReadyReason == "starting: binding listeners")
         try await supervisor.start()
@@ -86,13 +86,13 @@ struct ObservabilityTests {
         return DaemonSnapshot(
             version: "1.2.3", startTime: 1764619200, process: ProcessStats(openFDs: 12, maxFDs: 1024, residentMemoryBytes: 8_388_608, cpuSeconds: 1.25),
             listeners: [
-                ListenerSnapshot(name: "echo", kind: .tcpEcho, address: "127.0.0.1:2000", state: .up, openConnections: 2,
+                ListenerSnapshot(name: "echo", kind: TCPEchoKind().tag, address: "127.0.0.1:2000", state: .up, openConnections: 2,
                                  counters: counters([.connectionsAccepted: 5, .refusedOverLimit: 1, .closedIdle: 2, .bytesIn: 100, .bytesOut: 130])),
-                ListenerSnapshot(name: "udp", kind: .udpResponder, address: "[::1]:2001", state: .up,
+                ListenerSnapshot(name: "udp", kind: UDPResponderKind().tag, address: "[::1]:2001", state: .up,
                                  counters: counters([.datagramsIn: 7, .datagramsOut: 6, .droppedRateLimited: 1])),
-                ListenerSnapshot(name: "time", kind: .multicastAnnouncer, address: "239.255.0.1:8088", state: .up,
+                ListenerSnapshot(name: "time", kind: MulticastKind().tag, address: "239.255.0.1:8088", state: .up,
                                  counters: counters([.announcements: 4, .missedDeadlines: 1]), announcementLateness: lateness),
-                ListenerSnapshot(name: "gone\"x", kind: .broadcastRebroadcaster, address: "127.0.0.1:2003", state: .down("Failed to bind")),
+                ListenerSnapshot(name: "gone\"x", kind: BroadcastKind().tag, address: "127.0.0.1:2003", state: .down("Failed to bind")),
             ],
             reloads: reloads, loopLateness: loop, notReadyReason: "listener \"gone\\\"x\" is down: Failed to bind", unhealthyReason: nil,
             statusLine: "Serving 3 listeners")

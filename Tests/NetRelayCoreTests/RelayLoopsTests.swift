@@ -139,7 +139,7 @@ struct RelayLoopConfigurationTests {
         """
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
         #expect(config.warnings(file: "test.json").map(\.description) == [
-            #"test.json: listeners[0].rateLimit: rate limiting is off: one source, or a loop through a relay that does not drop our relay mark, can make this rebroadcaster send as fast as it can; set a rate such as 100 (rebroadcasts per second per source)"#,
+            #"test.json:2:144: warning: listeners[0].rateLimit: rate limiting is off: one source, or a loop through a relay that does not drop our relay mark, can make this rebroadcaster send as fast as it can; set a rate such as 100 (rebroadcasts per second per source)"#,
         ])
     }
 
@@ -150,7 +150,7 @@ struct RelayLoopConfigurationTests {
         """
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
         #expect(config.warnings(file: "test.json").map(\.description) == [
-            "test.json: listeners[0].totalRateLimit: totalRateLimit (100 replies/s across all sources) is below what one source may have (rateLimit 500), so a single client can use up the whole listener's budget; raise totalRateLimit, or lower rateLimit",
+            "test.json:1:119: warning: listeners[0].totalRateLimit: totalRateLimit (100 replies/s across all sources) is below what one source may have (rateLimit 500), so a single client can use up the whole listener's budget; raise totalRateLimit, or lower rateLimit",
         ])
     }
 
@@ -163,7 +163,7 @@ struct RelayLoopConfigurationTests {
         ]}
         """
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
-        guard case .udpResponder(let u) = config.listeners[0].kind, case .broadcastRebroadcaster(let b) = config.listeners[1].kind else {
+        guard let u = config.listeners[0].settings(as: UDPResponderSpec.self), let b = config.listeners[1].settings(as: BroadcastSpec.self) else {
             Issue.record("wrong kinds")
             return
         }

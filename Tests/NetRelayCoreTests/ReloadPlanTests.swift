@@ -146,5 +146,5 @@ import Testing
 func echoSpec(_ name: String, port: Int, prefix: String = "") -> ListenerSpec {
     var tcp = TCPEchoSpec(listen: try! Endpoint.parse("127.0.0.1:\(port)").get())
     tcp.replyPrefix = prefix
-    return ListenerSpec(name: name, kind: .tcpEcho(tcp))
+    return ListenerSpec(name: name, settings: tcp)
 }

@@ -105,7 +105,8 @@ struct HostileTCPTests {
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        #expect(text == "warning: \(path): listeners: the tcp-echo listeners' maxConnections add up to 1100, plus 23 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=2048 in the unit) or lower maxConnections\n")
+        // The warning points at the largest limit: listener "b"'s maxConnections (line 3, column 78).
+        #expect(text == "\(path):3:78: warning: listeners: the tcp-echo listeners' maxConnections add up to 1100, plus 23 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=2048 in the unit) or lower maxConnections\n")
     }
 
     /// Writes as much as the daemon's receive window takes without leaving bytes in the

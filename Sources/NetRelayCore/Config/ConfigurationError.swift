@@ -6,19 +6,28 @@ public struct ConfigurationIssue: Sendable, Equatable, CustomStringConvertible {
     /// `listeners[2].group`; empty for the whole document.
     public var path: String
     public var message: String
+    /// An error refuses the file; a warning (valid, but probably not meant) does not.
+    public var severity: Severity
 
-    public init(file: String, location: SourceLocation?, path: String, message: String) {
+    public enum Severity: Sendable, Equatable {
+        case error, warning
+    }
+
+    public init(file: String, location: SourceLocation?, path: String, message: String, severity: Severity = .error) {
         self.file = file
         self.location = location
         self.path = path
         self.message = message
+        self.severity = severity
     }
 
-    /// `config.json:14:17: listeners[2].group: <message>`, the form compilers use so editors can jump to it.
+    /// `config.json:14:17: listeners[2].group: <message>`, the form compilers use so editors can
+    /// jump to it; a warning reads `config.json:14:17: warning: listeners[2].ttl: <message>`.
     public var description: String {
         var s = file
         if let location { s += ":\(location.line):\(location.column)" }
         s += ": "
+        if severity == .warning { s += "warning: " }
         if !path.isEmpty { s += "\(path): " }
         return s + message
     }

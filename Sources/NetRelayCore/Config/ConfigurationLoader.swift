@@ -11,12 +11,13 @@ public enum ConfigurationLoader {
     /// Configuration files are small; a bigger file is a mistake (a log, a binary), not a config.
     public static let maxFileSize = 4 << 20
 
-    public static func load(path: String) -> Result<Configuration, ConfigurationError> {
+    /// Loads with the given table of kinds (`ListenerKinds.standard` through `load(path:)`).
+    static func load(path: String, kinds: [any ListenerKindSchema]) -> Result<Configuration, ConfigurationError> {
         switch readFile(path) {
         case .failure(let failure):
             return .failure(ConfigurationError(issues: [ConfigurationIssue(file: path, location: nil, path: "", message: failure.message)]))
         case .success(let bytes):
-            return ConfigurationDecoder.decode(bytes, file: path)
+            return ConfigurationDecoder.decode(bytes, file: path, kinds: kinds)
         }
     }
 
@@ -83,56 +84,4 @@ public enum ConfigurationLoader {
 struct ReadFailure: Error {
     var message: String
     init(_ message: String) { self.message = message }
-}
-
-extension Configuration {
-    /// Things that are valid but probably not what the operator meant; logged at start and
-    /// printed by check-config, never fatal.
-    public func warnings(file: String) -> [ConfigurationIssue] {
-        var out: [ConfigurationIssue] = []
-        for (i, l) in listeners.enumerated() {
-            let path = "listeners[\(i)]"
-            switch l.kind {
-            case .multicastAnnouncer(let m):
-                // 224.0.0.0/24 is link-local (never routed, whatever the TTL); 239/8 is site-scoped.
-                if case .v4(let a) = m.group, a >> 24 != 239, a >> 8 != 0xE00000, m.ttl > 1 {
-                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).ttl",
-                        message: "ttl \(m.ttl) lets announcements to \(m.group) cross routers, and the group is outside the administratively scoped range 239.0.0.0/8; use a 239.x.x.x group or ttl 1 unless the announcements must leave this site"))
-                }
-                // The scope is the low nibble of the second byte: 2 link, 4 admin, 5 site, 8 organization, e global.
-                if case .v6(let hi, _) = m.group, (hi >> 48) & 0xF > 5, m.ttl > 1 {
-                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).ttl",
-                        message: "hop limit \(m.ttl) with \(m.group), a group wider than site scope; use a site-local group (ff05::/16) unless the announcements must leave this site"))
-                }
-            case .tcpEcho(let t):
-                if t.maxConnectionsPerSource > t.maxConnections {
-                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).maxConnectionsPerSource",
-                        message: "\(t.maxConnectionsPerSource) is more than maxConnections (\(t.maxConnections)), so it never applies"))
-                }
-            case .udpResponder(let u):
-                if u.rateLimit == 0 && !u.listen.address.isLoopback {
-                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
-                        message: "rate limiting is off on a non-loopback address; a spoofed source can use this responder to reflect traffic at a victim"))
-                }
-                if let w = totalBelowPerSource(total: u.totalRateLimit, perSource: u.rateLimit, what: "replies", file: file, path: path) { out.append(w) }
-                let sizing = DatagramReceiveSizing(maxDatagramSize: u.maxDatagramSize, vectorReadCount: u.vectorReadCount)
-                if sizing.lowered {
-                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).vectorReadCount", message: sizing.loweredExplanation))
-                }
-            case .broadcastRebroadcaster(let b):
-                if b.rateLimit == 0 {
-                    out.append(ConfigurationIssue(file: file, location: nil, path: "\(path).rateLimit",
-                        message: "rate limiting is off: one source, or a loop through a relay that does not drop our relay mark, can make this rebroadcaster send as fast as it can; set a rate such as 100 (rebroadcasts per second per source)"))
-                }
-                if let w = totalBelowPerSource(total: b.totalRateLimit, perSource: b.rateLimit, what: "rebroadcasts", file: file, path: path) { out.append(w) }
-            }
-        }
-        return out
-    }
-
-    private func totalBelowPerSource(total: Double, perSource: Double, what: String, file: String, path: String) -> ConfigurationIssue? {
-        guard total > 0, perSource > 0, total < perSource else { return nil }
-        return ConfigurationIssue(file: file, location: nil, path: "\(path).totalRateLimit",
-            message: "totalRateLimit (\(formatSeconds(total)) \(what)/s across all sources) is below what one source may have (rateLimit \(formatSeconds(perSource))), so a single client can use up the whole listener's budget; raise totalRateLimit, or lower rateLimit")
-    }
 }

@@ -28,6 +28,12 @@ public enum RelayLoops {
             if case .rebroadcaster(let t, _) = role { targets = [t] } else { targets = [] }
         }
 
+        /// Whether it sends what it hears on (else it replies to the sender).
+        public var isRebroadcaster: Bool {
+            if case .rebroadcaster = role { return true }
+            return false
+        }
+
         /// A rebroadcaster with several targets (`targets`).
         public init(listen: Endpoint, targets: [BroadcastSpec.Target], allowLoop: Bool) {
             self.init(listen: listen, role: .rebroadcaster(target: targets[0], allowLoop: allowLoop))

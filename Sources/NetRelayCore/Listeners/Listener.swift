@@ -52,9 +52,12 @@ public struct ListenerContext: Sendable {
     public var memoryBudget: MemoryBudget
     /// systemd's file descriptor store (disabled outside systemd): listeners store their sockets.
     public var fdStore: FileDescriptorStore
+    /// The table of kinds listeners are made from (a test adds its own kind).
+    public var kinds: ListenerKinds
 
-    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled) {
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
         self.fdStore = fdStore
+        self.kinds = kinds
         self.group = group
         self.logger = logger
         self.sockets = sockets
@@ -68,18 +71,6 @@ public struct ListenerContext: Sendable {
         l[metadataKey: "listener"] = .string(spec.name)
         l[metadataKey: "kind"] = .string(spec.kindName)
         return l
-    }
-}
-
-/// Creates the listener for a spec.
-public enum ListenerFactory {
-    public static func make(_ spec: ListenerSpec, context: ListenerContext) -> any Listener {
-        switch spec.kind {
-        case .tcpEcho(let s): return TCPEchoListener(name: spec.name, spec: s, context: context)
-        case .udpResponder(let s): return UDPResponderListener(name: spec.name, spec: s, context: context)
-        case .broadcastRebroadcaster(let s): return BroadcastListener(name: spec.name, spec: s, context: context)
-        case .multicastAnnouncer(let s): return MulticastAnnouncer(name: spec.name, spec: s, context: context)
-        }
     }
 }
 

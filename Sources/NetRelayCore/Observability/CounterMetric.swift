@@ -71,52 +71,28 @@ extension Counter {
         case .socketsAdopted: return (.socketsAdopted, nil)
         }
     }
+}
 
-    /// Whether listeners of `kind` count this (the others export no series for it). Also
-    /// exhaustive: a new counter says which kinds count it.
-    public func applies(to kind: ListenerKindTag) -> Bool {
-        switch self {
-        case .connectionsAccepted, .refusedOverLimit, .refusedPerSource, .refusedDenied, .closedIdle, .closedNotReading, .bytesIn, .bytesOut,
-             .refusedFdLimit, .closedMemoryBudget:
-            return kind == .tcpEcho
-        case .datagramsIn, .datagramsOut, .droppedRateLimited, .droppedOversize, .droppedSendQueueFull, .droppedInKernel, .droppedTotalRateLimit:
-            return kind == .udpResponder || kind == .broadcastRebroadcaster
-        case .droppedBadSource, .droppedEmpty:
-            return kind == .udpResponder
-        case .droppedOwnPacket, .droppedSourceNotAllowed, .droppedInterfaceNotListed, .skippedIngressTarget, .ownEchoesDroppedInKernel:
-            return kind == .broadcastRebroadcaster
-        case .sendErrors:
-            return kind != .tcpEcho
-        case .announcements, .missedDeadlines:
-            return kind == .multicastAnnouncer
-        case .connectionsAdopted:
-            return kind == .tcpEcho
-        case .socketsAdopted:
-            return kind != .multicastAnnouncer
-        }
+/// A listener's kind as `/metrics` and `/status.json` see it: its name (the `kind` label) and
+/// what its listeners export. Made from the kind's row in the table of kinds (`ListenerKind.tag`).
+public struct ListenerKindTag: Sendable, Equatable {
+    /// The config's kind word.
+    public var name: String
+    /// The counters listeners of this kind keep (the others export no series for them).
+    public var counters: [Counter]
+    /// Whether its listeners hold connections (`netrelayd_connections_open`, "openConnections").
+    public var holdsConnections: Bool
+
+    public init(name: String, counters: [Counter], holdsConnections: Bool) {
+        self.name = name
+        self.counters = counters
+        self.holdsConnections = holdsConnections
     }
 }
 
-/// A listener's kind without its settings, for labels and the families it exports.
-public enum ListenerKindTag: Sendable, Equatable, CaseIterable {
-    case tcpEcho, udpResponder, broadcastRebroadcaster, multicastAnnouncer
-
-    public init(_ kind: ListenerSpec.Kind) {
-        switch kind {
-        case .tcpEcho: self = .tcpEcho
-        case .udpResponder: self = .udpResponder
-        case .broadcastRebroadcaster: self = .broadcastRebroadcaster
-        case .multicastAnnouncer: self = .multicastAnnouncer
-        }
-    }
-
-    /// The config's kind word (the `kind` label).
-    public var name: String {
-        switch self {
-        case .tcpEcho: return ListenerKindName.tcpEcho
-        case .udpResponder: return ListenerKindName.udpResponder
-        case .broadcastRebroadcaster: return ListenerKindName.broadcastRebroadcaster
-        case .multicastAnnouncer: return ListenerKindName.multicastAnnouncer
-        }
+extension Counter {
+    /// Whether listeners of `kind` count this.
+    public func applies(to kind: ListenerKindTag) -> Bool {
+        kind.counters.contains(self)
     }
 }

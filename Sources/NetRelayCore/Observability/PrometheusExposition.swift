@@ -6,6 +6,19 @@ public enum PrometheusExposition {
 
     public static func render(_ s: DaemonSnapshot) -> String {
         var w = Writer()
+        renderProcess(s, &w)
+        let up = s.listeners.filter(\.isUp)
+        renderListeners(s.listeners, up: up, &w)
+        renderRelayTargets(up, &w)
+        renderAnnouncers(up, &w)
+        renderDaemon(s, &w)
+        return w.text
+    }
+
+    static func labels(_ l: ListenerSnapshot) -> [(String, String)] { [("listener", l.name), ("kind", l.kind.name)] }
+
+    /// Build info, start time and the process_* families.
+    static func renderProcess(_ s: DaemonSnapshot, _ w: inout Writer) {
         w.family("netrelayd_build_info", .gauge, "The running version; always 1.") { w in
             w.sample("netrelayd_build_info", [("version", s.version)], "1")
         }
@@ -18,13 +31,14 @@ public enum PrometheusExposition {
             w.family("process_max_fds", .gauge, "The limit on open file descriptors (RLIMIT_NOFILE).") { $0.sample("process_max_fds", [], "\(p.maxFDs)") }
             w.family("process_resident_memory_bytes", .gauge, "Resident memory size, in bytes.") { $0.sample("process_resident_memory_bytes", [], "\(p.residentMemoryBytes)") }
         }
+    }
 
-        let up = s.listeners.filter(\.isUp)
-        func labels(_ l: ListenerSnapshot) -> [(String, String)] { [("listener", l.name), ("kind", l.kind.name)] }
+    /// Up, open connections and every counter family, per listener.
+    static func renderListeners(_ all: [ListenerSnapshot], up: [ListenerSnapshot], _ w: inout Writer) {
         w.family("netrelayd_listener_up", .gauge, "1 while the listener serves, 0 when it is configured but failed to start.") { w in
-            for l in s.listeners { w.sample("netrelayd_listener_up", labels(l), l.isUp ? "1" : "0") }
+            for l in all { w.sample("netrelayd_listener_up", labels(l), l.isUp ? "1" : "0") }
         }
-        let tcp = up.filter { $0.kind == .tcpEcho }
+        let tcp = up.filter { $0.kind.holdsConnections }
         if !tcp.isEmpty {
             w.family("netrelayd_connections_open", .gauge, "Open TCP connections.") { w in
                 for l in tcp { w.sample("netrelayd_connections_open", labels(l), "\(l.openConnections)") }
@@ -44,6 +58,10 @@ public enum PrometheusExposition {
                 }
             }
         }
+    }
+
+    /// A rebroadcaster's per-target families.
+    static func renderRelayTargets(_ up: [ListenerSnapshot], _ w: inout Writer) {
         let relays = up.filter { !$0.relayTargets.isEmpty }
         if !relays.isEmpty {
             func targetLabels(_ l: ListenerSnapshot, _ t: RelayTargetTable.Snapshot) -> [(String, String)] { labels(l) + [("target", t.label)] }
@@ -57,13 +75,19 @@ public enum PrometheusExposition {
                 for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_errors_total", targetLabels(l, t), "\(t.errors)") } }
             }
         }
+    }
+
+    static func renderAnnouncers(_ up: [ListenerSnapshot], _ w: inout Writer) {
         let announcers = up.filter { $0.announcementLateness != nil }
         if !announcers.isEmpty {
             w.family("netrelayd_announcement_lateness_seconds", .histogram, "How late each announcement's timer fired, in seconds.") { w in
                 for l in announcers { w.histogram("netrelayd_announcement_lateness_seconds", labels(l), l.announcementLateness!) }
             }
         }
+    }
 
+    /// Reloads and the event loops' lateness.
+    static func renderDaemon(_ s: DaemonSnapshot, _ w: inout Writer) {
         let r = s.reloads
         w.family("netrelayd_config_reloads_total", .counter, "Configuration reloads (SIGHUP), by result.") { w in
             w.sample("netrelayd_config_reloads_total", [("result", "success")], "\(r.succeeded)")
@@ -78,7 +102,6 @@ public enum PrometheusExposition {
         w.family("netrelayd_event_loop_lateness_seconds", .histogram, "How late the event loops ran their heartbeat timer, in seconds.") { w in
             w.histogram("netrelayd_event_loop_lateness_seconds", [], s.loopLateness)
         }
-        return w.text
     }
 
     /// A sample value: integers without a fraction, others as Swift prints them (which Prometheus parses).

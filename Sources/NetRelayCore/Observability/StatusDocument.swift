@@ -20,7 +20,7 @@ public enum StatusDocument {
             switch l.state {
             case .up:
                 fields.append("\"state\": \"up\"")
-                if l.kind == .tcpEcho { fields.append("\"openConnections\": \(l.openConnections)") }
+                if l.kind.holdsConnections { fields.append("\"openConnections\": \(l.openConnections)") }
                 let counters = Counter.allCases.filter { $0.applies(to: l.kind) }
                     .map { "\(JSONString.quote("\($0)")): \(l.value($0))" }
                 fields.append("\"counters\": {" + counters.joined(separator: ", ") + "}")

@@ -39,32 +39,8 @@ public struct DaemonOptions: Sendable {
 public enum Daemon {
     public static func run(_ options: DaemonOptions) async -> DaemonExitCode {
         let logger = options.logger
-        let configuration: Configuration
-        switch ConfigurationLoader.load(path: options.configPath) {
-        case .failure(let error):
-            logConfigurationError(error, logger: logger)
-            options.notifier.notify([.status("Failed to start: configuration error: \(error.summary)"), .errno(22)])
-            return .config
-        case .success(let c):
-            configuration = c
-        }
-        if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
-        for warning in configuration.warnings(file: options.configPath) {
-            logger.warning("\(warning)", metadata: ["event": "config-warning"])
-        }
-        // Every connection is a file descriptor; take all the service manager allows.
-        let fds = FileDescriptorLimit.raiseSoftToHard()
-        if fds.after.soft != fds.before.soft {
-            logger.info("Raised RLIMIT_NOFILE from \(fds.before.soft) to \(fds.after.soft) (the hard limit)", metadata: ["event": "rlimit"])
-        } else {
-            logger.debug("RLIMIT_NOFILE is \(fds.after.soft) (hard limit \(fds.after.hard == Int.max ? "unlimited" : "\(fds.after.hard)"))", metadata: ["event": "rlimit"])
-        }
-        if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: fds.after.soft) {
-            logger.warning("\(warning)", metadata: ["event": "config-warning"])
-        }
-        if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
-            logger.warning("\(warning)", metadata: ["event": "config-warning"])
-        }
+        guard let configuration = loadConfiguration(options) else { return .config }
+        prepareProcess(for: configuration, options)
         logger.info(
             "Starting netrelayd \(options.version): \(configuration.listeners.count) listener(s) from \(options.configPath), \(configuration.eventLoopThreads) event loop thread(s)",
             metadata: ["event": "starting"]
@@ -96,6 +72,44 @@ public enum Daemon {
         try? await group.shutdownGracefully()
         if exitCode == .ok { logger.info("Stopped", metadata: ["event": "stopped"]) }
         return exitCode
+    }
+
+    /// The configuration, or nil after logging its errors and telling systemd why.
+    static func loadConfiguration(_ options: DaemonOptions) -> Configuration? {
+        switch ConfigurationLoader.load(path: options.configPath) {
+        case .failure(let error):
+            logConfigurationError(error, logger: options.logger)
+            options.notifier.notify([.status("Failed to start: configuration error: \(error.summary)"), .errno(22)])
+            return nil
+        case .success(let configuration):
+            if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
+            return configuration
+        }
+    }
+
+    /// Logs the configuration's warnings and raises RLIMIT_NOFILE, warning when it or the fd
+    /// store is too small for the configuration.
+    static func prepareProcess(for configuration: Configuration, _ options: DaemonOptions) {
+        let logger = options.logger
+        // Every connection is a file descriptor; take all the service manager allows.
+        let fds = FileDescriptorLimit.raiseSoftToHard()
+        if fds.after.soft != fds.before.soft {
+            logger.info("Raised RLIMIT_NOFILE from \(fds.before.soft) to \(fds.after.soft) (the hard limit)", metadata: ["event": "rlimit"])
+        } else {
+            logger.debug("RLIMIT_NOFILE is \(fds.after.soft) (hard limit \(fds.after.hard == Int.max ? "unlimited" : "\(fds.after.hard)"))", metadata: ["event": "rlimit"])
+        }
+        logWarnings(configuration, options, fileDescriptorLimit: fds.after.soft)
+    }
+
+    /// The configuration's warnings (at start and on reload), in compiler form:
+    /// `config.json:12:5: warning: listeners[0].ttl: ...`.
+    static func logWarnings(_ configuration: Configuration, _ options: DaemonOptions, fileDescriptorLimit: Int) {
+        var warnings = configuration.warnings(file: options.configPath)
+        if let w = configuration.fileDescriptorWarning(file: options.configPath, limit: fileDescriptorLimit) { warnings.append(w) }
+        if let w = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) { warnings.append(w) }
+        for warning in warnings {
+            options.logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        }
     }
 
     static func describeStartFailure(_ error: Error) -> (String, Int32?) {
@@ -163,6 +177,15 @@ struct DaemonService: Service, CustomStringConvertible {
         notifier.notify([.ready, .status(status)])
         logger.info("Ready: \(status)", metadata: ["event": "ready"])
 
+        await serveUntilShutdown(signals: signals, http: http, status: status)
+        await stopListeners()
+        await http.stop()
+        watchdog?.stop()
+    }
+
+    /// Answers SIGHUP (reload) and SIGUSR1 (statistics) and keeps STATUS= current until a
+    /// graceful shutdown is requested.
+    private func serveUntilShutdown(signals: UnixSignalsSequence, http: HTTPEndpointControl, status: String) async {
         // Reloads run in a task of their own, so that SIGUSR1 is answered (and SIGTERM acted on)
         // while a reload reads and decodes the file. SIGHUPs that arrive during a reload are
         // coalesced into one more reload, which reads the file as it is by then.
@@ -188,7 +211,12 @@ struct DaemonService: Service, CustomStringConvertible {
             try? await gracefulShutdown()
             tasks.cancelAll()
         }
+    }
 
+    /// SIGTERM: hands the sockets to the fd store (a restart) or drains and closes them.
+    private func stopListeners() async {
+        let logger = options.logger
+        let notifier = options.notifier
         let open = await supervisor.openConnections
         let timeout = await supervisor.settings.shutdownTimeout
         if options.fdStore.enabled {
@@ -205,8 +233,6 @@ struct DaemonService: Service, CustomStringConvertible {
             logger.info("Shutting down: closing listeners, draining \(open) connection(s) (up to \(formatSeconds(timeout)) s)", metadata: ["event": "stopping"])
             await supervisor.shutdown()
         }
-        await http.stop()
-        watchdog?.stop()
     }
 
     private func reload(_ http: HTTPEndpointControl) async {
@@ -227,15 +253,7 @@ struct DaemonService: Service, CustomStringConvertible {
             logger.error("Reload \(n) failed: the configuration has errors; still serving the previous configuration", metadata: ["event": "reload-failed"])
         case .success(let configuration):
             if options.logLevelOverride == nil { options.logLevel.level = configuration.logLevel.loggerLevel }
-            for warning in configuration.warnings(file: options.configPath) {
-                logger.warning("\(warning)", metadata: ["event": "config-warning"])
-            }
-            if let warning = configuration.fileDescriptorWarning(file: options.configPath, limit: FileDescriptorLimit.current().soft) {
-                logger.warning("\(warning)", metadata: ["event": "config-warning"])
-            }
-            if let warning = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) {
-                logger.warning("\(warning)", metadata: ["event": "config-warning"])
-            }
+            Daemon.logWarnings(configuration, options, fileDescriptorLimit: FileDescriptorLimit.current().soft)
             await http.release(unless: configuration.http)
             var report = await supervisor.reload(to: configuration)
             do {

@@ -77,16 +77,9 @@ public struct FileDescriptorBudget: Sendable, Equatable {
     public var total: Int { connections + own }
 
     public init(_ configuration: Configuration) {
-        var connections = 0
-        for l in configuration.listeners {
-            if case .tcpEcho(let t) = l.kind { connections += t.maxConnections }
-        }
-        self.connections = connections
+        self.connections = configuration.listeners.reduce(0) { $0 + $1.settings.maxOpenConnections }
         // Each bound socket and its sender's duplicate; a udp-responder binds one per event loop.
-        let sockets = configuration.listeners.reduce(0) { sum, spec in
-            guard case .udpResponder = spec.kind else { return sum + 1 }
-            return sum + DatagramSpread.socketCount(UDPResponderRole.self, loops: configuration.eventLoopThreads)
-        }
+        let sockets = configuration.listeners.reduce(0) { $0 + max(1, DatagramSpread.boundSockets($1, loops: configuration.eventLoopThreads)) }
         self.own = 16 + 3 * configuration.eventLoopThreads + 2 * sockets
     }
 }
@@ -98,8 +91,18 @@ extension Configuration {
         let need = FileDescriptorBudget(self)
         guard need.connections > 0, need.total > limit else { return nil }
         let suggestion = ((need.total + 1023) / 1024) * 1024
-        return ConfigurationIssue(file: file, location: nil, path: "listeners",
-            message: "the tcp-echo listeners' maxConnections add up to \(need.connections), plus \(need.own) file descriptors the daemon needs for itself, but RLIMIT_NOFILE is \(limit): at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=\(suggestion) in the unit) or lower maxConnections")
+        return ConfigurationIssue(file: file, location: largestConnectionLimitLocation, path: "listeners",
+            message: "the tcp-echo listeners' maxConnections add up to \(need.connections), plus \(need.own) file descriptors the daemon needs for itself, but RLIMIT_NOFILE is \(limit): at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=\(suggestion) in the unit) or lower maxConnections", severity: .warning)
+    }
+}
+
+extension Configuration {
+    /// Where the listener that may hold the most connections states its limit (its
+    /// `maxConnections`, or the listener when the default applies): the warnings about the sum
+    /// point there. Nil for a configuration built in code.
+    var largestConnectionLimitLocation: SourceLocation? {
+        guard let i = listeners.indices.max(by: { listeners[$0].settings.maxOpenConnections < listeners[$1].settings.maxOpenConnections }) else { return nil }
+        return sources[i]?.location(of: "maxConnections")
     }
 }
 

@@ -86,20 +86,15 @@ public final class FileDescriptorStore: Sendable {
     /// plus maxConnections of every tcp-echo listener.
     public static func demand(_ configuration: Configuration) -> Int {
         configuration.listeners.reduce(0) { sum, spec in
-            switch spec.kind {
-            case .tcpEcho(let t): return sum + 1 + t.maxConnections
-            case .udpResponder: return sum + DatagramSpread.socketCount(UDPResponderRole.self, loops: configuration.eventLoopThreads)
-            case .broadcastRebroadcaster: return sum + 1
-            case .multicastAnnouncer: return sum
-            }
+            sum + DatagramSpread.boundSockets(spec, loops: configuration.eventLoopThreads) + spec.settings.maxOpenConnections
         }
     }
 
     /// The start/check-config warning when the store cannot hold what a restart would store.
-    public static func warning(_ configuration: Configuration, file: String, capacity: Int) -> String? {
+    public static func warning(_ configuration: Configuration, file: String, capacity: Int) -> ConfigurationIssue? {
         guard capacity > 0 else { return nil }
         let need = demand(configuration)
         guard need > capacity else { return nil }
-        return "\(file): listeners: a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections"
+        return ConfigurationIssue(file: file, location: configuration.largestConnectionLimitLocation, path: "listeners", message: "a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections", severity: .warning)
     }
 }

@@ -145,16 +145,17 @@ public actor Supervisor {
     /// Every configured listener, running or down, with its counters read now.
     public func listenerSnapshots() -> [ListenerSnapshot] {
         var all = listeners.map { l -> ListenerSnapshot in
-            let kind = ListenerKindTag(l.spec.kind)
+            let kind = context.kinds.tag(of: l.spec)
+            // The announcement counters come with the lateness histogram (ListenerStats keeps it for every kind).
             var snapshot = ListenerSnapshot(name: l.spec.name, kind: kind, address: l.localDescription, state: .up,
                                             openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) },
-                                            announcementLateness: kind == .multicastAnnouncer ? l.stats.announcementLateness.snapshot() : nil)
+                                            announcementLateness: kind.counters.contains(.missedDeadlines) ? l.stats.announcementLateness.snapshot() : nil)
             snapshot.relayTargets = l.stats.relayTargets.snapshot()
             return snapshot
         }
         for d in down {
             let address = d.spec.boundEndpoint?.description ?? d.spec.label
-            all.append(ListenerSnapshot(name: d.spec.name, kind: ListenerKindTag(d.spec.kind), address: address, state: .down(d.reason)))
+            all.append(ListenerSnapshot(name: d.spec.name, kind: context.kinds.tag(of: d.spec), address: address, state: .down(d.reason)))
         }
         return all
     }
@@ -175,37 +176,9 @@ public actor Supervisor {
     /// `Serving 4 listeners | tcp 3 open, 120 accepted, 2 refused | udp 1520 in, 1518 out, 2 dropped | 300 announcements | reload 1 ok (...)`.
     public func statusLine() -> String {
         var parts = ["Serving \(listeners.count) listener\(listeners.count == 1 ? "" : "s")"]
-        var tcp = false, udp = false, mcast = false
-        var open = 0, accepted = 0, refused = 0, dIn = 0, dOut = 0, dropped = 0, announced = 0
-        var atFdLimit: [String] = []
-        for l in listeners {
-            let s = l.stats
-            switch l.spec.kind {
-            case .tcpEcho:
-                tcp = true
-                open += s.open
-                accepted += s.value(.connectionsAccepted)
-                refused += s.value(.refusedOverLimit) + s.value(.refusedPerSource) + s.value(.refusedDenied) + s.value(.refusedFdLimit)
-                if s.atFdLimit.load(ordering: .relaxed) { atFdLimit.append("\"\(l.spec.name)\"") }
-            case .udpResponder, .broadcastRebroadcaster:
-                udp = true
-                dIn += s.value(.datagramsIn)
-                dOut += s.value(.datagramsOut)
-                dropped += s.value(.droppedRateLimited) + s.value(.droppedOversize) + s.value(.droppedBadSource)
-                    + s.value(.droppedOwnPacket) + s.value(.droppedSourceNotAllowed) + s.value(.droppedSendQueueFull)
-                    + s.value(.droppedInKernel) + s.value(.droppedEmpty) + s.value(.droppedTotalRateLimit)
-                    + s.value(.droppedInterfaceNotListed)
-            case .multicastAnnouncer:
-                mcast = true
-                announced += s.value(.announcements)
-            }
-        }
-        if tcp { parts.append("tcp \(open) open, \(accepted) accepted" + (refused > 0 ? ", \(refused) refused" : "")) }
-        if !atFdLimit.isEmpty {
-            parts.append("AT THE FD LIMIT (RLIMIT_NOFILE \(FileDescriptorLimit.current().soft)): \(atFdLimit.joined(separator: ", ")) not accepting")
-        }
-        if udp { parts.append("udp \(dIn) in, \(dOut) out" + (dropped > 0 ? ", \(dropped) dropped" : "")) }
-        if mcast { parts.append("\(announced) announcement\(announced == 1 ? "" : "s")") }
+        var tally = StatusTally()
+        for l in listeners { context.kinds.kind(of: l.spec)?.addStatus(l.stats, of: l.spec.name, to: &tally) }
+        parts += tally.parts { FileDescriptorLimit.current().soft }
         for l in listeners {
             let skipped = l.stats.relayTargets.skippedSummary
             if !skipped.isEmpty { parts.append("\(l.spec.label) skips \(skipped.joined(separator: ", "))") }

@@ -130,15 +130,16 @@ enum StatusTable {
         func v(_ k: String) -> Int { c[k] ?? 0 }
         let dropped = c.filter { $0.key.hasPrefix("dropped") || $0.key == "sendErrors" }.values.reduce(0, +)
         let refused = c.filter { $0.key.hasPrefix("refused") }.values.reduce(0, +)
+        // Told by the counters the daemon lists for the listener's kind, not by its name, so a
+        // new kind reads like the ones it resembles.
         var parts: [String]
-        switch l.kind {
-        case "tcp-echo":
+        if c["connectionsAccepted"] != nil {
             parts = ["\(v("connectionsAccepted")) accepted", "\(v("bytesIn")) bytes in", "\(v("bytesOut")) bytes out"]
             if refused > 0 { parts.append("\(refused) refused") }
-        case "multicast-announcer":
+        } else if c["announcements"] != nil {
             parts = ["\(v("announcements")) sent"]
             if v("missedDeadlines") > 0 { parts.append("\(v("missedDeadlines")) missed") }
-        default:
+        } else {
             parts = ["\(v("datagramsIn")) in", "\(v("datagramsOut")) out"]
         }
         if dropped > 0 { parts.append("\(dropped) dropped") }

@@ -11,7 +11,7 @@ struct MulticastAnnouncerTests {
         var m = MulticastSpec(group: IPAddress("239.255.0.1")!, port: 8088)
         m.interface = "lo"
         edit(&m)
-        return ListenerSpec(name: "time", kind: .multicastAnnouncer(m))
+        return ListenerSpec(name: "time", settings: m)
     }
 
     @Test("Format, interval, ttl and loopback apply in place; group, port, interface and joinGroup restart")
@@ -25,7 +25,7 @@ struct MulticastAnnouncerTests {
         #expect(!announcer.canUpdate(to: spec { $0.port = 8089 }))
         #expect(!announcer.canUpdate(to: spec { $0.interface = "127.0.0.1" }))
         #expect(!announcer.canUpdate(to: spec { $0.joinGroup = true }))
-        #expect(!announcer.canUpdate(to: ListenerSpec(name: "time", kind: .tcpEcho(TCPEchoSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 1))))))
+        #expect(!announcer.canUpdate(to: ListenerSpec(name: "time", settings: TCPEchoSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 1)))))
         #expect(announcer.localDescription == "239.255.0.1:8088")
     }
 }

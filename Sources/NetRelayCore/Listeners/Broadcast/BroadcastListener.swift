@@ -23,12 +23,7 @@ struct BroadcastRole: DatagramRole {
 
     init(stats: ListenerStats) { self.stats = stats }
 
-    static func typedSpec(_ spec: ListenerSpec) -> BroadcastSpec? {
-        guard case .broadcastRebroadcaster(let b) = spec.kind else { return nil }
-        return b
-    }
 
-    static func erase(_ spec: BroadcastSpec) -> ListenerSpec.Kind { .broadcastRebroadcaster(spec) }
     static func listen(_ spec: BroadcastSpec) -> Endpoint { spec.listen }
 
     static func socketOptions(_ b: BroadcastSpec) -> DatagramSocket.Options {
@@ -92,7 +87,7 @@ struct BroadcastRole: DatagramRole {
     func canUpdate(from old: BroadcastSpec, to new: BroadcastSpec) -> Bool {
         guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark,
               Self.needsPacketInfo(new) == Self.needsPacketInfo(old) else { return false }
-        let trial = ListenerSpec(name: "", kind: .broadcastRebroadcaster(new))
+        let trial = ListenerSpec(name: "", settings: new)
         return (try? settings(for: new, trial, commit: false)) != nil
     }
 

@@ -37,9 +37,6 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         self.core = ListenerCore(name: name, spec: spec, context: context, address: Role.listen(spec).description, running: Running())
     }
 
-    static func typedSpec(_ spec: ListenerSpec) -> Spec? { Role.typedSpec(spec) }
-    static func erase(_ spec: Spec) -> ListenerSpec.Kind { Role.erase(spec) }
-
     /// The handler of the first socket (for tests).
     var handler: NIOLoopBound<Role.Handler>? { core.running.handlers[0] }
     /// The first socket's channel (for tests).
@@ -135,7 +132,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     }
 
     func apply(_ new: Spec, gracePeriod: TimeAmount) async -> ServingLine? {
-        let erased = ListenerSpec(name: core.name, kind: Role.erase(new))
+        let erased = ListenerSpec(name: core.name, settings: new)
         let logger = core.context.logger(for: erased)
         let settings: Role.Settings
         do {

@@ -6,15 +6,12 @@ import NIOCore
 /// (the socket, installing a handler per socket, applying settings on reload) is the
 /// listener's, once for both.
 protocol DatagramRole: Sendable {
-    associatedtype Spec: Sendable & Equatable
+    associatedtype Spec: ListenerSettings
     associatedtype Settings: Sendable
     associatedtype Handler: ChannelHandler
 
     init(stats: ListenerStats)
 
-    /// The one place a `ListenerSpec` becomes this role's spec: nil for another kind's.
-    static func typedSpec(_ spec: ListenerSpec) -> Spec?
-    static func erase(_ spec: Spec) -> ListenerSpec.Kind
     static func listen(_ spec: Spec) -> Endpoint
     static func socketOptions(_ spec: Spec) -> DatagramSocket.Options
 

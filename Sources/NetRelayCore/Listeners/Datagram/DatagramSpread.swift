@@ -14,6 +14,12 @@ enum DatagramSpread {
         R.spreadsOverLoops ? max(1, loops) : 1
     }
 
+    /// How many sockets `spec` binds with `loops` event loops (0: it binds none, it only sends).
+    static func boundSockets(_ spec: ListenerSpec, loops: Int) -> Int {
+        guard spec.boundEndpoint != nil else { return 0 }
+        return spec.settings(as: UDPResponderSpec.self) != nil ? socketCount(UDPResponderRole.self, loops: loops) : 1
+    }
+
     /// Socket `index`'s share of a listener-wide `rate` (per second) and `burst` over `count`
     /// sockets: rate / count, and burst / count with the remainder to the first sockets (so the
     /// shares add up to `burst`), at least 1. A rate of 0 (no limit) stays 0.

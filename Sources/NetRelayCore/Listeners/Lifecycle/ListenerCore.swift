@@ -32,7 +32,7 @@ final class ListenerCore<L: TypedListener>: Sendable {
     var running: L.Running { withState { $0.running } }
     var address: String { withState { $0.address } }
     var phase: ListenerPhase { withState { $0.lifecycle.phase } }
-    var erasedSpec: ListenerSpec { ListenerSpec(name: name, kind: L.erase(spec)) }
+    var erasedSpec: ListenerSpec { ListenerSpec(name: name, settings: spec) }
     /// A logger whose lines carry LISTENER= and the kind.
     var logger: Logger { context.logger(for: erasedSpec) }
 

@@ -2,24 +2,19 @@ import NIOCore
 
 /// A listener of one kind, written against its own spec type. The supervisor sees the
 /// type-erased `Listener` (a `ListenerSpec` of any kind); this protocol turns that edge into
-/// the kind's spec in one place, `typedSpec`, and does for every kind what is the same:
+/// the kind's spec in one place, `typedSpec` (`ListenerSpec.settings(as:)`), and does for every kind what is the same:
 /// the lifecycle phase, the start and update lines, and stopping.
 ///
 /// A kind writes `serve` (bind and start serving), `closeSockets`, `canUpdate(from:to:)`
 /// and `apply` (an update in place); `drain` only when it has something to drain.
 protocol TypedListener: Listener {
-    associatedtype Spec: Sendable & Equatable
+    associatedtype Spec: ListenerSettings
     /// What the kind holds while it runs (socket, handler, settings), kept in `core`'s lock.
     associatedtype Running: Sendable
 
     init(name: String, spec: Spec, context: ListenerContext)
 
     var core: ListenerCore<Self> { get }
-
-    /// The one place a `ListenerSpec` becomes this kind's spec: nil for another kind's.
-    static func typedSpec(_ spec: ListenerSpec) -> Spec?
-    /// This kind's spec as the configuration holds it.
-    static func erase(_ spec: Spec) -> ListenerSpec.Kind
 
     /// Binds (or adopts) and starts serving `spec`. Throws `ListenerStartError`; whatever it
     /// opened before failing is closed.
@@ -35,6 +30,9 @@ protocol TypedListener: Listener {
 }
 
 extension TypedListener {
+    /// The one place a `ListenerSpec` becomes this kind's spec: nil for another kind's.
+    static func typedSpec(_ spec: ListenerSpec) -> Spec? { spec.settings(as: Spec.self) }
+
     var spec: ListenerSpec { core.erasedSpec }
     var localDescription: String { core.address }
     var phase: ListenerPhase { core.phase }

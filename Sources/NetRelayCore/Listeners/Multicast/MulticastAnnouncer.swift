@@ -63,12 +63,7 @@ final class MulticastAnnouncer: TypedListener {
         ))
     }
 
-    static func typedSpec(_ spec: ListenerSpec) -> MulticastSpec? {
-        guard case .multicastAnnouncer(let m) = spec.kind else { return nil }
-        return m
-    }
 
-    static func erase(_ spec: MulticastSpec) -> ListenerSpec.Kind { .multicastAnnouncer(spec) }
 
     // MARK: Start and stop
 

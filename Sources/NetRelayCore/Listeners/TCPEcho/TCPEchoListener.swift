@@ -40,12 +40,7 @@ final class TCPEchoListener: TypedListener {
         self.childSettings = NIOLockedValueBox(ChildSettings(spec: spec, logger: core.logger))
     }
 
-    static func typedSpec(_ spec: ListenerSpec) -> TCPEchoSpec? {
-        guard case .tcpEcho(let tcp) = spec.kind else { return nil }
-        return tcp
-    }
 
-    static func erase(_ spec: TCPEchoSpec) -> ListenerSpec.Kind { .tcpEcho(spec) }
 
     var context: ListenerContext { core.context }
 

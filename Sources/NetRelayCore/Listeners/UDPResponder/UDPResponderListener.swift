@@ -9,12 +9,7 @@ typealias UDPResponderListener = DatagramListener<UDPResponderRole>
 struct UDPResponderRole: DatagramRole {
     init(stats: ListenerStats) {}
 
-    static func typedSpec(_ spec: ListenerSpec) -> UDPResponderSpec? {
-        guard case .udpResponder(let udp) = spec.kind else { return nil }
-        return udp
-    }
 
-    static func erase(_ spec: UDPResponderSpec) -> ListenerSpec.Kind { .udpResponder(spec) }
     static func listen(_ spec: UDPResponderSpec) -> Endpoint { spec.listen }
 
     static func socketOptions(_ udp: UDPResponderSpec) -> DatagramSocket.Options {

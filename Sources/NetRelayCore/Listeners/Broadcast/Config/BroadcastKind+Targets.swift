@@ -1,11 +1,11 @@
-/// The list form of a rebroadcaster's targets (`targets`) and `listenInterfaces`. In a file of
-/// its own so that the decoder's main file changes by two lines.
-extension ConfigurationDecoder {
+/// The list form of a rebroadcaster's targets (`targets`) and `listenInterfaces`.
+extension BroadcastKind {
     static let targetsExample = "\"targets\": [\"192.168.56.255:2002\", {\"interface\": \"eth1\", \"port\": 2002}]"
 
     /// `targets` is present: the one-target keys must not be, every entry is an address:port or
     /// an `{ "interface", "port" }` object, and none is listed twice.
-    static func decodeBroadcastTargets(_ r: ObjectReader, _ c: IssueCollector, listen: Endpoint?) -> BroadcastSpec? {
+    func decodeTargets(_ r: ObjectReader, listen: Endpoint?) -> BroadcastSpec? {
+        let c = r.collector
         for key in ["target", "targetInterface", "targetPort"] where r.has(key) {
             let move: String
             switch key {
@@ -19,10 +19,10 @@ extension ConfigurationDecoder {
         let node = r.raw("targets")!
         let path = r.childPath("targets")
         var targets: [BroadcastSpec.Target] = []
-                var bad = false
+        var bad = false
         if case .array(let items) = node.value {
             if items.isEmpty {
-                c.report(node.location, path, "the list is empty; give at least one target, e.g. \(targetsExample)")
+                c.report(node.location, path, "the list is empty; give at least one target, e.g. \(Self.targetsExample)")
                 bad = true
             }
             for (i, item) in items.enumerated() {
@@ -35,11 +35,11 @@ extension ConfigurationDecoder {
                 targets.append(t)
             }
         } else {
-            c.report(node.location, path, "expected a list of targets, got \(node.kindDescription); e.g. \(targetsExample)")
+            c.report(node.location, path, "expected a list of targets, got \(node.kindDescription); e.g. \(Self.targetsExample)")
             bad = true
         }
         var s = BroadcastSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0), targets: targets.isEmpty ? [.address(Endpoint(address: .v4(0), port: 0))] : targets)
-        decodeBroadcastSettings(&s, r, c)
+        decodeSettings(&s, r)
         // A relay listens and sends on one port (the discovery protocol's): unlike the one-target
         // form, that needs no allowLoop here. Its own broadcasts come back from its own address
         // and port and are dropped (own-packet guard, and the relay mark in the kernel first).
@@ -48,7 +48,7 @@ extension ConfigurationDecoder {
     }
 
     /// One entry of `targets`: "address:port" or {"interface": NAME, "port": PORT}.
-    private static func decodeTarget(_ item: JSONNode, path: String, _ c: IssueCollector) -> BroadcastSpec.Target? {
+    private func decodeTarget(_ item: JSONNode, path: String, _ c: IssueCollector) -> BroadcastSpec.Target? {
         switch item.value {
         case .string:
             switch FieldType<Endpoint>.endpoint(ipv4Only: true, allowPortZero: false).convert(item) {
@@ -64,7 +64,7 @@ extension ConfigurationDecoder {
             }
         case .object:
             guard let o = ObjectReader(item, path: path, what: "a target", collector: c) else { return nil }
-            let name = o.required("interface", interfaceName, example: "\"eth1\"")
+            let name = o.required("interface", ConfigurationDecoder.interfaceName, example: "\"eth1\"")
             let port = o.required("port", .integer(1...65535), example: "2002")
             let kind = o.value("broadcast", .oneOf(["subnet", "limited"]), default: "subnet")
             o.rejectUnknownKeys(context: "a target (an interface target has \"interface\", \"port\" and \"broadcast\")")
@@ -86,7 +86,7 @@ extension ConfigurationDecoder {
         }
         var names: [String] = []
         for (i, item) in items.enumerated() {
-            switch interfaceName.convert(item) {
+            switch ConfigurationDecoder.interfaceName.convert(item) {
             case .failure(let p): return .failure(FieldProblem("item \(i): \(p.message)"))
             case .success(let n):
                 if names.contains(n) { return .failure(FieldProblem("item \(i): \(JSONString.quote(n)) is listed twice")) }
@@ -97,19 +97,3 @@ extension ConfigurationDecoder {
     }
 }
 
-extension ConfigurationDecoder {
-    /// The first of a rebroadcaster's targets that `next` hears (for a loop's description).
-    static func loopTarget(_ b: BroadcastSpec, _ next: ListenerSpec) -> BroadcastSpec.Target {
-        guard let listen = next.boundEndpoint else { return b.target }
-        return b.targets.first { RelayLoops.reaches($0, listen) } ?? b.target
-    }
-
-    /// Where a loop through a `targets` rebroadcaster is reported: the entry that feeds `next`.
-    static func loopTargetLocation(_ spec: ListenerSpec, _ next: ListenerSpec, _ keys: [JSONNode.Member]) -> (SourceLocation?, String) {
-        guard case .broadcastRebroadcaster(let b) = spec.kind, let list = keys.first(where: { $0.key == "targets" }) else { return (nil, "target") }
-        let t = loopTarget(b, next)
-        let i = b.targets.firstIndex(of: t) ?? 0
-        if case .array(let items) = list.value.value, i < items.count { return (items[i].location, "targets[\(i)]") }
-        return (list.value.location, "targets")
-    }
-}

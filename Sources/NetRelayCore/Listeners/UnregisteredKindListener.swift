@@ -1,0 +1,28 @@
+import NIOCore
+
+/// Stands in for the listener of a spec whose kind is not in the daemon's table of kinds (a
+/// spec built in code, never one the decoder read with the same table): it fails to start
+/// with that reason instead of guessing a kind.
+final class UnregisteredKindListener: Listener {
+    let spec: ListenerSpec
+    let stats = ListenerStats()
+    private let kinds: [String]
+
+    init(spec: ListenerSpec, kinds: [String]) {
+        self.spec = spec
+        self.kinds = kinds
+    }
+
+    var localDescription: String { spec.label }
+
+    func start() async throws {
+        let address = (spec.boundEndpoint ?? spec.settings.sendsTo).map { "\($0)" } ?? "its address"
+        throw ListenerStartError(spec: spec, action: spec.boundEndpoint == nil ? "start" : "bind", address: address,
+                                 reason: "the kind \"\(spec.kindName)\" is not in this daemon's table of kinds (\(kinds.joined(separator: ", ")))", errno: nil)
+    }
+
+    func canUpdate(to newSpec: ListenerSpec) -> Bool { false }
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {}
+    func stopAccepting() async {}
+    func drain(gracePeriod: TimeAmount) async {}
+}
