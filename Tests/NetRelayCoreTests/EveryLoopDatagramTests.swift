@@ -143,4 +143,17 @@ struct EveryLoopDatagramTests {
         await listener.stopAccepting()
         try await group.shutdownGracefully()
     }
+
+    @Test("Two loops without reusePort in the config: a port another socket holds (even with SO_REUSEPORT) fails the start, as with one loop")
+    func portTakenWithTwoLoops() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let (squatter, local) = Self.boundUDP(reusePort: true)
+        defer { close(squatter) }
+        let port = try #require(local?.port)
+        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
+        let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger))
+        await #expect(throws: ListenerStartError.self) { try await listener.start() }
+        #expect(listener.channels.isEmpty)
+        try await group.shutdownGracefully()
+    }
 }

@@ -55,9 +55,13 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
             $0.running.socketCount = count
         }
         var options = Role.socketOptions(spec)
-        if count > 1 { options.reusePort = true }
+        if count > 1, !options.reusePort {
+            options.reusePort = true
+            options.exclusive = true
+        }
         let primary = makeSocket(index: 0, options: options, loop: count > 1 ? loops[0] : nil)
         let channel = try await primary.start()
+        options.exclusive = false
         core.withState { $0.running.sockets = [primary] }
         let local = channel.localAddress.flatMap(Endpoint.init)
         if count > 1 {

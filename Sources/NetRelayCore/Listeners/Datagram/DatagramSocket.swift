@@ -29,6 +29,9 @@ final class DatagramSocket: Sendable {
         var relayMark: Int = 0
         /// IP_PKTINFO on receive: each datagram's ingress interface and destination address.
         var packetInfo: Bool = false
+        /// SO_REUSEPORT is ours (one socket per loop), not the config's: first check that no
+        /// other socket holds the port, which would otherwise join the group without a word.
+        var exclusive: Bool = false
     }
 
     private struct State {
@@ -146,6 +149,12 @@ final class DatagramSocket: Sendable {
 
     /// Binds a new socket (and stores it, with a store).
     private func bindNew(_ listen: Endpoint, _ options: Options) async throws -> Channel {
+        if options.exclusive, listen.port != 0 {
+            // Fails with EADDRINUSE, as a bind without SO_REUSEPORT does, if anything is bound there.
+            var probe = options
+            probe.reusePort = false
+            close(try Self.boundSocket(try listen.socketAddress(), probe))
+        }
         let fd = try Self.boundSocket(try listen.socketAddress(), options)
         // With a store, the socket outlives our copy: a rebind must adopt it again, as
         // for a socket-activated one, because binding anew would find the port taken.
