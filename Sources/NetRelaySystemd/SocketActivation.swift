@@ -39,6 +39,10 @@ public final class SystemdSockets: InheritedSocketSource {
         remaining.withLockedValue { $0.take(named: name) }
     }
 
+    public func takeSibling(of name: String, index: Int) -> InheritedSocket? {
+        remaining.withLockedValue { $0.takeSibling(of: name, index: index) }
+    }
+
     public func unclaimed() -> [InheritedSocket] {
         remaining.withLockedValue { $0.unclaimed }
     }

@@ -42,6 +42,9 @@ public struct InheritedSocket: Sendable {
 public enum StoredSocketName: Sendable, Equatable, CustomStringConvertible {
     /// `listen/NAME`: the listening (stream) or bound (datagram) socket of listener NAME.
     case listener(String)
+    /// `listen/NAME/K` (K ≥ 1): with `eventLoopThreads` N > 1, the Kth of the N-1 SO_REUSEPORT
+    /// sockets beside `listen/NAME`, one per further event loop.
+    case sibling(String, Int)
     /// `conn/NAME/N`: the Nth established tcp-echo connection of listener NAME.
     case connection(String, Int)
 
@@ -50,6 +53,9 @@ public enum StoredSocketName: Sendable, Equatable, CustomStringConvertible {
         switch parts.first {
         case "listen" where parts.count == 2 && !parts[1].isEmpty:
             self = .listener(String(parts[1]))
+        case "listen" where parts.count == 3 && !parts[1].isEmpty:
+            guard let k = Int(parts[2]), k >= 1 else { return nil }
+            self = .sibling(String(parts[1]), k)
         case "conn" where parts.count == 3 && !parts[1].isEmpty:
             guard let n = Int(parts[2]), n >= 0 else { return nil }
             self = .connection(String(parts[1]), n)
@@ -60,7 +66,7 @@ public enum StoredSocketName: Sendable, Equatable, CustomStringConvertible {
 
     public var listenerName: String {
         switch self {
-        case .listener(let n), .connection(let n, _): return n
+        case .listener(let n), .sibling(let n, _), .connection(let n, _): return n
         }
     }
 
@@ -68,6 +74,7 @@ public enum StoredSocketName: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .listener(let n): return "listen/\(n)"
+        case .sibling(let n, let k): return "listen/\(n)/\(k)"
         case .connection(let n, let i): return "conn/\(n)/\(i)"
         }
     }
@@ -78,6 +85,9 @@ public protocol InheritedSocketSource: Sendable {
     /// Removes and returns the socket named after a listener, if there is one: the socket unit's
     /// (FileDescriptorName=NAME) first, else the one the previous instance stored (`listen/NAME`).
     func take(named name: String) -> InheritedSocket?
+    /// Removes and returns the Kth sibling socket of listener `name` the previous instance
+    /// stored (`listen/NAME/K`), if there is one.
+    func takeSibling(of name: String, index: Int) -> InheritedSocket?
     /// Socket-activated sockets no listener has taken (fd-store entries are not among them).
     func unclaimed() -> [InheritedSocket]
     /// Removes and returns the stored connections of listener `name` (`conn/NAME/N`), in order.
@@ -87,6 +97,7 @@ public protocol InheritedSocketSource: Sendable {
 }
 
 extension InheritedSocketSource {
+    public func takeSibling(of name: String, index: Int) -> InheritedSocket? { nil }
     public func takeConnections(of name: String) -> [InheritedSocket] { [] }
     public func takeStale() -> [InheritedSocket] { [] }
 }
@@ -112,6 +123,11 @@ public struct InheritedSocketPool: Sendable {
             return sockets.remove(at: i)
         }
         return nil
+    }
+
+    public mutating func takeSibling(of name: String, index: Int) -> InheritedSocket? {
+        guard let i = sockets.firstIndex(where: { $0.storedEntry == .sibling(name, index) }) else { return nil }
+        return sockets.remove(at: i)
     }
 
     public var unclaimed: [InheritedSocket] { sockets.filter { $0.storedEntry == nil } }

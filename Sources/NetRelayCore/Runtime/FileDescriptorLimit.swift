@@ -78,7 +78,9 @@ public struct FileDescriptorBudget: Sendable, Equatable {
 
     public init(_ configuration: Configuration) {
         self.connections = configuration.listeners.reduce(0) { $0 + $1.settings.maxOpenConnections }
-        self.own = 16 + 3 * configuration.eventLoopThreads + 2 * configuration.listeners.count
+        // Each bound socket and its sender's duplicate; a udp-responder binds one per event loop.
+        let sockets = configuration.listeners.reduce(0) { $0 + max(1, DatagramSpread.boundSockets($1, loops: configuration.eventLoopThreads)) }
+        self.own = 16 + 3 * configuration.eventLoopThreads + 2 * sockets
     }
 }
 

@@ -58,6 +58,19 @@ public final class FileDescriptorStore: Sendable {
         notifier.notify([.fdStoreRemove(name: name.description)])
     }
 
+    /// Removes a listener's bound sockets: `listen/NAME` and the siblings (`listen/NAME/K`) this
+    /// instance stored or kept.
+    public func removeListener(_ name: String) {
+        remove(.listener(name))
+        let siblings = used.withLockedValue { set in
+            set.compactMap { key -> StoredSocketName? in
+                guard case .sibling(name, _)? = StoredSocketName(parsing: key) else { return nil }
+                return StoredSocketName(parsing: key)
+            }
+        }
+        for sibling in siblings { remove(sibling) }
+    }
+
     /// The store's size, from the environment: $NETRELAYD_FDSTORE_MAX (the unit's Environment=
     /// line), else $FDSTORE (systemd 254+ sets it), and only under a service manager
     /// (NOTIFY_SOCKET set). 0: no store.
@@ -69,10 +82,11 @@ public final class FileDescriptorStore: Sendable {
     }
 
     /// What a configuration wants stored: one entry per listener that binds (tcp-echo,
-    /// udp-responder, broadcast-rebroadcaster) plus maxConnections of every tcp-echo listener.
+    /// broadcast-rebroadcaster), one per event loop for a udp-responder (`DatagramSpread`),
+    /// plus maxConnections of every tcp-echo listener.
     public static func demand(_ configuration: Configuration) -> Int {
         configuration.listeners.reduce(0) { sum, spec in
-            sum + (spec.boundEndpoint == nil ? 0 : 1) + spec.settings.maxOpenConnections
+            sum + DatagramSpread.boundSockets(spec, loops: configuration.eventLoopThreads) + spec.settings.maxOpenConnections
         }
     }
 

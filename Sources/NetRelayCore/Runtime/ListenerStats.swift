@@ -45,7 +45,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case ownEchoesDroppedInKernel
     /// Established connections adopted from the previous instance (systemd's fd store).
     case connectionsAdopted
-    /// Listening or bound sockets adopted from the previous instance (0 or 1 per start).
+    /// Listening or bound sockets adopted from the previous instance (0 or 1 per start; up to
+    /// one per event loop for a udp-responder, `DatagramSpread`).
     case socketsAdopted
 
     /// How the counter reads in a summary line.

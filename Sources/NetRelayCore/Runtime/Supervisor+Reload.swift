@@ -57,7 +57,7 @@ extension Supervisor {
         switch step {
         case .remove(let spec):
             let old = listener(spec)
-            context.fdStore.remove(.listener(old.spec.name))
+            context.fdStore.removeListener(old.spec.name)
             await old.stopAccepting()
             retire(old, gracePeriod: oldGrace)
             report.removed.append(old.spec.name)
@@ -65,7 +65,7 @@ extension Supervisor {
             return nil
         case .release(let spec):
             let old = listener(spec)
-            context.fdStore.remove(.listener(old.spec.name))
+            context.fdStore.removeListener(old.spec.name)
             await old.stopAccepting()
             return nil
         case .keep(let spec):

@@ -7,17 +7,21 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// A listener on one UDP socket (`DatagramSocket`) with one handler per socket: the
-/// udp-responder and the broadcast-rebroadcaster, told apart by `Role`. On reload the
-/// settings go to the running handler in place; a new socket (after NIO closed one) gets a
-/// handler with the settings current then.
+/// A listener on UDP sockets (`DatagramSocket`) with one handler per socket: the
+/// udp-responder and the broadcast-rebroadcaster, told apart by `Role`. A role that spreads
+/// binds one socket per event loop (`DatagramSpread`), else one. On reload the settings go to
+/// the running handlers in place; a new socket (after NIO closed one) gets a handler with the
+/// settings current then.
 final class DatagramListener<Role: DatagramRole>: TypedListener {
     typealias Spec = Role.Spec
 
     struct Running: Sendable {
         var settings: Role.Settings?
-        var handler: NIOLoopBound<Role.Handler>?
-        var socket: DatagramSocket?
+        /// Each socket's handler, by the socket's index.
+        var handlers: [Int: NIOLoopBound<Role.Handler>] = [:]
+        var sockets: [DatagramSocket] = []
+        /// How many sockets share the listener-wide limits (`Role.share`).
+        var socketCount = 1
     }
 
     let stats: ListenerStats
@@ -33,44 +37,98 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         self.core = ListenerCore(name: name, spec: spec, context: context, address: Role.listen(spec).description, running: Running())
     }
 
-    /// The handler of the current socket (for tests).
-    var handler: NIOLoopBound<Role.Handler>? { core.running.handler }
-    /// The current channel (for tests).
-    var channel: Channel? { core.running.socket?.channel }
+    /// The handler of the first socket (for tests).
+    var handler: NIOLoopBound<Role.Handler>? { core.running.handlers[0] }
+    /// The first socket's channel (for tests).
+    var channel: Channel? { core.running.sockets.first?.channel }
+    /// Every socket's channel (for tests).
+    var channels: [Channel] { core.running.sockets.compactMap(\.channel) }
     /// The settings the handler has (for tests).
     var settings: Role.Settings? { core.running.settings }
 
     func serve(_ spec: Spec) async throws -> StartReport {
-        let erased = core.erasedSpec
-        let logger = core.logger
-        let settings = try role.settings(for: spec, erased, commit: true)
-        core.withState { $0.running.settings = settings }
+        let settings = try role.settings(for: spec, core.erasedSpec, commit: true)
+        let loops = Array(core.context.group.makeIterator())
+        let count = DatagramSpread.socketCount(Role.self, loops: loops.count)
+        core.withState {
+            $0.running.settings = settings
+            $0.running.socketCount = count
+        }
+        var options = Role.socketOptions(spec)
+        if count > 1, !options.reusePort {
+            options.reusePort = true
+            options.exclusive = true
+        }
+        let primary = makeSocket(index: 0, options: options, loop: count > 1 ? loops[0] : nil)
+        let channel = try await primary.start()
+        options.exclusive = false
+        core.withState { $0.running.sockets = [primary] }
+        let local = channel.localAddress.flatMap(Endpoint.init)
+        if count > 1 {
+            if let local { options.listen = local }
+            await startSiblings(options, loops: loops, primary: primary, settings: settings)
+        }
+        startRefreshing()
+        role.report(settings, previous: nil, core.erasedSpec, core.logger)
+        return StartReport(start: .listening(on: local?.description ?? Role.listen(spec).description), line: line(spec, settings))
+    }
 
+    /// Binds sockets 1..<N beside `primary` on the further loops, with SO_REUSEPORT on its
+    /// port. One that fails ends the attempt: the listener serves on those bound so far (a
+    /// warning says why), as it would with fewer loops.
+    private func startSiblings(_ options: DatagramSocket.Options, loops: [EventLoop], primary: DatagramSocket, settings: Role.Settings) async {
+        let logger = core.logger
+        var bound = 1
+        if primary.adoptedWithoutReusePort {
+            logger.notice("\(core.erasedSpec.label): the inherited socket has no SO_REUSEPORT, so no other socket can share its port: serving it on one event loop of \(loops.count) (ReusePort=yes in the .socket unit lets it use every loop)",
+                          metadata: ["event": "one-socket"])
+        } else {
+            for i in 1..<loops.count {
+                let socket = makeSocket(index: i, options: options, loop: loops[i])
+                do {
+                    _ = try await socket.start()
+                } catch {
+                    logger.warning("\(error); serving on \(bound) of \(loops.count) event loops", metadata: ["event": "sibling-failed"])
+                    break
+                }
+                core.withState { $0.running.sockets.append(socket) }
+                bound += 1
+            }
+        }
+        guard bound < loops.count else { return }
+        // The sockets bound share the listener-wide limits among fewer.
+        core.withState { $0.running.socketCount = bound }
+        await applyToHandler(settings)
+    }
+
+    /// Socket `index` of the listener, on `loop` (nil: the group's next).
+    private func makeSocket(index: Int, options: DatagramSocket.Options, loop: EventLoop?) -> DatagramSocket {
         let core = self.core
         let stats = self.stats
-        let socket = DatagramSocket(
-            spec: erased,
-            options: Role.socketOptions(spec),
-            context: core.context,
-            logger: logger,
+        let logger = core.logger
+        return DatagramSocket(
+            spec: core.erasedSpec, options: options, context: core.context, logger: logger, index: index, loop: loop,
             initializer: { channel, senderFD in
-                guard let current = core.withState({ $0.running.settings }) else {
+                guard let (current, count) = core.withState({ s in s.running.settings.map { ($0, s.running.socketCount) } }) else {
                     if let senderFD { close(senderFD) }
                     return
                 }
-                let handler = Role.makeHandler(current, stats: stats, logger: logger, sender: senderFD.map { DatagramSender(fd: $0) })
+                let handler = Role.makeHandler(Role.share(current, index: index, of: count), stats: stats, logger: logger,
+                                               sender: senderFD.map { DatagramSender(fd: $0) })
                 try channel.pipeline.syncOperations.addHandler(handler)
-                core.withState { $0.running.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                core.withState { $0.running.handlers[index] = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
             },
-            lastSendError: { core.withState { $0.running.handler }.map { Role.lastSendError(of: $0.value) } ?? nil },
+            lastSendError: { core.withState { $0.running.handlers[index] }.map { Role.lastSendError(of: $0.value) } ?? nil },
             stats: stats
         )
-        let channel = try await socket.start()
-        let local = channel.localAddress.flatMap(Endpoint.init)?.description ?? Role.listen(spec).description
-        core.withState { $0.running.socket = socket }
-        startRefreshing()
-        role.report(settings, previous: nil, erased, logger)
-        return StartReport(start: .listening(on: local), line: Role.line(spec, settings))
+    }
+
+    /// The role's start and update line; with several sockets, it says so.
+    private func line(_ spec: Spec, _ settings: Role.Settings) -> ServingLine {
+        var line = Role.line(spec, settings)
+        let count = core.withState { $0.running.socketCount }
+        if count > 1 { line.details += ", \(count) sockets (SO_REUSEPORT, one per event loop)" }
+        return line
     }
 
     func canUpdate(from old: Spec, to new: Spec) -> Bool {
@@ -87,18 +145,20 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
             logger.error("\(error); \(Role.keptOnFailedUpdate)", metadata: ["event": "reload-error"])
             return nil
         }
-        let (old, previous, socket) = core.withState { s -> (Spec, Role.Settings?, DatagramSocket?) in
+        let (old, previous, sockets) = core.withState { s -> (Spec, Role.Settings?, [DatagramSocket]) in
             defer {
                 s.spec = new
                 s.running.settings = settings
             }
-            return (s.spec, s.running.settings, s.running.socket)
+            return (s.spec, s.running.settings, s.running.sockets)
         }
         let sizing = Role.socketOptions(new).sizing
-        if sizing != Role.socketOptions(old).sizing { await socket?.update(sizing: sizing) }
+        if sizing != Role.socketOptions(old).sizing {
+            for socket in sockets { await socket.update(sizing: sizing) }
+        }
         await applyToHandler(settings)
         role.report(settings, previous: previous, erased, logger)
-        return Role.line(new, settings)
+        return line(new, settings)
     }
 
     /// A reload that kept the spec: what the spec refers to on the host (interfaces, their
@@ -119,13 +179,17 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
 
     func closeSockets() async {
         refresher.withLockedValue { $0?.cancel() }
-        await core.running.socket?.stop()
+        for socket in core.running.sockets { await socket.stop() }
     }
 
+    /// Gives every socket's handler its share of `settings`, on its loop.
     private func applyToHandler(_ settings: Role.Settings) async {
-        let (handler, socket) = core.withState { ($0.running.handler, $0.running.socket) }
-        guard let handler, let channel = socket?.channel else { return }
-        _ = try? await channel.eventLoop.submit { Role.apply(settings, to: handler.value) }.get()
+        let (handlers, sockets, count) = core.withState { ($0.running.handlers, $0.running.sockets, $0.running.socketCount) }
+        for socket in sockets {
+            guard let handler = handlers[socket.index], let channel = socket.channel else { continue }
+            let share = Role.share(settings, index: socket.index, of: count)
+            _ = try? await channel.eventLoop.submit { Role.apply(share, to: handler.value) }.get()
+        }
     }
 
     // MARK: Refreshing between reloads

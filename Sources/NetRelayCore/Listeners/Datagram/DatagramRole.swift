@@ -36,6 +36,11 @@ protocol DatagramRole: Sendable {
     /// After a reload that kept the spec gave the handler new settings.
     func revalidated(from old: Settings?, to new: Settings, _ spec: Spec, _ erased: ListenerSpec, _ logger: Logger)
 
+    /// Whether the listener binds one socket per event loop (`DatagramSpread`).
+    static var spreadsOverLoops: Bool { get }
+    /// The settings of socket `index` of `count` (a listener-wide limit split between them).
+    static func share(_ settings: Settings, index: Int, of count: Int) -> Settings
+
     /// How often the settings are refreshed between reloads; nil: never.
     static var refreshInterval: Duration? { get }
     /// Reads what may have changed on the host for `spec` and returns the edit to the
@@ -47,5 +52,6 @@ extension DatagramRole {
     func report(_ settings: Settings, previous: Settings?, _ erased: ListenerSpec, _ logger: Logger) {}
     func revalidated(from old: Settings?, to new: Settings, _ spec: Spec, _ erased: ListenerSpec, _ logger: Logger) {}
     static var refreshInterval: Duration? { nil }
+    static func share(_ settings: Settings, index: Int, of count: Int) -> Settings { settings }
     func refresh(_ spec: Spec) -> (inout Settings) -> Bool { { _ in false } }
 }

@@ -29,6 +29,9 @@ final class DatagramSocket: Sendable {
         var relayMark: Int = 0
         /// IP_PKTINFO on receive: each datagram's ingress interface and destination address.
         var packetInfo: Bool = false
+        /// SO_REUSEPORT is ours (one socket per loop), not the config's: first check that no
+        /// other socket holds the port, which would otherwise join the group without a word.
+        var exclusive: Bool = false
     }
 
     private struct State {
@@ -37,13 +40,18 @@ final class DatagramSocket: Sendable {
         var boundAddress: SocketAddress?
         /// A duplicate of a socket-activated fd, to adopt again after NIO closes its copy.
         var spareFD: CInt?
+        /// For an adopted socket: whether it has SO_REUSEPORT (siblings can join it). Nil: bound here.
+        var adoptedReusePort: Bool?
     }
 
     static let readsPerWakeup: UInt = 1
     /// 50 ms, doubling up to 5 s while the socket keeps closing within 10 s of being bound.
     static let rebindBackoff = Backoff(first: .milliseconds(50), limit: .seconds(5), healthyLifetime: .seconds(10))
 
-    private let spec: ListenerSpec
+    let spec: ListenerSpec
+    /// 0: the listener's first (or only) socket, `listen/NAME` in the fd store; K ≥ 1: its Kth
+    /// SO_REUSEPORT sibling on another event loop, `listen/NAME/K` (`DatagramSpread`).
+    let index: Int
     /// For `socketsAdopted`.
     private let stats: ListenerStats?
     private let context: ListenerContext
@@ -53,13 +61,16 @@ final class DatagramSocket: Sendable {
     /// Binds again after NIO closed the socket; holds the current channel.
     private let reopening: ReopeningSocket<Channel>
 
+    /// `loop`: where the channel goes (nil: the next loop of the daemon's group).
     init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
+         index: Int = 0, loop: EventLoop? = nil,
          initializer: @escaping @Sendable (Channel, CInt?) throws -> Void,
          lastSendError: @escaping @Sendable () -> String?, stats: ListenerStats? = nil) {
         let state = NIOLockedValueBox(State(options: options))
-        let opener = Opener(state: state, group: context.group, initializer: initializer)
+        let opener = Opener(state: state, group: loop ?? context.group, initializer: initializer)
         self.stats = stats
         self.spec = spec
+        self.index = index
         self.context = context
         self.logger = logger
         self.state = state
@@ -81,48 +92,26 @@ final class DatagramSocket: Sendable {
     }
 
     var channel: Channel? { reopening.current }
+    /// Whether it adopted an inherited socket that has no SO_REUSEPORT (no sibling can join it).
+    var adoptedWithoutReusePort: Bool { state.withLockedValue { $0.adoptedReusePort == false } }
+    /// The fd store's name for this socket.
+    var storedName: StoredSocketName { index == 0 ? .listener(spec.name) : .sibling(spec.name, index) }
 
     /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
     func start() async throws -> Channel {
         let (listen, options) = state.withLockedValue { ($0.options.listen, $0.options) }
-        let channel: Channel
-        let store = context.fdStore
-        var inherited = context.sockets.take(named: spec.name)
+        var inherited = index == 0 ? context.sockets.take(named: spec.name) : context.sockets.takeSibling(of: spec.name, index: index)
         if let stored = inherited, stored.storedEntry != nil, (try? checkInherited(stored, listen: listen)) == nil {
             // The previous instance's socket no longer fits the config (the address changed): let it go.
-            TCPEchoListener.discardStored(stored, store: store, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
+            TCPEchoListener.discardStored(stored, store: context.fdStore, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
             inherited = nil
         }
+        let channel: Channel
         if let inherited {
-            try checkInherited(inherited, listen: listen)
-            let spare = dup(inherited.fd)
-            do {
-                channel = try await opener.open(boundSocket: inherited.fd)
-            } catch {
-                if spare >= 0 { close(spare) }
-                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
-            }
-            state.withLockedValue { $0.spareFD = spare >= 0 ? spare : nil }
-            if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
-            logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
-            // A socket unit's socket outlives restarts by itself; a stored one goes back in.
-            if spare >= 0, inherited.storedEntry != nil { storeSocket(spare) }
+            channel = try await adopt(inherited, listen: listen)
         } else {
             do {
-                let fd = try Self.boundSocket(try listen.socketAddress(), options)
-                // With a store, the socket outlives our copy: a rebind must adopt it again, as
-                // for a socket-activated one, because binding anew would find the port taken.
-                let spare = store.enabled ? dup(fd) : -1
-                do {
-                    channel = try await opener.open(boundSocket: fd)
-                } catch {
-                    if spare >= 0 { close(spare) }
-                    throw error
-                }
-                if spare >= 0 {
-                    state.withLockedValue { $0.spareFD = spare }
-                    storeSocket(spare)
-                }
+                channel = try await bindNew(listen, options)
             } catch {
                 throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
             }
@@ -135,47 +124,61 @@ final class DatagramSocket: Sendable {
         return channel
     }
 
+    /// Opens a socket-activated or stored socket, keeping a duplicate to adopt again.
+    private func adopt(_ inherited: InheritedSocket, listen: Endpoint) async throws -> Channel {
+        try checkInherited(inherited, listen: listen)
+        let reusePort = RawSocketOption.reusePort(of: inherited.fd)
+        let spare = dup(inherited.fd)
+        let channel: Channel
+        do {
+            channel = try await opener.open(boundSocket: inherited.fd)
+        } catch {
+            if spare >= 0 { close(spare) }
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
+        }
+        state.withLockedValue {
+            $0.spareFD = spare >= 0 ? spare : nil
+            $0.adoptedReusePort = reusePort
+        }
+        if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
+        logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
+        // A socket unit's socket outlives restarts by itself; a stored one goes back in.
+        if spare >= 0, inherited.storedEntry != nil { storeSocket(spare) }
+        return channel
+    }
+
+    /// Binds a new socket (and stores it, with a store).
+    private func bindNew(_ listen: Endpoint, _ options: Options) async throws -> Channel {
+        if options.exclusive, listen.port != 0 {
+            // Fails with EADDRINUSE, as a bind without SO_REUSEPORT does, if anything is bound there.
+            var probe = options
+            probe.reusePort = false
+            close(try Self.boundSocket(try listen.socketAddress(), probe))
+        }
+        let fd = try Self.boundSocket(try listen.socketAddress(), options)
+        // With a store, the socket outlives our copy: a rebind must adopt it again, as
+        // for a socket-activated one, because binding anew would find the port taken.
+        let spare = context.fdStore.enabled ? dup(fd) : -1
+        let channel: Channel
+        do {
+            channel = try await opener.open(boundSocket: fd)
+        } catch {
+            if spare >= 0 { close(spare) }
+            throw error
+        }
+        if spare >= 0 {
+            state.withLockedValue { $0.spareFD = spare }
+            storeSocket(spare)
+        }
+        return channel
+    }
+
     /// Puts the socket in systemd's fd store (`fd` is our spare duplicate of it).
     private func storeSocket(_ fd: CInt) {
         let store = context.fdStore
         guard store.enabled else { return }
-        if !store.store(fd, as: .listener(spec.name)) {
+        if !store.store(fd, as: storedName) {
             logger.warning("Could not put the socket of \(spec.label) in systemd's file descriptor store (full, or systemd refused it): a restart closes it", metadata: ["event": "fdstore"])
-        }
-    }
-
-    /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before
-    /// bind. No SO_REUSEADDR: for UDP on Linux it would let a second daemon bind the same port
-    /// silently (and take its datagrams) instead of failing with "address already in use".
-    static func boundSocket(_ address: SocketAddress, _ options: Options) throws -> CInt {
-        let fd = socket(address.protocol.rawValue, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
-        func fail(_ call: String) -> IOError {
-            let e = errno
-            close(fd)
-            return IOError(errnoCode: e, reason: call)
-        }
-        var one: CInt = 1
-        if options.reusePort, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
-            throw fail("setsockopt(SO_REUSEPORT)")
-        }
-        if options.broadcast, setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
-            throw fail("setsockopt(SO_BROADCAST)")
-        }
-        if address.withSockAddr({ bind(fd, $0, socklen_t($1)) }) != 0 {
-            throw fail("bind")
-        }
-        return fd
-    }
-
-    private func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
-        guard socket.type == .datagram else {
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
-                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a datagram (UDP) socket; use ListenDatagram= in the .socket unit", errno: nil)
-        }
-        if let local = socket.localAddress, listen.port != 0, local != listen {
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
-                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
         }
     }
 
@@ -206,7 +209,8 @@ final class DatagramSocket: Sendable {
     /// that a rebind can open one without the socket object.
     private struct Opener: Sendable {
         let state: NIOLockedValueBox<State>
-        let group: MultiThreadedEventLoopGroup
+        /// The daemon's group, or the one loop this socket belongs to.
+        let group: any EventLoopGroup
         /// Sets up a new channel's pipeline; every (re)bind gets fresh handlers. The second
         /// argument is a duplicate of the socket's fd for a `DatagramSender`, which then owns
         /// it (nil: none).

@@ -35,7 +35,9 @@ struct AdmissionPolicy: Sendable, Equatable {
 /// Sits in the server channel's pipeline, before NIO's accept handler, and sees each accepted
 /// connection before it is registered: refuses those the policy rejects (accept, then close at
 /// once, as Node does over `maxConnections`), and keeps the open ones so that shutdown and
-/// restarts can close them gracefully. All its state lives on the server channel's event loop.
+/// restarts can close them gracefully. All its state lives on the server channel's event loop;
+/// the connections it admits run on every loop of the group, and each one's close is counted
+/// back on the gate's loop (`register`), so the limits hold across loops.
 final class ConnectionGate: ChannelInboundHandler {
     typealias InboundIn = Channel
     typealias InboundOut = Channel

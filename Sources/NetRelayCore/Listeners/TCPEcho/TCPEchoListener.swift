@@ -65,7 +65,11 @@ final class TCPEchoListener: TypedListener {
         let budget = context.memoryBudget
         let policy = AdmissionPolicy(tcp)
         let label = spec.label
-        var bootstrap = ServerBootstrap(group: context.group)
+        // Every core: the listening socket lives on one loop and NIO hands each accepted
+        // connection to the group's next loop, round robin, so the gate sees every connection
+        // and its limits stay listener-wide. Measured against a SO_REUSEPORT socket per loop
+        // (docs/performance.md, "Every core").
+        var bootstrap = ServerBootstrap(group: context.group, childGroup: context.group)
             .serverChannelOption(.backlog, value: Int32(tcp.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in

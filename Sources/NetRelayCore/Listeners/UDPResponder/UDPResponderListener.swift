@@ -38,6 +38,15 @@ struct UDPResponderRole: DatagramRole {
 
     static let keptOnFailedUpdate = "keeping its previous settings"
 
+    /// One socket per event loop: the kernel spreads sources across them.
+    static let spreadsOverLoops = true
+
+    static func share(_ settings: UDPResponderSettings, index: Int, of count: Int) -> UDPResponderSettings {
+        var s = settings
+        (s.totalRateLimit, s.totalRateLimitBurst) = DatagramSpread.share(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst, index: index, count: count)
+        return s
+    }
+
     /// A reload that kept the spec: the host's broadcast addresses may have changed.
     func differ(_ old: UDPResponderSettings?, _ new: UDPResponderSettings) -> Bool {
         old?.sourceCheck.broadcastAddresses != new.sourceCheck.broadcastAddresses

@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import NIOCore
+
+extension DatagramSocket {
+    /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before
+    /// bind. No SO_REUSEADDR: for UDP on Linux it would let a second daemon bind the same port
+    /// silently (and take its datagrams) instead of failing with "address already in use".
+    static func boundSocket(_ address: SocketAddress, _ options: Options) throws -> CInt {
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        func fail(_ call: String) -> IOError {
+            let e = errno
+            close(fd)
+            return IOError(errnoCode: e, reason: call)
+        }
+        var one: CInt = 1
+        if options.reusePort, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
+            throw fail("setsockopt(SO_REUSEPORT)")
+        }
+        if options.broadcast, setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, socklen_t(MemoryLayout<CInt>.size)) != 0 {
+            throw fail("setsockopt(SO_BROADCAST)")
+        }
+        if address.withSockAddr({ bind(fd, $0, socklen_t($1)) }) != 0 {
+            throw fail("bind")
+        }
+        return fd
+    }
+
+    func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
+        guard socket.type == .datagram else {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a datagram (UDP) socket; use ListenDatagram= in the .socket unit", errno: nil)
+        }
+        if let local = socket.localAddress, listen.port != 0, local != listen {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
+                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
+        }
+    }
+}
+
+/// Reads a socket option of a raw fd.
+enum RawSocketOption {
+    /// Whether `fd` has SO_REUSEPORT (false when it cannot be read).
+    static func reusePort(of fd: CInt) -> Bool {
+        var value: CInt = 0
+        var len = socklen_t(MemoryLayout<CInt>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &value, &len) == 0 && value != 0
+    }
+}

@@ -1,0 +1,32 @@
+/// How a datagram listener uses every event loop (`eventLoopThreads` N): a role that spreads
+/// binds N sockets to its address with SO_REUSEPORT, one per loop, and the kernel hands each
+/// datagram to one of them by a hash of its 4-tuple, so one source stays on one socket (and
+/// one loop). With N = 1 it binds one socket, with SO_REUSEPORT only when the config asks.
+///
+/// Per-source state (the rate-limit table) lives per socket: a source hashes to one socket.
+/// A listener-wide rate (`totalRateLimit`) is split evenly: each socket gets rate / N and its
+/// share of the burst, so the listener as a whole never goes over the configured rate, with no
+/// shared state between loops. The price: sources that all hash to one socket get only that
+/// socket's share (with one source and no per-source limit, rate / N).
+enum DatagramSpread {
+    /// How many sockets a listener of `role` binds with `loops` event loops.
+    static func socketCount<R: DatagramRole>(_ role: R.Type, loops: Int) -> Int {
+        R.spreadsOverLoops ? max(1, loops) : 1
+    }
+
+    /// How many sockets `spec` binds with `loops` event loops (0: it binds none, it only sends).
+    static func boundSockets(_ spec: ListenerSpec, loops: Int) -> Int {
+        guard spec.boundEndpoint != nil else { return 0 }
+        return spec.settings(as: UDPResponderSpec.self) != nil ? socketCount(UDPResponderRole.self, loops: loops) : 1
+    }
+
+    /// Socket `index`'s share of a listener-wide `rate` (per second) and `burst` over `count`
+    /// sockets: rate / count, and burst / count with the remainder to the first sockets (so the
+    /// shares add up to `burst`), at least 1. A rate of 0 (no limit) stays 0.
+    static func share(rate: Double, burst: Int, index: Int, count: Int) -> (rate: Double, burst: Int) {
+        guard count > 1 else { return (rate, burst) }
+        let base = burst / count
+        let extra = index < burst % count ? 1 : 0
+        return (rate / Double(count), max(1, base + extra))
+    }
+}
