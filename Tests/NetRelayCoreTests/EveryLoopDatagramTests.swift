@@ -36,6 +36,10 @@ struct EveryLoopDatagramTests {
         #expect(second.totalRateLimit == 450 && second.totalRateLimitBurst == 900)
         #expect(UDPResponderRole.share(settings, index: 0, of: 2).totalRateLimitBurst == 901)
         #expect(second.rateLimit == settings.rateLimit)
+        // The drop line quotes the socket's share and says so; one socket: the old text.
+        #expect(second.totalShare.describe() == "; this socket's share of the listener's 900/s, burst 1801, over 2 sockets")
+        #expect(UDPResponderRole.share(settings, index: 0, of: 1).totalShare.describe() == "")
+        #expect(settings.totalShare.describe() == "")
     }
 
     @Test("FDNAME= listen/NAME/K names the Kth sibling; the pool hands each out once; the rest is stale")

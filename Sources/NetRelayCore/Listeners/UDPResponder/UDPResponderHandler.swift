@@ -15,6 +15,20 @@ struct UDPResponderSettings: Sendable {
     /// Replies per second across all sources; 0: no limit.
     var totalRateLimit: Double
     var totalRateLimitBurst: Int
+    /// With `eventLoopThreads` N, each of the N sockets gets 1/N of the total (`DatagramSpread`):
+    /// the listener-wide figures and N, for the log line.
+    var totalShare = TotalShare()
+
+    struct TotalShare: Sendable {
+        var sockets = 1
+        var listenerRate: Double = 0
+        var listenerBurst = 0
+
+        /// "" with one socket; else how the limit the line quotes relates to the listener's.
+        func describe() -> String {
+            sockets > 1 ? "; this socket's share of the listener's \(formatSeconds(listenerRate))/s, burst \(listenerBurst), over \(sockets) sockets" : ""
+        }
+    }
 
     init(_ spec: UDPResponderSpec, broadcastAddresses: Set<IPAddress>) {
         prefix = spec.replyPrefix.isEmpty ? nil : ByteBuffer(string: spec.replyPrefix)
@@ -105,7 +119,7 @@ final class UDPResponderHandler: ChannelInboundHandler {
         }
         guard flow.takeTotalToken() else {
             flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) replies/s across all sources, burst \(self.settings.totalRateLimitBurst))"
+                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) replies/s across all sources, burst \(self.settings.totalRateLimitBurst)\(self.settings.totalShare.describe()))"
             }
             return
         }

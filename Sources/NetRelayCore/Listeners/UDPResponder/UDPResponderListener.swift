@@ -43,6 +43,7 @@ struct UDPResponderRole: DatagramRole {
 
     static func share(_ settings: UDPResponderSettings, index: Int, of count: Int) -> UDPResponderSettings {
         var s = settings
+        s.totalShare = .init(sockets: count, listenerRate: settings.totalRateLimit, listenerBurst: settings.totalRateLimitBurst)
         (s.totalRateLimit, s.totalRateLimitBurst) = DatagramSpread.share(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst, index: index, count: count)
         return s
     }
