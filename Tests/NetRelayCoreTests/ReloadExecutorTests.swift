@@ -73,6 +73,20 @@ import Testing
         #expect(Set(h.network.drains).isSuperset(of: ["drain gone:2003 grace 10.0s", "drain move:2002 grace 10.0s"]))
     }
 
+    @Test("Retired listeners leave the drain table once drained: 40 restarting reloads leave none behind")
+    func drainTableStaysBounded() async throws {
+        let h = try await Harness([echoSpec("hop", port: 3000)])
+        for i in 1...40 {
+            let report = await h.reload([echoSpec("hop", port: 3000 + i)])
+            #expect(report.ok && report.changed == ["hop"])
+        }
+        // Each drain task removes itself when it is done; wait for the last ones (bounded).
+        for _ in 0..<500 where await h.supervisor.drainingCount > 0 { await Task.yield() }
+        #expect(await h.supervisor.drainingCount == 0)
+        #expect(h.network.drains.count == 40)
+        try await h.finish()
+    }
+
     @Test("A port moves from a removed listener to a new one: it is free when the new one binds")
     func portMovesToANewListener() async throws {
         let h = try await Harness([echoSpec("a", port: 2000)])

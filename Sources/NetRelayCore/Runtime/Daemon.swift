@@ -273,6 +273,8 @@ struct DaemonService: Service, CustomStringConvertible {
             }
         }
         options.notifier.notify([.ready, .status(await supervisor.statusLine())])
+        // Reading and decoding the file mapped the decoder's code again: let go of it as at start.
+        StartupPages.releaseNowAndLater(on: group.next(), logger: options.logger)
     }
 
     /// Re-sends STATUS= when the summary changes, at most once per `statusInterval`.

@@ -143,9 +143,20 @@ extension Supervisor {
 
     /// Lets a stopped listener's connections finish in the background.
     func retire(_ listener: any Listener, gracePeriod: TimeAmount) {
-        draining.removeAll { $0.isCancelled }
-        draining.append(Task { await listener.drain(gracePeriod: gracePeriod) })
+        drainSerial += 1
+        let serial = drainSerial
+        draining[serial] = Task {
+            await listener.drain(gracePeriod: gracePeriod)
+            await self.drained(serial)
+        }
     }
+
+    func drained(_ serial: Int) {
+        draining[serial] = nil
+    }
+
+    /// Retired listeners still draining (tests).
+    var drainingCount: Int { draining.count }
 
     func recordReload(ok: Bool) {
         if ok { reloadFacts.succeeded += 1 } else { reloadFacts.failed += 1 }

@@ -20,7 +20,10 @@ public actor Supervisor {
     /// What runs now; changed only by `reload(to:)`.
     public internal(set) var settings: RunningSettings
     var listeners: [any Listener] = []
-    var draining: [Task<Void, Never>] = []
+    /// Retired listeners still draining, by a serial number; each removes itself when done, so
+    /// the table holds only what is in flight however many reloads there have been.
+    var draining: [Int: Task<Void, Never>] = [:]
+    var drainSerial = 0
     var reloadCount = 0
     var lastReload: String?
     /// Listeners of the configuration that failed to start on a reload, with the error.
@@ -120,8 +123,8 @@ public actor Supervisor {
             }
             for await n in group { stored += n }
         }
-        for task in draining { await task.value }
-        draining = []
+        for task in draining.values { await task.value }
+        draining = [:]
         return stored
     }
 
@@ -132,8 +135,8 @@ public actor Supervisor {
         await withTaskGroup(of: Void.self) { group in
             for l in all { group.addTask { await l.drain(gracePeriod: gracePeriod) } }
         }
-        for task in draining { await task.value }
-        draining = []
+        for task in draining.values { await task.value }
+        draining = [:]
     }
 
     public var openConnections: Int {
