@@ -85,3 +85,42 @@ void CNetRelay_setPacketInfo(struct msghdr *h, void *buffer, int ifindex) {
     struct in_pktinfo info = { .ipi_ifindex = ifindex };
     memcpy(CMSG_DATA(c), &info, sizeof(info));
 }
+
+_Static_assert(sizeof(CNetRelay_sockFilter) == sizeof(struct sock_filter), "CNetRelay_sockFilter must match struct sock_filter");
+_Static_assert(sizeof(CNetRelay_sockFprog) == sizeof(struct sock_fprog), "CNetRelay_sockFprog must match struct sock_fprog");
+
+int CNetRelay_reuseportCBPFOption(void) {
+    return SO_ATTACH_REUSEPORT_CBPF;
+}
+
+unsigned int CNetRelay_sourceSteering(unsigned int count, CNetRelay_sockFilter *out, unsigned int capacity) {
+    // For a reuseport program the packet data starts at the UDP header: the IP header is read
+    // through SKF_NET_OFF. IPv4: A = the source address. IPv6: A = the xor of the source's first
+    // two words (its /64, as TokenBucketTable keys it). Then A %= count: the index of the socket
+    // in the group, in bind order.
+    struct sock_filter code[] = {
+        /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (unsigned int)SKF_NET_OFF),
+        /* 1 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+        /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 2, 0),
+        /* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned int)SKF_NET_OFF + 12),
+        /* 4 */ BPF_JUMP(BPF_JMP | BPF_JA, 4, 0, 0),
+        /* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned int)SKF_NET_OFF + 8),
+        /* 6 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        /* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned int)SKF_NET_OFF + 12),
+        /* 8 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        /* 9 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, count > 0 ? count : 1),
+        /* 10 */ BPF_STMT(BPF_RET | BPF_A, 0),
+    };
+    unsigned int n = sizeof(code) / sizeof(code[0]);
+    if (capacity < n) return 0;
+    memcpy(out, code, sizeof(code));
+    return n;
+}
+
+int CNetRelay_attachSourceSteering(int fd, unsigned int count) {
+    struct sock_filter code[CNETRELAY_STEERING_MAX];
+    unsigned int n = CNetRelay_sourceSteering(count, (CNetRelay_sockFilter *)code, CNETRELAY_STEERING_MAX);
+    if (n == 0) { errno = EINVAL; return -1; }
+    struct sock_fprog prog = { .len = (unsigned short)n, .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}

@@ -119,6 +119,36 @@ struct EveryLoopDatagramTests {
         try await group.shutdownGracefully()
     }
 
+    @Test("One loop, then two across an fd-store restart: the stored socket gets SO_REUSEPORT and a sibling joins it on the other loop")
+    func storedSocketGrowsToTwo() async throws {
+        let one = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let fake = FakeFDStore()
+        var config = try Self.udpConfig()
+        config.eventLoopThreads = 1
+        let first = Supervisor(configuration: config, context: ListenerContext(group: one, logger: Self.logger, fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
+        try await first.start()
+        #expect(fake.names == ["listen/udp"])
+        let port = try #require(await first.listenerSnapshots().first?.address.split(separator: ":").last.flatMap { Int($0) })
+        _ = await first.shutdownForHandOver()
+        let stored = fake.handOut()
+        #expect(stored.allSatisfy { !RawSocketOption.reusePort(of: $0.fd) })
+
+        let two = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
+        let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: two, logger: Self.logger, sockets: ListSource(stored),
+                                                                                       fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
+        try await listener.start()
+        let channels = listener.channels
+        #expect(channels.count == 2)
+        #expect(Set(channels.map { ObjectIdentifier($0.eventLoop) }).count == 2, "one socket per loop")
+        #expect(fake.names.sorted() == ["listen/udp", "listen/udp/1"])
+        for i in 0..<6 { #expect(Self.exchange(port, "s\(i)") == "> s\(i)") }
+        await listener.stopAccepting()
+        for (_, fd) in fake.entries { close(fd) }
+        try await one.shutdownGracefully()
+        try await two.shutdownGracefully()
+    }
+
     static func boundUDP(reusePort: Bool) -> (CInt, Endpoint?) {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var one: CInt = 1

@@ -48,7 +48,30 @@ struct EveryCoreTests {
         return (sent, answered)
     }
 
-    @Test("A udp-responder binds two sockets on its port, answers 64 source ports, counts each datagram once (statistics, STATUS, /metrics), and both loops work")
+    /// `count` clients on as many loopback addresses (127.0.0.1, .2, ...): the daemon steers a
+    /// source address to one socket (`SourceSteering`), so only distinct addresses reach both.
+    static func clientsOnAddresses(_ count: Int) throws -> [UDPTestSocket] {
+        try (1...count).map { try UDPTestSocket(bind: "127.0.0.\($0)") }
+    }
+
+    @Test("Two loops, rateLimit 5 and burst 5: one source address on 40 source ports gets the burst once (5 replies), not once per socket")
+    func perSourceLimitAcrossSockets() throws {
+        let port = Ports.free()
+        let daemon = try DaemonProcess.launch(config: configJSON([udpResponder(port: port, "\"rateLimit\": 5, \"rateLimitBurst\": 5, \"totalRateLimit\": 0")],
+                                                                 extra: Self.twoLoops))
+        defer { daemon.stop() }
+        #expect(Self.boundSockets(port: port) == 2)
+        #expect(!daemon.log.contains("steering-failed"))
+        let clients = try (0..<40).map { _ in try UDPTestSocket() }
+        #expect(Set(clients.map(\.localPort)).count == 40)
+        for (i, c) in clients.enumerated() { c.send("p\(i)", to: "127.0.0.1", port: port) }
+        // Bounded: the first reply within 5 s, then 0.2 s per client.
+        var replies = 0
+        for (i, c) in clients.enumerated() where c.receive(timeout: i == 0 ? 5 : 0.2) != nil { replies += 1 }
+        #expect(replies == 5, "one source, two sockets: \(replies) replies")
+    }
+
+    @Test("A udp-responder binds two sockets on its port, answers 64 source addresses, counts each datagram once (statistics, STATUS, /metrics), and both loops work")
     func udpSpread() throws {
         let port = Ports.free(), httpPort = Ports.free()
         let daemon = try DaemonProcess.launch(config: configJSON([udpResponder(port: port, "\"rateLimit\": 0, \"totalRateLimit\": 0")],
@@ -56,7 +79,7 @@ struct EveryCoreTests {
         defer { daemon.stop() }
         #expect(Self.boundSockets(port: port) == 2)
         #expect(daemon.log.contains("2 sockets (SO_REUSEPORT, one per event loop)"))
-        let clients = try (0..<64).map { _ in try UDPTestSocket() }
+        let clients = try Self.clientsOnAddresses(64)
         let before = Self.loopCPU(daemon.pid)
         #expect(before.count == 2, "two event-loop threads: \(before)")
         var sent = 0
@@ -117,12 +140,12 @@ struct EveryCoreTests {
         let port = Ports.free(), moved = Ports.free()
         let daemon = try DaemonProcess.launch(config: configJSON([udpResponder(port: port, "\"rateLimit\": 0, \"replyPrefix\": \"v1:\"")], extra: Self.twoLoops))
         defer { daemon.stop() }
-        let clients = try (0..<32).map { _ in try UDPTestSocket() }
+        let clients = try Self.clientsOnAddresses(32)
         #expect(Self.exchange(clients, port: port, rounds: 2, expect: "v1:").answered == 64)
 
         var mark = try daemon.reload(with: configJSON([udpResponder(port: port, "\"rateLimit\": 0, \"replyPrefix\": \"v2:\"")], extra: Self.twoLoops))
         _ = try daemon.waitReady(after: mark)
-        // 32 source ports land on both sockets: every one of them answers with the new prefix.
+        // 32 source addresses land on both sockets: every one of them answers with the new prefix.
         #expect(Self.exchange(clients, port: port, rounds: 2, expect: "v2:").answered == 64)
         #expect(Self.boundSockets(port: port) == 2)
 

@@ -53,4 +53,32 @@ const void *CNetRelay_inetNtopAddress(void);
 unsigned long CNetRelay_packetInfoSpace(void);
 void CNetRelay_setPacketInfo(struct msghdr *h, void *buffer, int ifindex);
 
+// A classic BPF instruction and program, as struct sock_filter and struct sock_fprog of
+// <linux/filter.h> (shims.c checks that the sizes agree).
+typedef struct {
+    unsigned short code;
+    unsigned char jt;
+    unsigned char jf;
+    unsigned int k;
+} CNetRelay_sockFilter;
+typedef struct {
+    unsigned short len;
+    CNetRelay_sockFilter *filter;
+} CNetRelay_sockFprog;
+
+#define CNETRELAY_STEERING_MAX 16
+
+// SO_ATTACH_REUSEPORT_CBPF (for setsockopt at SOL_SOCKET).
+int CNetRelay_reuseportCBPFOption(void);
+
+// Writes a SO_REUSEPORT steering program into `out` (room for `capacity` instructions;
+// CNETRELAY_STEERING_MAX is enough) and returns its length (0: no room). It picks the socket
+// of the group by the datagram's source address only (IPv4: the address; IPv6: its /64), modulo
+// `count`, so one address lands on one socket whatever its source port.
+unsigned int CNetRelay_sourceSteering(unsigned int count, CNetRelay_sockFilter *out, unsigned int capacity);
+
+// Attaches that program to the SO_REUSEPORT group of `fd` (it applies to the whole group).
+// 0, or -1 with errno set.
+int CNetRelay_attachSourceSteering(int fd, unsigned int count);
+
 #endif

@@ -79,7 +79,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     private func startSiblings(_ options: DatagramSocket.Options, loops: [EventLoop], primary: DatagramSocket, settings: Role.Settings) async {
         let logger = core.logger
         var bound = 1
-        if primary.adoptedWithoutReusePort {
+        if primary.adoptedWithoutReusePort, !primary.allowSiblings() {
             logger.notice("\(core.erasedSpec.label): the inherited socket has no SO_REUSEPORT, so no other socket can share its port: serving it on one event loop of \(loops.count) (ReusePort=yes in the .socket unit lets it use every loop)",
                           metadata: ["event": "one-socket"])
         } else {
@@ -95,10 +95,23 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
                 bound += 1
             }
         }
+        await steer(count: bound)
         guard bound < loops.count else { return }
         // The sockets bound share the listener-wide limits among fewer.
         core.withState { $0.running.socketCount = bound }
         await applyToHandler(settings)
+    }
+
+    /// Keeps each source address on one of the `count` sockets (`SourceSteering`), so that its
+    /// per-source limit holds for the listener; without it, up to `count` x rateLimit.
+    private func steer(count: Int) async {
+        guard count > 1, let channel = core.running.sockets.first?.channel else { return }
+        do {
+            try await SourceSteering.attach(to: channel, count: count)
+        } catch {
+            core.logger.warning("\(core.erasedSpec.label): could not attach the source-address steering program (\(error)): the kernel spreads one source's ports over all \(count) sockets, so a source can get up to \(count) x its rateLimit",
+                                metadata: ["event": "steering-failed"])
+        }
     }
 
     /// Socket `index` of the listener, on `loop` (nil: the group's next).

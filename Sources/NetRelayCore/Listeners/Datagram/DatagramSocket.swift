@@ -42,6 +42,8 @@ final class DatagramSocket: Sendable {
         var spareFD: CInt?
         /// For an adopted socket: whether it has SO_REUSEPORT (siblings can join it). Nil: bound here.
         var adoptedReusePort: Bool?
+        /// The adopted socket came from our fd store (not a socket unit).
+        var adoptedFromStore = false
     }
 
     static let readsPerWakeup: UInt = 1
@@ -94,6 +96,20 @@ final class DatagramSocket: Sendable {
     var channel: Channel? { reopening.current }
     /// Whether it adopted an inherited socket that has no SO_REUSEPORT (no sibling can join it).
     var adoptedWithoutReusePort: Bool { state.withLockedValue { $0.adoptedReusePort == false } }
+
+    /// For a socket adopted from our own fd store (a previous instance bound it, with one
+    /// loop): sets SO_REUSEPORT on it, which lets siblings bound after it join its port (Linux
+    /// allows that after the bind). A socket unit's socket is left as the unit made it. True
+    /// when siblings can join now.
+    func allowSiblings() -> Bool {
+        state.withLockedValue { s in
+            guard s.adoptedReusePort == false, s.adoptedFromStore, let fd = s.spareFD else { return false }
+            var one: CInt = 1
+            guard setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) == 0 else { return false }
+            s.adoptedReusePort = true
+            return true
+        }
+    }
     /// The fd store's name for this socket.
     var storedName: StoredSocketName { index == 0 ? .listener(spec.name) : .sibling(spec.name, index) }
 
@@ -139,6 +155,7 @@ final class DatagramSocket: Sendable {
         state.withLockedValue {
             $0.spareFD = spare >= 0 ? spare : nil
             $0.adoptedReusePort = reusePort
+            $0.adoptedFromStore = inherited.storedEntry != nil
         }
         if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
         logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
