@@ -1,9 +1,12 @@
 /// How a datagram listener uses every event loop (`eventLoopThreads` N): a role that spreads
-/// binds N sockets to its address with SO_REUSEPORT, one per loop, and the kernel hands each
-/// datagram to one of them by a hash of its 4-tuple, so one source stays on one socket (and
-/// one loop). With N = 1 it binds one socket, with SO_REUSEPORT only when the config asks.
+/// binds N sockets to its address with SO_REUSEPORT, one per loop, and a reuseport BPF program
+/// (`SourceSteering`) hands each datagram to one of them by its source address alone (IPv6: the
+/// /64), so one source address stays on one socket (and one loop) whatever its source ports.
+/// With N = 1 it binds one socket, with SO_REUSEPORT only when the config asks.
 ///
-/// Per-source state (the rate-limit table) lives per socket: a source hashes to one socket.
+/// Per-source state (the rate-limit table) lives per socket: a source address lands on one
+/// socket. (Without the program, which a warning reports, the kernel's 4-tuple hash would give
+/// one address on many ports up to N x rateLimit.)
 /// A listener-wide rate (`totalRateLimit`) is split evenly: each socket gets rate / N and its
 /// share of the burst, so the listener as a whole never goes over the configured rate, with no
 /// shared state between loops. The price: sources that all hash to one socket get only that
