@@ -130,8 +130,10 @@ extension Supervisor {
             } catch let error as ListenerStartError where error.errno == EADDRINUSE && context.fdStore.enabled && attempts < 20 {
                 // A restarted listener's old socket was just removed from the fd store, and
                 // systemd closes its copy a moment after our FDSTOREREMOVE=1: wait for the port.
+                // On an event loop's timer, not Task.sleep: a SIGTERM during the reload cancels
+                // this task, and a cancelled Task.sleep returns at once (20 tries in microseconds).
                 attempts += 1
-                try? await Task.sleep(nanoseconds: 50_000_000)
+                try? await context.group.next().scheduleTask(in: .milliseconds(50)) {}.futureResult.get()
                 continue
             } catch {
                 report.failures.append("\(error)")
