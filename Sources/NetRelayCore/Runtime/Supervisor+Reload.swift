@@ -74,8 +74,13 @@ extension Supervisor {
             return l
         case .update(let from, let to):
             let l = listener(from)
-            await l.update(to: to, gracePeriod: gracePeriod)
-            report.changed.append(to.name)
+            if await l.update(to: to, gracePeriod: gracePeriod) {
+                report.changed.append(to.name)
+            } else {
+                // It logged why; the reload is not a success, and the listener runs as it was.
+                report.failures.append("\(to.label) could not be updated in place; it keeps running as it was")
+                report.unchanged.append(to.name)
+            }
             return l
         case .restart(let from, let to):
             return await restart(listener(from), as: to, oldGrace: oldGrace, &report)
