@@ -91,5 +91,17 @@ struct StartupPagesTests {
         #expect(IPAddress("192.0.2.1")?.description == "192.0.2.1")
         #expect(String(cString: strerror(ENOENT)).isEmpty == false)
     }
+
+    @Test("Kept when switched off or while a tracer is attached (its breakpoints live in those pages)")
+    func skipped() {
+        let untraced = "Name:\tnetrelayd\nTracerPid:\t0\nUid:\t0\n"
+        #expect(StartupPages.skipReason(environment: nil, status: untraced) == nil)
+        #expect(StartupPages.skipReason(environment: "0", status: untraced) == nil)
+        #expect(StartupPages.skipReason(environment: "1", status: untraced) == "NETRELAYD_KEEP_STARTUP_PAGES=1")
+        #expect(StartupPages.skipReason(environment: nil, status: "Name:\tx\nTracerPid:\t4242\n") == "a tracer (PID 4242) is attached")
+        #expect(StartupPages.skipReason(environment: nil, status: nil) == nil)
+        // This process's own status parses (no tracer under swift test).
+        #expect(StartupPages.processStatus()?.contains("TracerPid:") == true)
+    }
 }
 #endif

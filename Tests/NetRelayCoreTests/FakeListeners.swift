@@ -90,9 +90,12 @@ final class FakeListener: Listener, @unchecked Sendable {
         newSpec.kindName == spec.kindName && newSpec.boundEndpoint == spec.boundEndpoint
     }
 
-    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
-        state.withLockedValue { $0.spec = newSpec }
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool {
         network.record("update \(Self.tag(newSpec)) grace \(Self.seconds(gracePeriod))")
+        // A failing update keeps the old spec, as a real listener does.
+        if network.revalidationFails(spec.name) { return false }
+        state.withLockedValue { $0.spec = newSpec }
+        return true
     }
 
     func stopAccepting() async {

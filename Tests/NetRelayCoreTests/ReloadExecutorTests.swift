@@ -147,6 +147,19 @@ import Testing
         try await h.finish()
     }
 
+    @Test("An update in place that fails is a failed reload; the listener runs on as it was")
+    func failedUpdate() async throws {
+        let h = try await Harness([echoSpec("relay", port: 2000, prefix: "old:")])
+        h.network.failRevalidation(of: "relay")
+        let report = await h.reload([echoSpec("relay", port: 2000, prefix: "new:")])
+        #expect(h.network.journal == ["update relay:2000 grace 10.0s"])
+        #expect(!report.ok && report.changed.isEmpty && report.unchanged == ["relay"])
+        #expect(report.failures == ["tcp-echo \"relay\" on 127.0.0.1:2000 could not be updated in place; it keeps running as it was"])
+        #expect(await h.supervisor.settings.listeners == [echoSpec("relay", port: 2000, prefix: "old:")])
+        #expect(await h.supervisor.statusLine().contains("reload 1 FAILED"))
+        try await h.finish()
+    }
+
     @Test("An unchanged listener whose revalidation fails keeps running with what it had")
     func keepWhoseRevalidationFails() async throws {
         let h = try await Harness([echoSpec("relay", port: 2000)])

@@ -24,7 +24,8 @@ public protocol Listener: AnyObject, Sendable {
     /// Applies `newSpec` in place: new traffic uses it at once; connections opened under the
     /// old spec are closed gracefully (in-flight echoes delivered) within `gracePeriod`. Only
     /// after `canUpdate` said yes: a spec it refuses is logged and ignored.
-    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async
+    /// Returns false when it could not (it has logged why): it keeps running as it was.
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool
     /// Closes the listening socket (the port is free when this returns) and stops sending.
     func stopAccepting() async
     /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes

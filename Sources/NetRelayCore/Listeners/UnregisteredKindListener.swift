@@ -22,7 +22,7 @@ final class UnregisteredKindListener: Listener {
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool { false }
-    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {}
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool { false }
     func stopAccepting() async {}
     func drain(gracePeriod: TimeAmount) async {}
 }

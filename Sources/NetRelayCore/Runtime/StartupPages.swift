@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CNetRelayShims
 import Logging
 import NIOCore
@@ -22,9 +25,33 @@ public enum StartupPages {
     /// Unmaps the pages now. Returns the bytes unmapped (0 where unsupported).
     @discardableResult
     public static func release(logger: Logger) -> Int {
+        if let reason = skipReason(environment: getenv(disableVariable).map { String(cString: $0) }, status: processStatus()) {
+            logger.debug("Keeping the read-only start-up pages: \(reason)", metadata: ["event": "startup-pages"])
+            return 0
+        }
         let bytes = Int(CNetRelay_dropCleanTextPages())
-        logger.debug("Unmapped \(bytes >> 10) KiB of read-only start-up pages (code, symbol tables)", metadata: ["event": "startup-pages"])
+        logger.debug("Dropped the read-only start-up mappings (code, symbol tables: \(bytes >> 10) KiB mapped, of which only what was resident counts in RSS)", metadata: ["event": "startup-pages"])
         return bytes
+    }
+
+    /// `NETRELAYD_KEEP_STARTUP_PAGES=1` turns the release off (for gdb, perf or bpftrace uprobes:
+    /// breakpoints and uprobes live in private copies of code pages, which MADV_DONTNEED drops).
+    public static let disableVariable = "NETRELAYD_KEEP_STARTUP_PAGES"
+
+    /// Why not to release now, or nil: switched off, or a tracer (gdb, strace) is attached —
+    /// its breakpoints would silently vanish.
+    static func skipReason(environment: String?, status: String?) -> String? {
+        if let v = environment, !v.isEmpty, v != "0" { return "\(disableVariable)=\(v)" }
+        let tracer = status?.split(separator: "\n").first { $0.hasPrefix("TracerPid:") }
+            .flatMap { Int(String($0.dropFirst("TracerPid:".count).filter { $0 != " " && $0 != "\t" })) }
+        if let tracer, tracer != 0 { return "a tracer (PID \(tracer)) is attached" }
+        return nil
+    }
+
+    /// /proc/self/status, or nil.
+    static func processStatus() -> String? {
+        guard case .success(let bytes) = ConfigurationLoader.readFile("/proc/self/status") else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Call once the daemon is serving: unmaps the pages now and once more after

@@ -74,8 +74,13 @@ extension Supervisor {
             return l
         case .update(let from, let to):
             let l = listener(from)
-            await l.update(to: to, gracePeriod: gracePeriod)
-            report.changed.append(to.name)
+            if await l.update(to: to, gracePeriod: gracePeriod) {
+                report.changed.append(to.name)
+            } else {
+                // It logged why; the reload is not a success, and the listener runs as it was.
+                report.failures.append("\(to.label) could not be updated in place; it keeps running as it was")
+                report.unchanged.append(to.name)
+            }
             return l
         case .restart(let from, let to):
             return await restart(listener(from), as: to, oldGrace: oldGrace, &report)
@@ -130,8 +135,10 @@ extension Supervisor {
             } catch let error as ListenerStartError where error.errno == EADDRINUSE && context.fdStore.enabled && attempts < 20 {
                 // A restarted listener's old socket was just removed from the fd store, and
                 // systemd closes its copy a moment after our FDSTOREREMOVE=1: wait for the port.
+                // On an event loop's timer, not Task.sleep: a SIGTERM during the reload cancels
+                // this task, and a cancelled Task.sleep returns at once (20 tries in microseconds).
                 attempts += 1
-                try? await Task.sleep(nanoseconds: 50_000_000)
+                try? await context.group.next().scheduleTask(in: .milliseconds(50)) {}.futureResult.get()
                 continue
             } catch {
                 report.failures.append("\(error)")

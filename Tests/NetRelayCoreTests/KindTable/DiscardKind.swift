@@ -88,7 +88,7 @@ final class DiscardListener: Listener {
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool { false }
-    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {}
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool { false }
 
     func stopAccepting() async {
         let ch = channel.withLockedValue { ch in defer { ch = nil }; return ch }

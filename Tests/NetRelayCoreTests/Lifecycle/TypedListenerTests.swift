@@ -25,7 +25,7 @@ struct TypedListenerTests {
         #expect(echo.canUpdate(to: ListenerSpec(name: "e", settings: prefixed)))
         #expect(!echo.canUpdate(to: udp))
         #expect(!echo.canUpdate(to: ListenerSpec(name: "other", settings: prefixed)))
-        await echo.update(to: udp, gracePeriod: .zero)
+        #expect(await echo.update(to: udp, gracePeriod: .zero) == false)
         #expect(echo.spec == ListenerSpec(name: "e", settings: TCPEchoSpec(listen: Self.loopback)))
         #expect(log.messages(atLeast: .error).contains { $0.hasPrefix("Cannot update tcp-echo \"e\" on 127.0.0.1:0 in place to udp-responder \"e\"") })
 
@@ -48,7 +48,7 @@ struct TypedListenerTests {
 
         var prefixed = TCPEchoSpec(listen: Self.loopback)
         prefixed.replyPrefix = "p:"
-        await echo.update(to: ListenerSpec(name: "e", settings: prefixed), gracePeriod: .zero)
+        #expect(await echo.update(to: ListenerSpec(name: "e", settings: prefixed), gracePeriod: .zero))
         #expect(log.messages(atLeast: .info).contains("Updated tcp-echo \"e\" on 127.0.0.1:0 in place (maxConnections 1024, idleTimeout 300 s, replyPrefix \"p:\")"))
         #expect(echo.spec.settings(as: TCPEchoSpec.self) == prefixed)
 

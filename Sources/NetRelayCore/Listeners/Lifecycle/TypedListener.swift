@@ -73,14 +73,14 @@ extension TypedListener {
         return canUpdate(from: core.spec, to: new)
     }
 
-    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async {
+    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool {
         guard newSpec.name == core.name, let new = Self.typedSpec(newSpec) else {
             core.logger.error("Cannot update \(spec.label) in place to \(newSpec.label); it keeps running as it was",
                               metadata: ["event": "update-failed"])
-            return
+            return false
         }
-        if let line = await apply(new, gracePeriod: gracePeriod) {
-            core.logUpdated(line)
-        }
+        guard let line = await apply(new, gracePeriod: gracePeriod) else { return false }
+        core.logUpdated(line)
+        return true
     }
 }
