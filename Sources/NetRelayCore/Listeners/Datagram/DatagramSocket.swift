@@ -150,6 +150,9 @@ final class DatagramSocket: Sendable {
             channel = try await opener.open(boundSocket: inherited.fd)
         } catch {
             if spare >= 0 { close(spare) }
+            // systemd's copy would stay in the store (and in the reuseport group, taking its
+            // share of the traffic with no reader) across restarts: let it go.
+            if let name = inherited.storedEntry { context.fdStore.remove(name) }
             throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
         }
         state.withLockedValue {
