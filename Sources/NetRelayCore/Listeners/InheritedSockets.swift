@@ -148,3 +148,18 @@ public struct InheritedSocketPool: Sendable {
         return stale
     }
 }
+
+extension InheritedSocket {
+    /// Throws when this socket cannot serve `spec`: another socket type (the .socket unit needs
+    /// `directive`) or bound elsewhere than the configuration's `listen`.
+    func check(serves spec: ListenerSpec, as needed: SocketType, directive: String, listen: Endpoint) throws {
+        guard type == needed else {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(fd)",
+                reason: "the socket named \"\(name)\" is a \(type) socket, but \(spec.kindName) needs a \(needed) socket; use \(directive) in the .socket unit", errno: nil)
+        }
+        if let local = localAddress, listen.port != 0, local != listen {
+            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(fd)",
+                reason: "the socket named \"\(name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
+        }
+    }
+}

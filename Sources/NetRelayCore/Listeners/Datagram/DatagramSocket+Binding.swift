@@ -31,14 +31,7 @@ extension DatagramSocket {
     }
 
     func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
-        guard socket.type == .datagram else {
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
-                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a datagram (UDP) socket; use ListenDatagram= in the .socket unit", errno: nil)
-        }
-        if let local = socket.localAddress, listen.port != 0, local != listen {
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
-                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
-        }
+        try socket.check(serves: spec, as: .datagram, directive: "ListenDatagram=", listen: listen)
     }
 }
 

@@ -180,14 +180,7 @@ final class TCPEchoListener: TypedListener {
     }
 
     static func checkInherited(_ socket: InheritedSocket, for spec: ListenerSpec, listen: Endpoint) throws {
-        guard socket.type == .stream else {
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
-                reason: "the socket named \"\(socket.name)\" is a \(socket.type) socket, but \(spec.kindName) needs a stream (TCP) socket; use ListenStream= in the .socket unit", errno: nil)
-        }
-        if let local = socket.localAddress, listen.port != 0, local != listen {
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(socket.fd)",
-                reason: "the socket named \"\(socket.name)\" is bound to \(local), but the configuration says \"listen\": \"\(listen)\"; make the .socket unit and the config agree", errno: nil)
-        }
+        try socket.check(serves: spec, as: .stream, directive: "ListenStream=", listen: listen)
     }
 
     func canUpdate(from old: TCPEchoSpec, to new: TCPEchoSpec) -> Bool {
