@@ -29,7 +29,7 @@ func runDaemon(configPath: String, logLevel: String?) async -> Int32 {
         logger: Logger(label: "netrelayd"),
         notifier: notifier,
         watchdogInterval: SystemdNotifier.watchdogInterval(),
-        sockets: SystemdSockets(),
+        sockets: InheritedSockets(SystemdSockets.inherited()),
         version: netrelaydVersion,
         fdStore: FileDescriptorStore(capacity: fdStoreCapacity(), notifier: notifier)
     )

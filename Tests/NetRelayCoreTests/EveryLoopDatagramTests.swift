@@ -42,18 +42,19 @@ struct EveryLoopDatagramTests {
         #expect(settings.totalShare.describe() == "")
     }
 
-    @Test("FDNAME= listen/NAME/K names the Kth sibling; the pool hands each out once; the rest is stale")
+    @Test("FDNAME= listen/NAME/KEY names a further socket (a udp-responder's Kth sibling: KEY K); the pool hands each out once; the rest is stale")
     func siblingNames() {
-        #expect(StoredSocketName(parsing: "listen/udp/1") == .sibling("udp", 1))
-        #expect(StoredSocketName.sibling("udp", 3).description == "listen/udp/3")
-        for bad in ["listen/udp/0", "listen/udp/x", "listen//1", "listen/udp/1/2"] {
+        #expect(StoredSocketName(parsing: "listen/udp/1") == .socket("udp", key: "1"))
+        #expect(StoredSocketName(parsing: "listen/relay/eth0.10") == .socket("relay", key: "eth0.10"))
+        #expect(StoredSocketName.socket("udp", key: "3").description == "listen/udp/3")
+        for bad in ["listen/udp/", "listen//1", "listen/udp/1/2", "listen/udp/a b"] {
             #expect(StoredSocketName(parsing: bad) == nil, "\(bad)")
         }
         func s(_ fd: CInt, _ name: String) -> InheritedSocket { InheritedSocket(fd: fd, name: name, type: .datagram, localAddress: nil) }
         var pool = InheritedSocketPool([s(3, "listen/udp"), s(4, "listen/udp/1"), s(5, "listen/udp/2")])
-        #expect(pool.takeSibling(of: "udp", index: 1)?.fd == 4)
-        #expect(pool.takeSibling(of: "udp", index: 1) == nil)
-        #expect(pool.take(named: "udp")?.fd == 3)
+        #expect(pool.take(.socket("udp", key: "1"))?.fd == 4)
+        #expect(pool.take(.socket("udp", key: "1")) == nil)
+        #expect(pool.take(.listener("udp"))?.fd == 3)
         #expect(pool.takeStale().map(\.fd) == [5])
     }
 
@@ -65,7 +66,7 @@ struct EveryLoopDatagramTests {
         #expect(FileDescriptorStore.demand(config) == 4)
         let fake = FakeFDStore()
         let store = FileDescriptorStore(capacity: 8, notifier: fake)
-        #expect(store.store(0, as: .listener("udp")) && store.store(0, as: .sibling("udp", 1)) && store.store(0, as: .sibling("udpx", 1)))
+        #expect(store.store(0, as: .listener("udp")) && store.store(0, as: .socket("udp", key: "1")) && store.store(0, as: .socket("udpx", key: "1")))
         store.removeListener("udp")
         #expect(fake.names == ["listen/udpx/1"])
         for (_, fd) in fake.entries { close(fd) }
@@ -108,7 +109,7 @@ struct EveryLoopDatagramTests {
         _ = await first.shutdownForHandOver()
 
         let pinned = try Self.udpConfig(port)
-        let next = Supervisor(configuration: pinned, context: ListenerContext(group: group, logger: Self.logger, sockets: ListSource(fake.handOut()),
+        let next = Supervisor(configuration: pinned, context: ListenerContext(group: group, logger: Self.logger, sockets: InheritedSockets(fake.handOut()),
                                                                             fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
         try await next.start()
         let stats = try #require(await next.listenerSnapshots().first)
@@ -135,7 +136,7 @@ struct EveryLoopDatagramTests {
 
         let two = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
-        let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: two, logger: Self.logger, sockets: ListSource(stored),
+        let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: two, logger: Self.logger, sockets: InheritedSockets(stored),
                                                                                        fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
         try await listener.start()
         let channels = listener.channels
@@ -166,7 +167,7 @@ struct EveryLoopDatagramTests {
         let (fd, local) = Self.boundUDP(reusePort: reusePort)
         let port = try #require(local?.port)
         let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
-        let sockets = ListSource([InheritedSocket(fd: fd, name: "udp", type: .datagram, localAddress: local)])
+        let sockets = InheritedSockets([InheritedSocket(fd: fd, name: "udp", type: .datagram, localAddress: local)])
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger, sockets: sockets))
         try await listener.start()
         let channels = listener.channels

@@ -15,6 +15,7 @@ final class FakeNetwork: @unchecked Sendable {
     private var bound: Set<Int> = []
     private var taken: Set<Int> = []
     private var failingRevalidation: Set<String> = []
+    private var connections: [String: Int] = [:]
     private var entries: [String] = []
     private var drainEntries: [String] = []
 
@@ -32,6 +33,9 @@ final class FakeNetwork: @unchecked Sendable {
     /// Someone else holds `port`: every bind to it fails with EADDRINUSE.
     func takeByAnotherProcess(_ port: Int) { _ = locked { taken.insert(port) } }
     func failRevalidation(of name: String) { _ = locked { failingRevalidation.insert(name) } }
+    /// Listener `name` holds `n` connections (what its hand-over stores).
+    func setOpenConnections(_ n: Int, of name: String) { locked { connections[name] = n } }
+    func openConnections(of name: String) -> Int { locked { connections[name] ?? 0 } }
 
     func record(_ entry: String) { locked { entries.append(entry) } }
     func recordDrain(_ entry: String) { locked { drainEntries.append(entry) } }
@@ -105,6 +109,17 @@ final class FakeListener: Listener, @unchecked Sendable {
 
     func drain(gracePeriod: TimeAmount) async {
         network.recordDrain("drain \(Self.tag(spec)) grace \(Self.seconds(gracePeriod))")
+    }
+
+    /// Stores as many connections as the network says it holds.
+    func handOver(gracePeriod: TimeAmount) async -> Int {
+        network.record("hand-over \(Self.tag(spec)) grace \(Self.seconds(gracePeriod))")
+        return network.openConnections(of: spec.name)
+    }
+
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int {
+        network.record("adopt \(Self.tag(spec)) \(stored.map(\.name).joined(separator: ","))")
+        return stored.count
     }
 
     func revalidate() async throws {

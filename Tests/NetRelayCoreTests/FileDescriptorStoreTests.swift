@@ -65,16 +65,6 @@ final class FakeFDStore: ServiceNotifier, @unchecked Sendable {
     var names: [String] { lock.withLock { entries.map(\.name) } }
 }
 
-final class ListSource: InheritedSocketSource, @unchecked Sendable {
-    let pool: NIOLockedValueBox<InheritedSocketPool>
-    init(_ sockets: [InheritedSocket]) { pool = NIOLockedValueBox(InheritedSocketPool(sockets)) }
-    func take(named name: String) -> InheritedSocket? { pool.withLockedValue { $0.take(named: name) } }
-    func takeSibling(of name: String, index: Int) -> InheritedSocket? { pool.withLockedValue { $0.takeSibling(of: name, index: index) } }
-    func unclaimed() -> [InheritedSocket] { pool.withLockedValue { $0.unclaimed } }
-    func takeConnections(of name: String) -> [InheritedSocket] { pool.withLockedValue { $0.takeConnections(of: name) } }
-    func takeStale() -> [InheritedSocket] { pool.withLockedValue { $0.takeStale() } }
-}
-
 @Suite("File descriptor store: names, matching, hand-over and adoption")
 struct FileDescriptorStoreTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -83,7 +73,7 @@ struct FileDescriptorStoreTests {
     func names() {
         #expect(StoredSocketName(parsing: "listen/echo") == .listener("echo"))
         #expect(StoredSocketName(parsing: "conn/echo.v2/17") == .connection("echo.v2", 17))
-        for plain in ["echo", "listen", "listen/", "conn/echo", "conn/echo/x", "conn//1", "conn/a/b/1", "conn/echo/-1", "listen/a/b"] {
+        for plain in ["echo", "listen", "listen/", "conn/echo", "conn/echo/x", "conn//1", "conn/a/b/1", "conn/echo/-1", "listen/a/b/c", "listen/a/b:c"] {
             #expect(StoredSocketName(parsing: plain) == nil, "\(plain)")
         }
         #expect(StoredSocketName.listener("echo").description == "listen/echo")
@@ -99,9 +89,9 @@ struct FileDescriptorStoreTests {
         var pool = InheritedSocketPool([s(3, "listen/echo"), s(4, "echo"), s(5, "conn/echo/1"), s(6, "conn/echo/0"),
                                         s(7, "conn/other/0"), s(8, "listen/gone", .datagram), s(9, "stray")])
         #expect(pool.unclaimed.map(\.fd) == [4, 9])            // fd-store entries are never "unclaimed"
-        #expect(pool.take(named: "echo")?.fd == 4)            // the socket unit's
-        #expect(pool.take(named: "echo")?.fd == 3)            // then the stored one
-        #expect(pool.take(named: "echo") == nil)
+        #expect(pool.take(.listener("echo"))?.fd == 4)        // the socket unit's
+        #expect(pool.take(.listener("echo"))?.fd == 3)        // then the stored one
+        #expect(pool.take(.listener("echo")) == nil)
         #expect(pool.takeConnections(of: "echo").map(\.fd) == [6, 5])
         #expect(pool.takeConnections(of: "echo").isEmpty)
         #expect(pool.takeStale().map(\.fd) == [7, 8])
@@ -218,7 +208,7 @@ struct FileDescriptorStoreTests {
         fstat(spare, &spareStat)
         let spareInode = spareStat.st_ino
         let handed = fake.handOut() + [InheritedSocket(fd: spare, name: "listen/gone", type: .datagram, localAddress: nil)]
-        let next = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, sockets: ListSource(handed),
+        let next = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, sockets: InheritedSockets(handed),
                                                                             fdStore: FileDescriptorStore(capacity: 16, notifier: fake)))
         try await next.start()
         #expect(Self.receive(client, count: 6) == "> two\n")
@@ -263,7 +253,7 @@ struct FileDescriptorStoreTests {
         let tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:\(freePort)").get())
         let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)]),
                                     context: ListenerContext(group: group, logger: Self.logger,
-                                                             sockets: ListSource([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
+                                                             sockets: InheritedSockets([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
                                                              fdStore: FileDescriptorStore(capacity: 4, notifier: fake)))
         try await supervisor.start()
         #expect(fake.messages.first == [.fdStoreRemove(name: "listen/echo")])

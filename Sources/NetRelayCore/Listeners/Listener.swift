@@ -28,25 +28,28 @@ public protocol Listener: AnyObject, Sendable {
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool
     /// Closes the listening socket (the port is free when this returns) and stops sending.
     func stopAccepting() async
-    /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes
-    /// them. Returns when all are closed.
-    func drain(gracePeriod: TimeAmount) async
     /// Called on reload for a listener whose spec did not change: re-reads what the spec
     /// refers to outside the configuration (an interface's broadcast address) and applies it in
     /// place. Throws `ListenerStartError` when that no longer resolves; the listener then keeps
     /// what it had.
     func revalidate() async throws
-}
-
-extension Listener {
-    public func revalidate() async throws {}
+    /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes
+    /// them. Returns when all are closed.
+    func drain(gracePeriod: TimeAmount) async
+    /// For a restart (after `stopAccepting`): its connections go to systemd's fd store where
+    /// they fit, the rest drain. Returns how many were stored.
+    func handOver(gracePeriod: TimeAmount) async -> Int
+    /// Takes over the connections the previous instance stored under its name (after `start`).
+    /// Returns how many it adopted; the others are closed and leave the store.
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int
 }
 
 /// What every listener needs from the daemon.
 public struct ListenerContext: Sendable {
     public var group: MultiThreadedEventLoopGroup
     public var logger: Logger
-    public var sockets: any InheritedSocketSource
+    /// Sockets handed over by systemd (socket activation, the fd store), taken by name.
+    public var sockets: InheritedSockets
     /// This host's name, for announcements.
     public var hostName: String
     /// Shared by every tcp-echo connection of the daemon.
@@ -56,7 +59,7 @@ public struct ListenerContext: Sendable {
     /// The table of kinds listeners are made from (a test adds its own kind).
     public var kinds: ListenerKinds
 
-    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: InheritedSockets = InheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
         self.fdStore = fdStore
         self.kinds = kinds
         self.group = group

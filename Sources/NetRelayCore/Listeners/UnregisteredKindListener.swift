@@ -23,6 +23,10 @@ final class UnregisteredKindListener: Listener {
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool { false }
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool { false }
+    func revalidate() async throws {}
     func stopAccepting() async {}
     func drain(gracePeriod: TimeAmount) async {}
+    // It never starts, so the supervisor never gets as far as its connections.
+    func handOver(gracePeriod: TimeAmount) async -> Int { 0 }
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int { 0 }
 }

@@ -14,13 +14,13 @@ public struct DaemonOptions: Sendable {
     public var notifier: any ServiceNotifier
     /// WATCHDOG_USEC, when the service manager wants pings.
     public var watchdogInterval: TimeAmount?
-    public var sockets: any InheritedSocketSource
+    public var sockets: InheritedSockets
     public var version: String
     /// systemd's file descriptor store; disabled when the unit has none (or outside systemd).
     public var fdStore: FileDescriptorStore
 
     public init(configPath: String, logLevelOverride: Logger.Level?, logLevel: LogLevelControl, logger: Logger,
-                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: any InheritedSocketSource, version: String,
+                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: InheritedSockets, version: String,
                 fdStore: FileDescriptorStore = .disabled) {
         self.fdStore = fdStore
         self.configPath = configPath

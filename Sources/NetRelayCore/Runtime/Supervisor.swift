@@ -68,22 +68,17 @@ public actor Supervisor {
     }
 
     /// What the previous instance left in systemd's fd store: its connections go to their
-    /// listeners; entries whose listener is gone (or is no tcp-echo) are removed and closed.
+    /// listeners (after every listener started); entries nobody took are removed and closed.
     private func adoptFromStore() async {
         var connections = 0
         for l in listeners {
             let stored = context.sockets.takeConnections(of: l.spec.name)
-            guard !stored.isEmpty else { continue }
-            if let tcp = l as? TCPEchoListener {
-                connections += await tcp.adoptConnections(stored)
-            } else {
-                for s in stored { TCPEchoListener.discardStored(s, store: context.fdStore, logger: logger, why: "\(l.spec.label) is not a tcp-echo listener") }
-            }
+            if !stored.isEmpty { connections += await l.adoptConnections(stored) }
         }
         let names = Set(settings.listeners.map(\.name))
         for s in context.sockets.takeStale() {
             let listener = s.storedEntry?.listenerName ?? s.name
-            TCPEchoListener.discardStored(s, store: context.fdStore, logger: logger,
+            context.fdStore.discard(s, logger: logger,
                 why: names.contains(listener) ? "listener \"\(listener)\" did not take it" : "listener \"\(listener)\" is no longer in the configuration")
         }
         let sockets = listeners.reduce(0) { $0 + $1.stats.value(.socketsAdopted) }
@@ -103,7 +98,7 @@ public actor Supervisor {
 
     /// Shutdown with systemd's fd store: the listening sockets stay in the store (closing ours
     /// does not close them: connections wait in the backlog, datagrams in the receive queue) and
-    /// every tcp-echo connection that fits is handed over instead of drained. systemd cannot be
+    /// every connection that fits is handed over instead of drained (`Listener.handOver`). systemd cannot be
     /// told apart a stop from a restart; on a stop it closes the whole store itself. Returns the
     /// number of connections stored.
     public func shutdownForHandOver() async -> Int {
@@ -115,11 +110,7 @@ public actor Supervisor {
         var stored = 0
         await withTaskGroup(of: Int.self) { group in
             for l in all {
-                group.addTask {
-                    if let tcp = l as? TCPEchoListener { return await tcp.handOver(gracePeriod: grace) }
-                    await l.drain(gracePeriod: grace)
-                    return 0
-                }
+                group.addTask { await l.handOver(gracePeriod: grace) }
             }
             for await n in group { stored += n }
         }

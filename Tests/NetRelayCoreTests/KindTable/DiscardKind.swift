@@ -96,6 +96,9 @@ final class DiscardListener: Listener {
     }
 
     func drain(gracePeriod: TimeAmount) async {}
+    func revalidate() async throws {}
+    func handOver(gracePeriod: TimeAmount) async -> Int { 0 }
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int { 0 }
 }
 
 /// Counts a datagram and drops it.

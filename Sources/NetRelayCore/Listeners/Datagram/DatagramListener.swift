@@ -190,6 +190,9 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         role.revalidated(from: old, to: fresh, spec, erased, core.logger)
     }
 
+    /// A datagram's work ends with the read that received it: nothing to drain or hand over.
+    var connections: any ListenerConnections { NoConnections(core) }
+
     func closeSockets() async {
         refresher.withLockedValue { $0?.cancel() }
         for socket in core.running.sockets { await socket.stop() }

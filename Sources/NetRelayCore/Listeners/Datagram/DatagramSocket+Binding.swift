@@ -29,10 +29,6 @@ extension DatagramSocket {
         }
         return fd
     }
-
-    func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
-        try socket.check(serves: spec, as: .datagram, directive: "ListenDatagram=", listen: listen)
-    }
 }
 
 /// Reads a socket option of a raw fd.

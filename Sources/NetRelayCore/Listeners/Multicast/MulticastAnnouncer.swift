@@ -63,8 +63,6 @@ final class MulticastAnnouncer: TypedListener {
         ))
     }
 
-
-
     // MARK: Start and stop
 
     func serve(_ m: MulticastSpec) async throws -> StartReport {
@@ -82,6 +80,9 @@ final class MulticastAnnouncer: TypedListener {
         return StartReport(start: .announcing(every: m.interval, from: opened.local),
                            line: ServingLine(details: Self.describe(m, opened.interface)), warnings: warnings)
     }
+
+    /// An announcement is one datagram: nothing to drain or hand over.
+    var connections: any ListenerConnections { NoConnections(core) }
 
     func closeSockets() async {
         let channel = socket.stop()?.channel
@@ -121,6 +122,10 @@ final class MulticastAnnouncer: TypedListener {
             }
         }
         return ServingLine(details: Self.describe(m, nil))
+    }
+
+    func revalidate() async throws {
+        // The interface is resolved again whenever the socket is reopened, not on reload.
     }
 
     static func describe(_ m: MulticastSpec, _ interface: MulticastInterface?) -> String {

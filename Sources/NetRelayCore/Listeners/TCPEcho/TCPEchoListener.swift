@@ -40,8 +40,6 @@ final class TCPEchoListener: TypedListener {
         self.childSettings = NIOLockedValueBox(ChildSettings(spec: spec, logger: core.logger))
     }
 
-
-
     var context: ListenerContext { core.context }
 
     func serve(_ tcp: TCPEchoSpec) async throws -> StartReport {
@@ -107,38 +105,13 @@ final class TCPEchoListener: TypedListener {
     }
 
     /// Adopts the socket systemd holds for this listener (a socket unit's, or the previous
-    /// instance's from the fd store), else binds `listen`; stores a new one in the fd store.
+    /// instance's from the fd store), else binds `listen`; a new one goes into the fd store.
     private func bindOrAdopt(_ tcp: TCPEchoSpec, _ bootstrap: ServerBootstrap) async throws -> Channel {
-        let spec = self.spec
-        let logger = core.logger
-        let channel: Channel
-        var inherited = context.sockets.take(named: spec.name)
-        if let stored = inherited, stored.storedEntry != nil, (try? Self.checkInherited(stored, for: spec, listen: tcp.listen)) == nil {
-            // The previous instance's socket no longer fits the config (the address changed): let it go.
-            Self.discardStored(stored, store: context.fdStore, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
-            inherited = nil
-        }
-        if let inherited {
-            try Self.checkInherited(inherited, for: spec, listen: tcp.listen)
-            do {
-                channel = try await bootstrap.withBoundSocket(inherited.fd).get()
-            } catch {
-                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
-            }
-            if inherited.storedEntry != nil { stats.add(.socketsAdopted) }
-            logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
-        } else {
-            do {
-                channel = try await bootstrap.bind(to: try tcp.listen.socketAddress()).get()
-            } catch {
-                throw ListenerStartError(spec: spec, action: "bind", address: tcp.listen.description, error: error)
-            }
-        }
-        // A socket unit's socket outlives restarts by itself; others go into the fd store.
-        if inherited == nil || inherited?.storedEntry != nil {
-            await Self.storeSocket(of: channel, as: .listener(spec.name), in: context.fdStore, logger: logger)
-        }
-        return channel
+        let provenance = SocketProvenance(spec: spec, slot: .listener(core.name), type: .stream, context: context, logger: core.logger, stats: stats)
+        return try await provenance.open(listen: tcp.listen, .init(
+            adopt: { try await bootstrap.withBoundSocket($0.fd).get() },
+            bind: { try await bootstrap.bind(to: try tcp.listen.socketAddress()).get() }
+        ))
     }
 
     /// The pipeline of one accepted connection.
@@ -179,10 +152,6 @@ final class TCPEchoListener: TypedListener {
         return parts.joined(separator: ", ")
     }
 
-    static func checkInherited(_ socket: InheritedSocket, for spec: ListenerSpec, listen: Endpoint) throws {
-        try socket.check(serves: spec, as: .stream, directive: "ListenStream=", listen: listen)
-    }
-
     func canUpdate(from old: TCPEchoSpec, to new: TCPEchoSpec) -> Bool {
         new.listen == old.listen && new.reusePort == old.reusePort && new.backlog == old.backlog
             && new.sendBufferSize == old.sendBufferSize && new.receiveBufferSize == old.receiveBufferSize
@@ -209,15 +178,11 @@ final class TCPEchoListener: TypedListener {
         try? await channel.close()
     }
 
-    /// Lets open connections finish their in-flight echoes for up to `gracePeriod`.
-    func drain(gracePeriod: TimeAmount) async {
-        let (gate, channel) = core.withState { ($0.running.gate, $0.running.serverChannel) }
-        if let gate, let channel {
-            let drained = channel.eventLoop.flatSubmit {
-                gate.value.quiesceOpenConnections(gracePeriod: gracePeriod)
-            }
-            try? await drained.get()
-        }
-        core.handle(.drained)
+    func revalidate() async throws {
+        // Nothing outside the configuration: an address and limits.
+    }
+
+    var connections: any ListenerConnections {
+        TCPEchoConnections(core: core, childSettings: childSettings, stats: stats)
     }
 }
