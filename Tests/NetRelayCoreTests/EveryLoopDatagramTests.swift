@@ -22,8 +22,9 @@ struct EveryLoopDatagramTests {
         let bursts = (0..<3).map { DatagramSpread.share(rate: 10, burst: 7, index: $0, count: 3).burst }
         #expect(bursts == [3, 2, 2])
         #expect(DatagramSpread.share(rate: 0, burst: 1, index: 3, count: 4) == (0, 1))  // never below 1; 0 stays "no limit"
-        #expect(DatagramSpread.socketCount(UDPResponderRole.self, loops: 4) == 4)
-        #expect(DatagramSpread.socketCount(BroadcastRole.self, loops: 4) == 1)
+        let any = Endpoint(address: .v4(0), port: 9)
+        #expect(UDPResponderSpec(listen: any).footprint(eventLoops: 4) == ListenerFootprint(sockets: 4, storedSockets: 4))
+        #expect(BroadcastSpec(listen: any, target: .address(any)).footprint(eventLoops: 4) == ListenerFootprint(sockets: 1, storedSockets: 1))
     }
 
     @Test("The responder's share: totalRateLimit per socket; the per-source limit is untouched")

@@ -18,8 +18,9 @@ public protocol ListenerSettings: Sendable, Equatable {
     var reusePort: Bool { get }
     /// Where a listener that binds nothing sends to, for its label ("to 239.255.0.1:8088").
     var sendsTo: Endpoint? { get }
-    /// Connections it may hold open at once (file descriptor budgets); 0 for datagram kinds.
-    var maxOpenConnections: Int { get }
+    /// The sockets and connections it may hold with `eventLoops` event loops (file descriptor
+    /// budget, fd store).
+    func footprint(eventLoops: Int) -> ListenerFootprint
     /// Its part in relay loops (`RelayLoops`): nil when it neither forwards nor replies.
     var relayNode: RelayLoops.Node? { get }
     /// Valid settings that are probably not what the operator meant (never fatal).

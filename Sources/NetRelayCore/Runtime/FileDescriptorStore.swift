@@ -86,12 +86,11 @@ public final class FileDescriptorStore: Sendable {
         return max(0, environment["FDSTORE"].flatMap { Int($0) } ?? 0)
     }
 
-    /// What a configuration wants stored: one entry per listener that binds (tcp-echo,
-    /// broadcast-rebroadcaster), one per event loop for a udp-responder (`DatagramSpread`),
-    /// plus maxConnections of every tcp-echo listener.
+    /// What a configuration wants stored: the sockets each listener binds (`ListenerFootprint`)
+    /// and the connections of those that hand theirs over.
     public static func demand(_ configuration: Configuration) -> Int {
-        configuration.listeners.reduce(0) { sum, spec in
-            sum + DatagramSpread.boundSockets(spec, loops: configuration.eventLoopThreads) + spec.settings.maxOpenConnections
+        configuration.footprints.reduce(0) { sum, f in
+            sum + f.storedSockets + (f.connections.map { $0.handedOver ? $0.most : 0 } ?? 0)
         }
     }
 
@@ -100,6 +99,9 @@ public final class FileDescriptorStore: Sendable {
         guard capacity > 0 else { return nil }
         let need = demand(configuration)
         guard need > capacity else { return nil }
-        return ConfigurationIssue(file: file, location: configuration.largestConnectionLimitLocation, path: "listeners", message: "a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections", severity: .warning)
+        let limits = configuration.connectionLimitsPhrase { $0.handedOver }
+        let what = limits.map { "each listener plus \($0.phrase)" } ?? "each listener"
+        let lower = limits.map { ", or lower \($0.keys)" } ?? ""
+        return ConfigurationIssue(file: file, location: configuration.largestConnectionLimitLocation, path: "listeners", message: "a restart would store \(need) sockets (\(what)) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in\(lower)", severity: .warning)
     }
 }

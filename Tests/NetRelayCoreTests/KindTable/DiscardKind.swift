@@ -19,7 +19,7 @@ struct DiscardSpec: ListenerSettings {
     var transport: Transport { .udp }
     var reusePort: Bool { false }
     var sendsTo: Endpoint? { nil }
-    var maxOpenConnections: Int { 0 }
+    func footprint(eventLoops: Int) -> ListenerFootprint { ListenerFootprint(sockets: 1, storedSockets: 1) }
     var relayNode: RelayLoops.Node? { nil }
 
     func warnings(_ w: inout KindWarnings) {

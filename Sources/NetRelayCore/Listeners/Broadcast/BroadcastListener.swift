@@ -93,13 +93,6 @@ struct BroadcastRole: DatagramRole {
 
     static let keptOnFailedUpdate = "keeping the previous target"
 
-    /// One socket whatever `eventLoopThreads` says. The kernel hands every broadcast (and
-    /// multicast) datagram to every socket of a SO_REUSEPORT group, not to one by hash (only
-    /// unicast is spread): N sockets would rebroadcast each broadcast N times, or, with all
-    /// but one dropping broadcasts, wake N loops to do the work of one. A rebroadcaster's
-    /// traffic is broadcasts, so more sockets would cost more than they spread.
-    static let spreadsOverLoops = false
-
     func differ(_ old: RebroadcastSettings?, _ fresh: RebroadcastSettings) -> Bool {
         old?.target != fresh.target || old?.ownAddresses != fresh.ownAddresses || old?.targets != fresh.targets
             || old?.broadcastDestinations != fresh.broadcastDestinations || old?.acceptedInterfaces != fresh.acceptedInterfaces

@@ -49,7 +49,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     func serve(_ spec: Spec) async throws -> StartReport {
         let settings = try role.settings(for: spec, core.erasedSpec, commit: true)
         let loops = Array(core.context.group.makeIterator())
-        let count = DatagramSpread.socketCount(Role.self, loops: loops.count)
+        let count = spec.footprint(eventLoops: loops.count).sockets
         core.withState {
             $0.running.settings = settings
             $0.running.socketCount = count

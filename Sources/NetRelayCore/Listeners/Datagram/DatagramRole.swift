@@ -36,8 +36,6 @@ protocol DatagramRole: Sendable {
     /// After a reload that kept the spec gave the handler new settings.
     func revalidated(from old: Settings?, to new: Settings, _ spec: Spec, _ erased: ListenerSpec, _ logger: Logger)
 
-    /// Whether the listener binds one socket per event loop (`DatagramSpread`).
-    static var spreadsOverLoops: Bool { get }
     /// The settings of socket `index` of `count` (a listener-wide limit split between them).
     static func share(_ settings: Settings, index: Int, of count: Int) -> Settings
 

@@ -38,9 +38,6 @@ struct UDPResponderRole: DatagramRole {
 
     static let keptOnFailedUpdate = "keeping its previous settings"
 
-    /// One socket per event loop: the kernel spreads sources across them.
-    static let spreadsOverLoops = true
-
     static func share(_ settings: UDPResponderSettings, index: Int, of count: Int) -> UDPResponderSettings {
         var s = settings
         s.totalShare = .init(sockets: count, listenerRate: settings.totalRateLimit, listenerBurst: settings.totalRateLimitBurst)

@@ -71,7 +71,14 @@ extension BroadcastSpec: ListenerSettings {
     public var transport: Transport { .udp }
     public var reusePort: Bool { false }
     public var sendsTo: Endpoint? { nil }
-    public var maxOpenConnections: Int { 0 }
+    /// One socket whatever `eventLoopThreads` says. The kernel hands every broadcast (and
+    /// multicast) datagram to every socket of a SO_REUSEPORT group, not to one by hash (only
+    /// unicast is spread): N sockets would rebroadcast each broadcast N times, or, with all
+    /// but one dropping broadcasts, wake N loops to do the work of one. A rebroadcaster's
+    /// traffic is broadcasts, so more sockets would cost more than they spread.
+    public func footprint(eventLoops: Int) -> ListenerFootprint {
+        ListenerFootprint(sockets: 1, storedSockets: 1)
+    }
     public var relayNode: RelayLoops.Node? { RelayLoops.Node(listen: listen, targets: targets, allowLoop: allowLoop) }
 
     public func warnings(_ w: inout KindWarnings) {

@@ -39,7 +39,10 @@ extension MulticastSpec: ListenerSettings {
     public var transport: Transport { .udp }
     public var reusePort: Bool { false }
     public var sendsTo: Endpoint? { destination }
-    public var maxOpenConnections: Int { 0 }
+    /// One sending socket on an ephemeral port, opened anew at a restart.
+    public func footprint(eventLoops: Int) -> ListenerFootprint {
+        ListenerFootprint(sockets: 1, storedSockets: 0)
+    }
     public var relayNode: RelayLoops.Node? { nil }
 
     public func warnings(_ w: inout KindWarnings) {

@@ -47,7 +47,10 @@ extension TCPEchoSpec: ListenerSettings {
     public var boundEndpoint: Endpoint? { listen }
     public var transport: Transport { .tcp }
     public var sendsTo: Endpoint? { nil }
-    public var maxOpenConnections: Int { maxConnections }
+    /// One listening socket, whatever the loops: NIO spreads its connections over them.
+    public func footprint(eventLoops: Int) -> ListenerFootprint {
+        ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxConnections, key: "maxConnections", handedOver: true))
+    }
     public var relayNode: RelayLoops.Node? { nil }
 
     public func warnings(_ w: inout KindWarnings) {

@@ -39,7 +39,10 @@ extension UDPResponderSpec: ListenerSettings {
     public var boundEndpoint: Endpoint? { listen }
     public var transport: Transport { .udp }
     public var sendsTo: Endpoint? { nil }
-    public var maxOpenConnections: Int { 0 }
+    /// One socket per event loop (`DatagramSpread`): the kernel spreads sources across them.
+    public func footprint(eventLoops: Int) -> ListenerFootprint {
+        ListenerFootprint(sockets: max(1, eventLoops), storedSockets: max(1, eventLoops))
+    }
     public var relayNode: RelayLoops.Node? { RelayLoops.Node(listen: listen, role: .responder) }
 
     public func warnings(_ w: inout KindWarnings) {
