@@ -98,14 +98,15 @@ struct RelayTargetsConfigurationTests {
         #expect(errors(json) == [
             #"test.json:2:109: listeners[0].targets[1]: these listeners form a loop: "a" sends to 127.255.255.255:2002 and "b" hears it on 0.0.0.0:2002; "b" sends to 127.255.255.255:2001 and "a" hears it on 0.0.0.0:2001; every datagram would go round for ever, one more prefix each pass; point a target at a port no listener in the loop listens on, or set "allowLoop": true on one of "a" or "b" if the relay mark and the rate limits are to break it"#,
         ])
+        let first = BroadcastSpec.Target.address(Endpoint(address: IPAddress("10.9.9.255")!, port: 2005))
         let nodes = [
-            RelayLoops.Node(listen: Endpoint(address: .v4(0), port: 2001), targets: [.address(Endpoint(address: IPAddress("10.9.9.255")!, port: 2005)), .interface(name: "eth1", port: 2002)], allowLoop: false),
-            RelayLoops.Node(listen: Endpoint(address: .v4(0), port: 2002), role: .responder),
+            BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2001), targets: [first, .interface(name: "eth1", port: 2002)]).relay,
+            UDPResponderSpec(listen: Endpoint(address: .v4(0), port: 2002)).relay,
         ]
         #expect(RelayLoops.edges(nodes) == [[1], [0]])
         #expect(RelayLoops.loops(nodes) == [[0, 1]])
         // Only the first target: no edge.
-        #expect(RelayLoops.edges([RelayLoops.Node(listen: nodes[0].listen, role: .rebroadcaster(target: nodes[0].targets[0], allowLoop: false)), nodes[1]]) == [[], []])
+        #expect(RelayLoops.edges([BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2001), target: first).relay, nodes[1]]) == [[], []])
     }
 }
 

@@ -198,63 +198,6 @@ public enum ConfigurationDecoder {
         }
     }
 
-    /// Listeners that feed each other in a cycle (`RelayLoops`): one error per loop, at the target
-    /// of its first rebroadcaster, naming every listener in it.
-    /// Not optimized: with -O, Swift 6.3.1's CopyPropagation pass crashes on this function
-    /// ("Found outside of lifetime use", a begin_borrow of ListenerSpec), which breaks every
-    /// release build. It runs once per configuration load.
-    @_optimize(none)
-    private static func checkLoops(_ listeners: [(spec: ListenerSpec, path: String, node: JSONNode)], _ c: IssueCollector) {
-        var nodes: [RelayLoops.Node] = []
-        var decodedIndex: [Int] = []
-        for (i, l) in listeners.enumerated() {
-            guard let relay = l.spec.settings.relayNode else { continue }
-            nodes.append(relay)
-            decodedIndex.append(i)
-        }
-        for cycle in RelayLoops.loops(nodes) {
-            // Told from the first rebroadcaster on, where the error is reported.
-            var members = cycle.map { (listener: listeners[decodedIndex[$0]], relay: nodes[$0]) }
-            if let k = members.firstIndex(where: { $0.relay.isRebroadcaster }) {
-                members = Array(members[k...] + members[..<k])
-            }
-            var steps: [String] = []
-            for k in members.indices {
-                steps.append(loopStep(members[k].listener.spec, members[k].relay, next: members[(k + 1) % members.count].listener.spec))
-            }
-            let rebroadcasters = members.filter { $0.relay.isRebroadcaster }
-            guard let first = rebroadcasters.first, case .object(let keys) = first.listener.node.value else { continue }
-            let key = keys.first(where: { $0.key == "target" }) ?? keys.first(where: { $0.key == "targetPort" })
-            let names = rebroadcasters.map { "\"\($0.listener.spec.name)\"" }
-            let optIn = names.count == 1 ? "on \(names[0])" : "on one of \(names.dropLast().joined(separator: ", ")) or \(names.last!)"
-            let (location, keyPath) = key.map { ($0.value.location, $0.key) } ?? loopTargetLocation(first.relay, members[1 % members.count].listener.spec, keys)
-            c.report(location ?? first.listener.node.location, "\(first.listener.path).\(keyPath)",
-                     "these listeners form a loop: \(steps.joined(separator: "; ")); every datagram would go round for ever, one more prefix each pass; point a target at a port no listener in the loop listens on, or set \"allowLoop\": true \(optIn) if the relay mark and the rate limits are to break it")
-        }
-    }
-
-    /// One step of a loop, as the error message tells it. (A function of its own: inlined in
-    /// `checkLoops`, this code crashed the Swift 6.3.1 optimizer, CopyPropagation, in -O -wmo builds.)
-    private static func loopStep(_ m: ListenerSpec, _ relay: RelayLoops.Node, next: ListenerSpec) -> String {
-        guard relay.isRebroadcaster else { return "\"\(m.name)\" (\(m.kindName)) replies to \"\(next.name)\"" }
-        return "\"\(m.name)\" sends to \(loopTarget(relay, next)) and \"\(next.name)\" hears it on \(next.boundEndpoint.map { "\($0)" } ?? "?")"
-    }
-
-    /// The first of a rebroadcaster's targets that `next` hears (for a loop's description).
-    static func loopTarget(_ relay: RelayLoops.Node, _ next: ListenerSpec) -> BroadcastSpec.Target {
-        guard let listen = next.boundEndpoint else { return relay.targets[0] }
-        return relay.targets.first { RelayLoops.reaches($0, listen) } ?? relay.targets[0]
-    }
-
-    /// Where a loop through a `targets` rebroadcaster is reported: the entry that feeds `next`.
-    static func loopTargetLocation(_ relay: RelayLoops.Node, _ next: ListenerSpec, _ keys: [JSONNode.Member]) -> (SourceLocation?, String) {
-        guard let list = keys.first(where: { $0.key == "targets" }) else { return (nil, "target") }
-        let t = loopTarget(relay, next)
-        let i = relay.targets.firstIndex(of: t) ?? 0
-        if case .array(let items) = list.value.value, i < items.count { return (items[i].location, "targets[\(i)]") }
-        return (list.value.location, "targets")
-    }
-
     /// Whether binding both addresses on one port would clash (a wildcard covers its family,
     /// and "::" also covers IPv4 on a dual-stack host).
     static func overlaps(_ a: IPAddress, _ b: IPAddress) -> Bool {

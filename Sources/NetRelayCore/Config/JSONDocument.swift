@@ -74,3 +74,27 @@ public struct JSONSyntaxError: Error, Sendable, Equatable {
     public var location: SourceLocation
     public var message: String
 }
+
+extension JSONNode {
+    /// The value at `path` below this one: keys and indices as error paths write them
+    /// ("targets[1]", "receivers[0].address"); nil when the document has nothing there.
+    func find(_ path: String) -> JSONNode? {
+        var node = self
+        for component in path.split(separator: ".") {
+            var rest = component[...]
+            let key = rest.prefix { $0 != "[" }
+            rest = rest.dropFirst(key.count)
+            if !key.isEmpty {
+                guard case .object(let members) = node.value, let member = members.first(where: { $0.key == key }) else { return nil }
+                node = member.value
+            }
+            while rest.first == "[" {
+                let digits = rest.dropFirst().prefix { $0 != "]" }
+                rest = rest.dropFirst(digits.count + 2)
+                guard let i = Int(digits), case .array(let items) = node.value, items.indices.contains(i) else { return nil }
+                node = items[i]
+            }
+        }
+        return node
+    }
+}

@@ -21,8 +21,9 @@ public protocol ListenerSettings: Sendable, Equatable {
     /// The sockets and connections it may hold with `eventLoops` event loops (file descriptor
     /// budget, fd store).
     func footprint(eventLoops: Int) -> ListenerFootprint
-    /// Its part in relay loops (`RelayLoops`): nil when it neither forwards nor replies.
-    var relayNode: RelayLoops.Node? { get }
+    /// Its part in relay loops (`RelayLoops`): what it hears and where what it sends is heard;
+    /// `.doesNotRelay` when it neither forwards nor replies.
+    var relay: RelayPart { get }
     /// Valid settings that are probably not what the operator meant (never fatal).
     func warnings(_ w: inout KindWarnings)
 }

@@ -1,99 +1,49 @@
-/// Which datagram listeners of one configuration feed each other, and the loops among them:
-/// the rule behind the "these listeners form a loop" configuration error, as a pure function
-/// over the listeners (the decoder only reports what it returns).
+/// Which listeners of one configuration feed each other, and the loops among them: the rule
+/// behind the "these listeners form a loop" configuration error, as a pure function over what
+/// each kind declares (`RelayPart`); the decoder only reports what it returns.
 ///
-/// A rebroadcaster feeds every listener its target reaches; a responder feeds the sender of
-/// each datagram, which for a rebroadcaster is its listening socket (it sends from it). A
-/// cycle of "feeds" edges turns one datagram into an endless stream (each pass adds the
-/// prefix, and with `rateLimit` 0 nothing slows it down). A rebroadcaster's edge to itself is
-/// left out: the own-packet guard breaks that one, and the decoder checks it on its own.
+/// A relaying listener feeds every listener one of its outputs reaches; a listener that
+/// replies to the sender feeds a relay that sends from where it hears. A cycle of "feeds"
+/// edges turns one datagram into an endless stream. An edge from a listener to itself counts
+/// unless the kind drops its own datagrams when they come back (`dropsOwnEchoes`).
 public enum RelayLoops {
-    public struct Node: Sendable, Equatable {
-        public enum Role: Sendable, Equatable {
-            /// Sends what it hears to `target`. `allowLoop`: the operator accepts that it may be
-            /// part of a loop (the relay mark and the rate limits break it), so it adds no edges.
-            case rebroadcaster(target: BroadcastSpec.Target, allowLoop: Bool)
-            /// Replies to the source of each datagram.
-            case responder
-        }
-
-        public var listen: Endpoint
-        public var role: Role
-        /// Every target of a rebroadcaster (each one is a source of edges); the role's target is the first.
-        public var targets: [BroadcastSpec.Target]
-
-        public init(listen: Endpoint, role: Role) {
-            self.listen = listen
-            self.role = role
-            if case .rebroadcaster(let t, _) = role { targets = [t] } else { targets = [] }
-        }
-
-        /// Whether it sends what it hears on (else it replies to the sender).
-        public var isRebroadcaster: Bool {
-            if case .rebroadcaster = role { return true }
-            return false
-        }
-
-        /// A rebroadcaster with several targets (`targets`).
-        public init(listen: Endpoint, targets: [BroadcastSpec.Target], allowLoop: Bool) {
-            self.init(listen: listen, role: .rebroadcaster(target: targets[0], allowLoop: allowLoop))
-            self.targets = targets
-        }
-    }
-
-    /// Whether a datagram sent to `target` is heard by a UDP socket bound to `listen`. A
-    /// wildcard socket hears everything sent to its port (an IPv6 one too, dual-stack); a socket
-    /// on an address hears datagrams to that address, and broadcasts to its subnet: the subnet of
-    /// a broadcast address is read from its trailing one bits (127.255.255.255 covers 127/8,
-    /// 192.168.56.255 covers 192.168.56.0/24), which can only make the subnet larger than the
-    /// real one, never miss a loop. An interface's broadcast address is only known at run time:
-    /// it is taken to reach every non-loopback IPv4 address on the port.
-    public static func reaches(_ target: BroadcastSpec.Target, _ listen: Endpoint) -> Bool {
-        guard target.port == listen.port else { return false }
-        if listen.address.isUnspecified { return true }
-        guard case .v4(let bound) = listen.address.unmapped else { return false }
-        switch target {
-        case .interface, .limitedBroadcast:
-            return !listen.address.isLoopback
-        case .address(let e):
-            guard case .v4(let t) = e.address else { return false }
-            if t == bound || t == UInt32.max { return true }
-            let hostBits = (~t).trailingZeroBitCount
-            guard hostBits >= 2 else { return false }
-            let mask = UInt32.max << UInt32(hostBits)
-            return bound & mask == t & mask
-        }
-    }
-
     /// `edges[i]`: the listeners that hear what listener `i` sends.
-    public static func edges(_ nodes: [Node]) -> [[Int]] {
-        var edges = Array(repeating: [Int](), count: nodes.count)
+    public static func edges(_ parts: [RelayPart]) -> [[Int]] {
+        var edges = Array(repeating: [Int](), count: parts.count)
         // By port, so that thousands of listeners cost what their edges cost, not n².
-        var byPort: [Int: [Int]] = [:]
-        for (j, m) in nodes.enumerated() { byPort[m.listen.port, default: []].append(j) }
-        for (i, n) in nodes.enumerated() {
-            guard case .rebroadcaster(_, let allowLoop) = n.role, !allowLoop else { continue }
-            for target in n.targets {
-                for j in byPort[target.port] ?? [] where j != i && reaches(target, nodes[j].listen) {
-                    // Two targets reaching one listener are one edge.
-                    if edges[i].contains(j) { continue }
-                    let m = nodes[j]
+        var byPort: [Int: [(listener: Int, ear: RelayEar)]] = [:]
+        for (j, part) in parts.enumerated() {
+            for ear in part.ears { byPort[ear.endpoint.port, default: []].append((j, ear)) }
+        }
+        for (i, part) in parts.enumerated() {
+            guard case .relays(let relay) = part else { continue }
+            for output in relay.outputs {
+                for (j, ear) in byPort[output.port] ?? [] where !edges[i].contains(j) {
+                    guard j != i || !relay.dropsOwnEchoes, output.reaches(ear) else { continue }
                     edges[i].append(j)
-                    // The responder answers the rebroadcaster's socket: straight back.
-                    if case .responder = m.role { edges[j].append(i) }
+                    // A listener that replies answers the relay's socket: straight back.
+                    if j != i, relay.sendsFromWhereItHears, case .repliesToSender = parts[j], !edges[j].contains(i) { edges[j].append(i) }
                 }
             }
         }
         return edges
     }
 
+    /// The first output of `relay` that `listener` hears, and the ear that hears it.
+    public static func firstHeard(from relay: RelayEdges, by listener: RelayPart) -> (output: RelayOutput, ear: RelayEar)? {
+        for output in relay.outputs {
+            if let ear = listener.ears.first(where: { output.reaches($0) }) { return (output, ear) }
+        }
+        return nil
+    }
+
     /// One cycle per group of listeners that feed each other (a strongly connected component of
-    /// more than one listener), as indices starting at the group's first listener in file order;
-    /// groups in file order. Empty: no loop.
-    public static func loops(_ nodes: [Node]) -> [[Int]] {
-        let edges = edges(nodes)
+    /// more than one listener, or one that feeds itself), as indices starting at the group's
+    /// first listener in file order; groups in file order. Empty: no loop.
+    public static func loops(_ parts: [RelayPart]) -> [[Int]] {
+        let edges = edges(parts)
         var out: [[Int]] = []
-        for component in stronglyConnectedComponents(edges) where component.count > 1 {
+        for component in stronglyConnectedComponents(edges) where component.count > 1 || edges[component[0]].contains(component[0]) {
             let members = Set(component)
             let start = component.min()!
             out.append(cycle(from: start, within: members, edges))

@@ -20,7 +20,7 @@ struct DiscardSpec: ListenerSettings {
     var reusePort: Bool { false }
     var sendsTo: Endpoint? { nil }
     func footprint(eventLoops: Int) -> ListenerFootprint { ListenerFootprint(sockets: 1, storedSockets: 1) }
-    var relayNode: RelayLoops.Node? { nil }
+    var relay: RelayPart { .doesNotRelay }
 
     func warnings(_ w: inout KindWarnings) {
         if maxDatagramSize < 512 {

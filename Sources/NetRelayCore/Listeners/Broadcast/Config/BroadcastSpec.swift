@@ -79,7 +79,6 @@ extension BroadcastSpec: ListenerSettings {
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: 1, storedSockets: 1)
     }
-    public var relayNode: RelayLoops.Node? { RelayLoops.Node(listen: listen, targets: targets, allowLoop: allowLoop) }
 
     public func warnings(_ w: inout KindWarnings) {
         if rateLimit == 0 {

@@ -43,7 +43,8 @@ extension MulticastSpec: ListenerSettings {
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: 1, storedSockets: 0)
     }
-    public var relayNode: RelayLoops.Node? { nil }
+    /// It sends what it makes, not what it hears (its socket does not read).
+    public var relay: RelayPart { .doesNotRelay }
 
     public func warnings(_ w: inout KindWarnings) {
         // 224.0.0.0/24 is link-local (never routed, whatever the TTL); 239/8 is site-scoped.

@@ -51,7 +51,8 @@ extension TCPEchoSpec: ListenerSettings {
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxConnections, key: "maxConnections", handedOver: true))
     }
-    public var relayNode: RelayLoops.Node? { nil }
+    /// The echo goes back on the connection it came from.
+    public var relay: RelayPart { .doesNotRelay }
 
     public func warnings(_ w: inout KindWarnings) {
         if maxConnectionsPerSource > maxConnections {

@@ -43,7 +43,7 @@ extension UDPResponderSpec: ListenerSettings {
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: max(1, eventLoops), storedSockets: max(1, eventLoops))
     }
-    public var relayNode: RelayLoops.Node? { RelayLoops.Node(listen: listen, role: .responder) }
+    public var relay: RelayPart { .repliesToSender(hears: [RelayEar(listen)]) }
 
     public func warnings(_ w: inout KindWarnings) {
         if rateLimit == 0 && !listen.address.isLoopback {
