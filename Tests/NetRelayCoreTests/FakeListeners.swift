@@ -117,6 +117,8 @@ final class FakeListener: Listener, @unchecked Sendable {
         return network.openConnections(of: spec.name)
     }
 
+    var extras: ListenerExtras { .none }
+
     func adoptConnections(_ stored: [InheritedSocket]) async -> Int {
         network.record("adopt \(Self.tag(spec)) \(stored.map(\.name).joined(separator: ","))")
         return stored.count

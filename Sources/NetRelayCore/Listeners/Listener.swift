@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -42,6 +37,8 @@ public protocol Listener: AnyObject, Sendable {
     /// Takes over the connections the previous instance stored under its name (after `start`).
     /// Returns how many it adopted; the others are closed and leave the store.
     func adoptConnections(_ stored: [InheritedSocket]) async -> Int
+    /// What it exports besides its counters, read now (`ListenerExtras`).
+    var extras: ListenerExtras { get }
 }
 
 /// What every listener needs from the daemon.
@@ -50,23 +47,18 @@ public struct ListenerContext: Sendable {
     public var logger: Logger
     /// Sockets handed over by systemd (socket activation, the fd store), taken by name.
     public var sockets: InheritedSockets
-    /// This host's name, for announcements.
-    public var hostName: String
-    /// Shared by every tcp-echo connection of the daemon.
-    public var memoryBudget: MemoryBudget
     /// systemd's file descriptor store (disabled outside systemd): listeners store their sockets.
     public var fdStore: FileDescriptorStore
-    /// The table of kinds listeners are made from (a test adds its own kind).
-    public var kinds: ListenerKinds
+    /// The table of kinds listeners are made from (a test adds its own kind), with what each
+    /// kind's listeners share in this daemon.
+    public var kinds: RunningKinds
 
-    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: InheritedSockets = InheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
-        self.fdStore = fdStore
-        self.kinds = kinds
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: InheritedSockets = InheritedSockets(), fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
         self.group = group
         self.logger = logger
         self.sockets = sockets
-        self.hostName = hostName
-        self.memoryBudget = memoryBudget ?? MemoryBudget(logger: logger, timerLoop: group.next())
+        self.fdStore = fdStore
+        self.kinds = RunningKinds(kinds, DaemonResources(group: group, logger: logger))
     }
 
     /// A logger whose lines carry LISTENER= (and the kind) for journald.
@@ -116,10 +108,4 @@ public func describeSocketError(_ error: Error) -> (String, Int32?) {
     }
     if let e = error as? ListenerStartError { return (e.reason, e.errno) }
     return ("\(error)", nil)
-}
-
-public func currentHostName() -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
-    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }

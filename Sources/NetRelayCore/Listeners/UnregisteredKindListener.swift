@@ -29,4 +29,5 @@ final class UnregisteredKindListener: Listener {
     // It never starts, so the supervisor never gets as far as its connections.
     func handOver(gracePeriod: TimeAmount) async -> Int { 0 }
     func adoptConnections(_ stored: [InheritedSocket]) async -> Int { 0 }
+    var extras: ListenerExtras { .none }
 }

@@ -48,8 +48,7 @@ public enum Daemon {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         let context = ListenerContext(group: group, logger: logger, sockets: options.sockets, fdStore: options.fdStore)
-        context.memoryBudget.limit = configuration.memoryBudget
-        context.memoryBudget.startHeapTrimmer(on: group.next())
+        HeapTrimmer.start(on: group.next(), logger: logger)
         let supervisor = Supervisor(configuration: configuration, context: context)
         let service = DaemonService(supervisor: supervisor, options: options, group: group, startTime: wallClockSeconds())
         let serviceGroup = ServiceGroup(configuration: .init(

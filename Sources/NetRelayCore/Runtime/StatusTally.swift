@@ -11,12 +11,6 @@ public struct StatusTally: Sendable {
     /// Listeners backing off at RLIMIT_NOFILE, quoted.
     public var atFdLimit: [String] = []
 
-    /// Every reason a datagram listener drops or does not send one, for its "dropped" total.
-    public static let datagramDrops: [Counter] = [
-        .droppedRateLimited, .droppedOversize, .droppedBadSource, .droppedOwnPacket, .droppedSourceNotAllowed,
-        .droppedSendQueueFull, .droppedInKernel, .droppedEmpty, .droppedTotalRateLimit, .droppedInterfaceNotListed,
-    ]
-
     public mutating func addConnections(open: Int, accepted: Int, refused: Int) {
         var c = connections ?? Connections()
         c.open += open

@@ -27,7 +27,7 @@ extension Supervisor {
         if let note = settings.eventLoopThreadsNote(for: new) { report.notes.append(note) }
         let oldGrace = gracePeriod
         settings.adoptSettings(of: new)
-        context.memoryBudget.limit = new.memoryBudget
+        context.kinds.configure(new)
         down = []
 
         let running = Dictionary(listeners.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })

@@ -15,7 +15,7 @@ public typealias ListenerMaker = @Sendable (ListenerSpec, ListenerContext) -> an
 public actor Supervisor {
     let context: ListenerContext
     let logger: Logger
-    /// Makes each listener; `ListenerFactory.make` unless a test injects fakes.
+    /// Makes each listener from the context's table of kinds, unless a test injects fakes.
     let makeListener: ListenerMaker
     /// What runs now; changed only by `reload(to:)`.
     public internal(set) var settings: RunningSettings
@@ -37,11 +37,12 @@ public actor Supervisor {
     public private(set) var adoption: String?
 
     public init(configuration: Configuration, context: ListenerContext,
-                makeListener: @escaping ListenerMaker = { ListenerFactory.make($0, context: $1) }) {
+                makeListener: @escaping ListenerMaker = { $1.kinds.listener(for: $0, context: $1) }) {
         self.settings = RunningSettings(configuration)
         self.context = context
         self.logger = context.logger
         self.makeListener = makeListener
+        context.kinds.configure(configuration)
     }
 
     var gracePeriod: TimeAmount { .nanoseconds(Int64(settings.shutdownTimeout * 1e9)) }
@@ -138,20 +139,19 @@ public actor Supervisor {
 
     /// Every configured listener, running or down, with its counters read now.
     public func listenerSnapshots() -> [ListenerSnapshot] {
-        var all = listeners.map { l -> ListenerSnapshot in
-            let kind = context.kinds.tag(of: l.spec)
-            // The announcement counters come with the lateness histogram (ListenerStats keeps it for every kind).
-            var snapshot = ListenerSnapshot(name: l.spec.name, kind: kind, address: l.localDescription, state: .up,
-                                            openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) },
-                                            announcementLateness: kind.counters.contains(.missedDeadlines) ? l.stats.announcementLateness.snapshot() : nil)
-            snapshot.relayTargets = l.stats.relayTargets.snapshot()
-            return snapshot
-        }
+        var all = listeners.map(snapshot)
         for d in down {
             let address = d.spec.boundEndpoint?.description ?? d.spec.label
-            all.append(ListenerSnapshot(name: d.spec.name, kind: context.kinds.tag(of: d.spec), address: address, state: .down(d.reason)))
+            all.append(ListenerSnapshot(name: d.spec.name, kind: context.kinds.table.tag(of: d.spec), address: address, state: .down(d.reason)))
         }
         return all
+    }
+
+    private func snapshot(_ l: any Listener) -> ListenerSnapshot {
+        var s = ListenerSnapshot(name: l.spec.name, kind: context.kinds.table.tag(of: l.spec), address: l.localDescription, state: .up,
+                                 openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) }, extras: l.extras)
+        s.atFdLimit = l.stats.atFdLimit.load(ordering: .relaxed)
+        return s
     }
 
     /// Nil when every listener is bound and none is down; else the reason, for `/-/ready`.
@@ -170,24 +170,23 @@ public actor Supervisor {
     /// `Serving 4 listeners | tcp 3 open, 120 accepted, 2 refused | udp 1520 in, 1518 out, 2 dropped | 300 announcements | reload 1 ok (...)`.
     public func statusLine() -> String {
         var parts = ["Serving \(listeners.count) listener\(listeners.count == 1 ? "" : "s")"]
+        let snapshots = listeners.map(snapshot)
         var tally = StatusTally()
-        for l in listeners { context.kinds.kind(of: l.spec)?.addStatus(l.stats, of: l.spec.name, to: &tally) }
+        for (l, s) in zip(listeners, snapshots) { context.kinds.table.kind(of: l.spec)?.addStatus(s, to: &tally) }
         parts += tally.parts { FileDescriptorLimit.current().soft }
-        for l in listeners {
-            let skipped = l.stats.relayTargets.skippedSummary
-            if !skipped.isEmpty { parts.append("\(l.spec.label) skips \(skipped.joined(separator: ", "))") }
-        }
+        parts += snapshots.flatMap(\.extras.statusParts)
         if let adoption { parts.append(adoption) }
         if let lastReload { parts.append(lastReload) }
         return parts.joined(separator: " | ")
     }
 
-    /// One log line per listener with its counters (SIGUSR1).
+    /// The kinds' lines, then one log line per listener with its counters (SIGUSR1).
     public func logStatistics() {
-        let budget = context.memoryBudget
-        logger.notice("Memory held for peers that do not read: \(budget.held) of memoryBudget \(budget.limit) bytes", metadata: ["event": "statistics"])
+        for line in context.kinds.statistics {
+            logger.notice("\(line)", metadata: ["event": "statistics"])
+        }
         for l in listeners {
-            logger.notice("\(l.spec.label): \(l.stats.summary())", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
+            logger.notice("\(l.spec.label): \(snapshot(l).summary)", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
         }
     }
 }

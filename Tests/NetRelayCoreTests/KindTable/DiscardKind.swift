@@ -38,12 +38,15 @@ struct DiscardKind: ListenerKind {
         return listen == nil ? nil : s
     }
 
-    func makeListener(name: String, spec: DiscardSpec, context: ListenerContext) -> any Listener {
+    func makeShared(_ daemon: DaemonResources) -> NothingShared { NothingShared() }
+    var families: [ExtraFamily] { [] }
+
+    func listener(name: String, spec: DiscardSpec, context: ListenerContext, shared: NothingShared) -> any Listener {
         DiscardListener(spec: ListenerSpec(name: name, settings: spec), settings: spec, group: context.group)
     }
 
-    func addStatus(_ stats: ListenerStats, of name: String, to status: inout StatusTally) {
-        status.addDatagrams(received: stats.value(.datagramsIn), sent: 0, dropped: stats.value(.droppedOversize))
+    func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
+        status.addDatagrams(received: l.value(.datagramsIn), sent: 0, dropped: l.dropped)
     }
 
     var counters: [Counter] { [.datagramsIn, .droppedOversize] }
@@ -99,6 +102,7 @@ final class DiscardListener: Listener {
     func revalidate() async throws {}
     func handOver(gracePeriod: TimeAmount) async -> Int { 0 }
     func adoptConnections(_ stored: [InheritedSocket]) async -> Int { 0 }
+    var extras: ListenerExtras { .none }
 }
 
 /// Counts a datagram and drops it.

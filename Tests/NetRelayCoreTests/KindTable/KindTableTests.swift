@@ -121,7 +121,8 @@ struct KindTableTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let spec = ListenerSpec(name: "sink", settings: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:0").get()))
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let listener = ListenerFactory.make(spec, context: ListenerContext(group: group, logger: logger))
+        let context = ListenerContext(group: group, logger: logger)
+        let listener = context.kinds.listener(for: spec, context: context)
         await #expect(throws: ListenerStartError.self) { try await listener.start() }
         do {
             try await listener.start()

@@ -18,7 +18,7 @@ struct TypedListenerTests {
     func mismatchRefused() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let log = RecordedLog()
-        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log))
+        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log), budget: MemoryBudget(logger: log.logger))
         let udp = ListenerSpec(name: "e", settings: UDPResponderSpec(listen: Self.loopback))
         var prefixed = TCPEchoSpec(listen: Self.loopback)
         prefixed.replyPrefix = "p:"
@@ -38,7 +38,7 @@ struct TypedListenerTests {
     func tcpEchoLife() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let log = RecordedLog()
-        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log))
+        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log), budget: MemoryBudget(logger: log.logger))
         #expect(echo.phase == .idle)
         try await echo.start()
         #expect(echo.phase == .running)

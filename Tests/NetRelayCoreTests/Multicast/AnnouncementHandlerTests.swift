@@ -29,7 +29,7 @@ struct AnnouncementHandlerTests {
     func makeChannel(_ settings: AnnouncementHandler.Settings, progress: AnnouncementHandler.Progress = .init()) throws -> (EmbeddedChannel, AnnouncementHandler, TestClock) {
         let loop = EmbeddedEventLoop()
         let clock = TestClock(loop)
-        let handler = AnnouncementHandler(settings: settings, progress: progress, stats: stats, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        let handler = AnnouncementHandler(settings: settings, progress: progress, stats: stats, lateness: LatencyHistogram(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
                                           wallClock: {
                                               let ns = Int(clock.now.uptimeNanoseconds)
                                               return WallClockTime(seconds: ns / 1_000_000_000, nanoseconds: ns % 1_000_000_000)

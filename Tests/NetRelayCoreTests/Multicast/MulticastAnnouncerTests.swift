@@ -16,7 +16,7 @@ struct MulticastAnnouncerTests {
 
     @Test("Format, interval, ttl and loopback apply in place; group, port, interface and joinGroup restart")
     func canUpdate() {
-        let announcer = MulticastAnnouncer(name: "time", spec: MulticastAnnouncer.typedSpec(spec())!, context: ListenerContext(group: .singletonMultiThreadedEventLoopGroup, logger: Logger(label: "test")))
+        let announcer = MulticastAnnouncer(name: "time", spec: MulticastAnnouncer.typedSpec(spec())!, context: ListenerContext(group: .singletonMultiThreadedEventLoopGroup, logger: Logger(label: "test")), hostName: "h")
         #expect(announcer.canUpdate(to: spec { $0.format = .locale }))
         #expect(announcer.canUpdate(to: spec { $0.interval = 0.5 }))
         #expect(announcer.canUpdate(to: spec { $0.ttl = 4 }))

@@ -1,12 +1,14 @@
 /// How a `broadcast-rebroadcaster` listener runs: its row in the table of kinds (keys and
 /// decoding in Config/BroadcastKind+Schema.swift).
 extension BroadcastKind: ListenerKind {
-    func makeListener(name: String, spec: BroadcastSpec, context: ListenerContext) -> any Listener {
+    func makeShared(_ daemon: DaemonResources) -> NothingShared { NothingShared() }
+
+    func listener(name: String, spec: BroadcastSpec, context: ListenerContext, shared: NothingShared) -> any Listener {
         BroadcastListener(name: name, spec: spec, context: context)
     }
 
-    func addStatus(_ s: ListenerStats, of name: String, to status: inout StatusTally) {
-        status.addDatagrams(received: s.value(.datagramsIn), sent: s.value(.datagramsOut), dropped: s.total(StatusTally.datagramDrops))
+    func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
+        status.addDatagrams(received: l.value(.datagramsIn), sent: l.value(.datagramsOut), dropped: l.dropped)
     }
 
     var counters: [Counter] {
@@ -14,6 +16,8 @@ extension BroadcastKind: ListenerKind {
          .droppedOwnPacket, .droppedSourceNotAllowed, .droppedInterfaceNotListed, .skippedIngressTarget, .ownEchoesDroppedInKernel,
          .sendErrors, .socketsAdopted]
     }
+
+    var families: [ExtraFamily] { RelayTargetTable.families }
 
     var holdsConnections: Bool { false }
 }

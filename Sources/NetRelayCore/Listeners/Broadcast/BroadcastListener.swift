@@ -20,6 +20,8 @@ typealias BroadcastListener = DatagramListener<BroadcastRole>
 /// of a broadcast-rebroadcaster.
 struct BroadcastRole: DatagramRole {
     let stats: ListenerStats
+    /// Each target's counters, kept by label across reloads.
+    let targets = RelayTargetTable()
 
     init(stats: ListenerStats) { self.stats = stats }
 
@@ -46,7 +48,7 @@ struct BroadcastRole: DatagramRole {
         }
         var counters: [RelayTargetTable.Entry?] = Array(repeating: nil, count: resolution.served.count)
         if commit {
-            let entries = stats.relayTargets.set(resolution.rows.map { ($0.label, $0.target?.endpoint.description, $0.skipped) })
+            let entries = targets.set(resolution.rows.map { ($0.label, $0.target?.endpoint.description, $0.skipped) })
             counters = zip(resolution.rows, entries).compactMap { $0.0.target == nil ? nil : $0.1 }
         }
         var settings = RebroadcastSettings(b, targets: resolution.served, counters: counters,
@@ -92,6 +94,8 @@ struct BroadcastRole: DatagramRole {
     }
 
     static let keptOnFailedUpdate = "keeping the previous target"
+
+    func extras(_ spec: ListenerSpec) -> ListenerExtras { targets.extras(of: spec) }
 
     func differ(_ old: RebroadcastSettings?, _ fresh: RebroadcastSettings) -> Bool {
         old?.target != fresh.target || old?.ownAddresses != fresh.ownAddresses || old?.targets != fresh.targets

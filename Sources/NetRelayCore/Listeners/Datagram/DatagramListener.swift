@@ -190,6 +190,8 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         role.revalidated(from: old, to: fresh, spec, erased, core.logger)
     }
 
+    var extras: ListenerExtras { role.extras(core.erasedSpec) }
+
     /// A datagram's work ends with the read that received it: nothing to drain or hand over.
     var connections: any ListenerConnections { NoConnections(core) }
 

@@ -39,6 +39,9 @@ protocol DatagramRole: Sendable {
     /// The settings of socket `index` of `count` (a listener-wide limit split between them).
     static func share(_ settings: Settings, index: Int, of count: Int) -> Settings
 
+    /// What the listener exports besides its counters.
+    func extras(_ spec: ListenerSpec) -> ListenerExtras
+
     /// How often the settings are refreshed between reloads; nil: never.
     static var refreshInterval: Duration? { get }
     /// Reads what may have changed on the host for `spec` and returns the edit to the

@@ -13,8 +13,6 @@ protocol TypedListener: Listener {
     /// What the kind holds while it runs (socket, handler, settings), kept in `core`'s lock.
     associatedtype Running: Sendable
 
-    init(name: String, spec: Spec, context: ListenerContext)
-
     var core: ListenerCore<Self> { get }
 
     /// Binds (or adopts) and starts serving `spec`. Throws `ListenerStartError`; whatever it

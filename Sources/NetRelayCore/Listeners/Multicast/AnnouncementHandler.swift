@@ -33,6 +33,8 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private(set) var settings: Settings
     private(set) var progress: Progress
     private let stats: ListenerStats
+    /// How late each announcement's timer fired.
+    private let lateness: LatencyHistogram
     private let logger: Logger
     private let wallClock: @Sendable () -> WallClockTime
     /// nil: the event loop's clock. Tests stage stalls with their own (an embedded loop runs
@@ -50,12 +52,13 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private var stallLog = LogThrottle()
     private var sendErrorLog = LogThrottle()
 
-    init(settings: Settings, progress: Progress, stats: ListenerStats, logger: Logger,
+    init(settings: Settings, progress: Progress, stats: ListenerStats, lateness: LatencyHistogram, logger: Logger,
          wallClock: @escaping @Sendable () -> WallClockTime = WallClockTime.now,
          monotonicClock: (@Sendable () -> NIODeadline)? = nil) {
         self.settings = settings
         self.progress = progress
         self.stats = stats
+        self.lateness = lateness
         self.logger = logger
         self.wallClock = wallClock
         self.monotonicClock = monotonicClock
@@ -131,7 +134,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
         guard running, let context, let schedule = progress.schedule else { return }
         let now = now(context)
         let firing = schedule.firing(scheduled: progress.nextDeadline, now: now)
-        stats.announcementLateness.observe(nanoseconds: (now - schedule.deadline(progress.nextDeadline)).nanoseconds)
+        lateness.observe(nanoseconds: (now - schedule.deadline(progress.nextDeadline)).nanoseconds)
         let resumed = resuming
         resuming = false
         if firing.missed > 0 {

@@ -19,6 +19,9 @@ struct AnnouncementSocketOpener: Sendable {
     let context: ListenerContext
     let loop: EventLoop
     let stats: ListenerStats
+    let lateness: LatencyHistogram
+    /// For the json format's `host`.
+    let hostName: String
 
     /// Resolves the interface, binds, sets the options and joins; closes what it opened and
     /// throws `ListenerStartError` on the first failure.
@@ -58,15 +61,15 @@ struct AnnouncementSocketOpener: Sendable {
 
     private func bootstrap(_ spec: ListenerSpec, _ m: MulticastSpec, progress: AnnouncementHandler.Progress,
                            _ handlerBox: NIOLockedValueBox<NIOLoopBound<AnnouncementHandler>?>) -> DatagramBootstrap {
-        let settings = Self.settings(spec, m, hostName: context.hostName)
-        let stats = self.stats
+        let settings = Self.settings(spec, m, hostName: hostName)
+        let (stats, lateness) = (self.stats, self.lateness)
         let logger = context.logger(for: spec)
         return DatagramBootstrap(group: loop)
             // Nothing to read: not even our own announcements reach the ephemeral port.
             .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = AnnouncementHandler(settings: settings, progress: progress, stats: stats, logger: logger)
+                    let handler = AnnouncementHandler(settings: settings, progress: progress, stats: stats, lateness: lateness, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(handler)
                     handlerBox.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                 }
@@ -98,7 +101,7 @@ struct AnnouncementSocketOpener: Sendable {
     func startAnnouncing(_ socket: AnnouncementSocket, current: ListenerSpec, _ m: MulticastSpec) async throws {
         let refresh: AnnouncementHandler.Settings?
         if current != socket.spec {
-            refresh = Self.settings(current, m, hostName: context.hostName)
+            refresh = Self.settings(current, m, hostName: hostName)
             for option in MulticastSocketOption.all(for: m, interface: nil) {
                 try? await option.apply(to: socket.channel)
             }

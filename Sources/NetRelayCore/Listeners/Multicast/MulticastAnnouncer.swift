@@ -24,6 +24,9 @@ final class MulticastAnnouncer: TypedListener {
 
     let stats: ListenerStats
     let core: ListenerCore<MulticastAnnouncer>
+    /// How late each announcement's timer fired, across the sockets it opens.
+    private let lateness: LatencyHistogram
+    private let hostName: String
     /// Every socket of this announcer lives on this one loop (see `AnnouncementSocketOpener`).
     private let loop: EventLoop
     private let opener: AnnouncementSocketOpener
@@ -32,12 +35,15 @@ final class MulticastAnnouncer: TypedListener {
     /// 1 s, doubling up to 30 s; a socket that worked for 60 s before it failed starts over.
     static let reopenBackoff = Backoff(first: .seconds(1), limit: .seconds(30), healthyLifetime: .seconds(60))
 
-    init(name: String, spec: MulticastSpec, context: ListenerContext) {
+    init(name: String, spec: MulticastSpec, context: ListenerContext, hostName: String) {
         let stats = ListenerStats()
         let loop = context.group.next()
         let core = ListenerCore<MulticastAnnouncer>(name: name, spec: spec, context: context,
                                                     address: spec.destination.description, running: Running())
-        let opener = AnnouncementSocketOpener(context: context, loop: loop, stats: stats)
+        let lateness = LatencyHistogram()
+        self.lateness = lateness
+        let opener = AnnouncementSocketOpener(context: context, loop: loop, stats: stats, lateness: lateness, hostName: hostName)
+        self.hostName = hostName
         self.stats = stats
         self.loop = loop
         self.core = core
@@ -108,7 +114,7 @@ final class MulticastAnnouncer: TypedListener {
         // A socket being replaced (no current one) gets the new options when it is opened.
         let (channel, handler) = (socket.current?.channel, socket.last?.handler)
         if m.format == .locale { LocalTimeZone.reloadHostZone() }
-        let settings = AnnouncementSocketOpener.settings(spec, m, hostName: core.context.hostName)
+        let settings = AnnouncementSocketOpener.settings(spec, m, hostName: hostName)
         let loop = self.loop
         _ = try? await loop.submit { handler?.value.apply(settings, now: loop.now) }.get()
         if let channel {
@@ -122,6 +128,13 @@ final class MulticastAnnouncer: TypedListener {
             }
         }
         return ServingLine(details: Self.describe(m, nil))
+    }
+
+    static let latenessFamily = ExtraFamily("netrelayd_announcement_lateness_seconds", .histogram,
+                                            help: "How late each announcement's timer fired, in seconds.", labels: [])
+
+    var extras: ListenerExtras {
+        ListenerExtras(samples: [ExtraSample(Self.latenessFamily, .histogram(lateness.snapshot()))])
     }
 
     func revalidate() async throws {

@@ -1,15 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// How a `multicast-announcer` runs: its row in the table of kinds (keys and decoding in
 /// Config/MulticastKind+Schema.swift).
 extension MulticastKind: ListenerKind {
-    func makeListener(name: String, spec: MulticastSpec, context: ListenerContext) -> any Listener {
-        MulticastAnnouncer(name: name, spec: spec, context: context)
+    func makeShared(_ daemon: DaemonResources) -> AnnouncerHost { AnnouncerHost(name: AnnouncerHost.current()) }
+
+    func listener(name: String, spec: MulticastSpec, context: ListenerContext, shared host: AnnouncerHost) -> any Listener {
+        MulticastAnnouncer(name: name, spec: spec, context: context, hostName: host.name)
     }
 
-    func addStatus(_ s: ListenerStats, of name: String, to status: inout StatusTally) {
-        status.addAnnouncements(s.value(.announcements))
+    func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
+        status.addAnnouncements(l.value(.announcements))
     }
 
     var counters: [Counter] { [.announcements, .missedDeadlines, .sendErrors] }
 
+    var families: [ExtraFamily] { [MulticastAnnouncer.latenessFamily] }
+
     var holdsConnections: Bool { false }
+}
+
+/// This host's name, read once when the daemon starts: the `host` of every json announcement.
+struct AnnouncerHost: KindShared {
+    var name: String
+
+    func configure(_ configuration: Configuration) {}
+    var statistics: [String] { [] }
+
+    static func current() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
 }

@@ -11,6 +11,7 @@ struct TCPEchoConnections: ListenerConnections {
     /// Read when a connection is adopted, as at an accept.
     let childSettings: NIOLockedValueBox<TCPEchoListener.ChildSettings>
     let stats: ListenerStats
+    let budget: MemoryBudget
 
     private var running: (gate: NIOLoopBound<ConnectionGate>, server: Channel)? {
         core.withState { s in s.running.gate.flatMap { gate in s.running.serverChannel.map { (gate, $0) } } }
@@ -82,7 +83,7 @@ struct TCPEchoConnections: ListenerConnections {
         }
         let settings = childSettings
         let stats = self.stats
-        let budget = core.context.memoryBudget
+        let budget = self.budget
         var adopted = 0
         for socket in sockets {
             guard case .connection = socket.storedEntry, socket.type == .stream else {

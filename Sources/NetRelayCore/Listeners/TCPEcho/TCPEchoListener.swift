@@ -15,6 +15,8 @@ final class TCPEchoListener: TypedListener {
     let core: ListenerCore<TCPEchoListener>
     /// Read by the child initializer at each accept, so an in-place update applies to the next connection.
     let childSettings: NIOLockedValueBox<ChildSettings>
+    /// Shared by every tcp-echo connection of the daemon.
+    let budget: MemoryBudget
 
     struct Running: Sendable {
         var serverChannel: Channel?
@@ -34,9 +36,10 @@ final class TCPEchoListener: TypedListener {
         }
     }
 
-    init(name: String, spec: TCPEchoSpec, context: ListenerContext) {
+    init(name: String, spec: TCPEchoSpec, context: ListenerContext, budget: MemoryBudget) {
         let core = ListenerCore<TCPEchoListener>(name: name, spec: spec, context: context, address: spec.listen.description, running: Running())
         self.core = core
+        self.budget = budget
         self.childSettings = NIOLockedValueBox(ChildSettings(spec: spec, logger: core.logger))
     }
 
@@ -60,7 +63,7 @@ final class TCPEchoListener: TypedListener {
         let logger = core.logger
         let stats = self.stats
         let settings = childSettings
-        let budget = context.memoryBudget
+        let budget = self.budget
         let policy = AdmissionPolicy(tcp)
         let label = spec.label
         // Every core: the listening socket lives on one loop and NIO hands each accepted
@@ -183,6 +186,9 @@ final class TCPEchoListener: TypedListener {
     }
 
     var connections: any ListenerConnections {
-        TCPEchoConnections(core: core, childSettings: childSettings, stats: stats)
+        TCPEchoConnections(core: core, childSettings: childSettings, stats: stats, budget: budget)
     }
+
+    /// Its counters say it all (the memory budget is the kind's, `MemoryBudget.statistics`).
+    var extras: ListenerExtras { .none }
 }

@@ -38,6 +38,8 @@ struct UDPResponderRole: DatagramRole {
 
     static let keptOnFailedUpdate = "keeping its previous settings"
 
+    func extras(_ spec: ListenerSpec) -> ListenerExtras { .none }
+
     static func share(_ settings: UDPResponderSettings, index: Int, of count: Int) -> UDPResponderSettings {
         var s = settings
         s.totalShare = .init(sockets: count, listenerRate: settings.totalRateLimit, listenerBurst: settings.totalRateLimitBurst)

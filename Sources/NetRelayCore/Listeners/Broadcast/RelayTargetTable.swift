@@ -62,17 +62,42 @@ public final class RelayTargetTable: Sendable {
 
     public var isEmpty: Bool { rows.withLockedValue { $0.isEmpty } }
 
+    // MARK: What a rebroadcaster exports of its targets
+
+    static let upFamily = ExtraFamily("netrelayd_relay_target_up", .gauge, help: "1 while a rebroadcaster's target is served, 0 while it is skipped (interface missing, down or without IPv4).", labels: ["target"])
+    static let sentFamily = ExtraFamily("netrelayd_relay_target_sent_total", .counter, help: "Datagrams a rebroadcaster sent to each target.", labels: ["target"])
+    static let errorsFamily = ExtraFamily("netrelayd_relay_target_errors_total", .counter, help: "Datagrams to each target that failed to send (an error, or a full send buffer).", labels: ["target"])
+    static let families = [upFamily, sentFamily, errorsFamily]
+
+    /// Per-target series, the "targets" field of `/status.json`, and, where there is more than
+    /// one target or one is skipped (one target: the listener's counters say it all), a note,
+    /// a STATUS= part for the skipped ones and the SIGUSR1 summary.
+    func extras(of spec: ListenerSpec) -> ListenerExtras {
+        let all = snapshot()
+        guard !all.isEmpty else { return .none }
+        var extras = ListenerExtras()
+        extras.samples = all.map { ExtraSample(Self.upFamily, labels: [$0.label], .count($0.skipped == nil ? 1 : 0)) }
+            + all.map { ExtraSample(Self.sentFamily, labels: [$0.label], .count($0.sent)) }
+            + all.map { ExtraSample(Self.errorsFamily, labels: [$0.label], .count($0.errors)) }
+        extras.fields = [StatusField("targets", json: "[" + all.map { t in
+            "{\"target\": \(JSONString.quote(t.label)), \"destination\": \(t.destination.map(JSONString.quote) ?? "null"), \"sent\": \(t.sent), \"errors\": \(t.errors), \"skipped\": \(t.skipped.map(JSONString.quote) ?? "null")}"
+        }.joined(separator: ", ") + "]")]
+        let skipped = all.compactMap { s in s.skipped.map { "\(s.label) (\($0))" } }
+        if !skipped.isEmpty { extras.statusParts = ["\(spec.label) skips \(skipped.joined(separator: ", "))"] }
+        guard all.count > 1 || !skipped.isEmpty else { return extras }
+        extras.notes = ["targets: " + all.map { t in
+            (t.skipped.map { "\(t.label) SKIPPED (\($0))" } ?? t.label) + " sent \(t.sent), errors \(t.errors)"
+        }.joined(separator: "; ")]
+        extras.statistics = [Self.summary(all)]
+        return extras
+    }
+
     /// "targets: eth1 (10.0.2.255:2002) sent=3 errors=0, eth2 skipped (interface "eth2" is down)".
-    public func summary() -> String {
-        "targets: " + snapshot().map { s in
+    static func summary(_ all: [Snapshot]) -> String {
+        "targets: " + all.map { s in
             if let why = s.skipped { return "\(s.label) skipped (\(why)), sent=\(s.sent) errors=\(s.errors)" }
             let to = s.destination.map { $0 == s.label ? "" : " (\($0))" } ?? ""
             return "\(s.label)\(to) sent=\(s.sent) errors=\(s.errors)"
         }.joined(separator: ", ")
-    }
-
-    /// Only the skipped ones, for STATUS: "eth2 (interface "eth2" is down)".
-    public var skippedSummary: [String] {
-        snapshot().compactMap { s in s.skipped.map { "\(s.label) (\($0))" } }
     }
 }
