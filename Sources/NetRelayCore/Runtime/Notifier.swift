@@ -43,12 +43,9 @@ public protocol ServiceNotifier: Sendable {
     func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool
 }
 
-extension ServiceNotifier {
-    public func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool { false }
-}
-
-/// For runs outside systemd and for tests that do not care.
+/// For runs outside systemd and for tests that do not care: nothing is sent, no fd is stored.
 public struct NullNotifier: ServiceNotifier {
     public init() {}
     public func notify(_ messages: [ServiceMessage]) {}
+    public func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool { false }
 }

@@ -97,6 +97,9 @@ struct BroadcastRole: DatagramRole {
 
     func extras(_ spec: ListenerSpec) -> ListenerExtras { targets.extras(of: spec) }
 
+    /// One socket (its footprint): the listener's limits are this socket's.
+    static func share(_ settings: RebroadcastSettings, index: Int, of count: Int) -> RebroadcastSettings { settings }
+
     func differ(_ old: RebroadcastSettings?, _ fresh: RebroadcastSettings) -> Bool {
         old?.target != fresh.target || old?.ownAddresses != fresh.ownAddresses || old?.targets != fresh.targets
             || old?.broadcastDestinations != fresh.broadcastDestinations || old?.acceptedInterfaces != fresh.acceptedInterfaces

@@ -70,7 +70,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         }
         startRefreshing()
         role.report(settings, previous: nil, core.erasedSpec, core.logger)
-        return StartReport(start: .listening(on: local?.description ?? Role.listen(spec).description), line: line(spec, settings))
+        return StartReport(address: local?.description, line: line(spec, settings))
     }
 
     /// Binds sockets 1..<N beside `primary` on the further loops, with SO_REUSEPORT on its

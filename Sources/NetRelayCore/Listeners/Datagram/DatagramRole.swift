@@ -48,11 +48,3 @@ protocol DatagramRole: Sendable {
     /// current settings, which says whether it changed them.
     func refresh(_ spec: Spec) -> (inout Settings) -> Bool
 }
-
-extension DatagramRole {
-    func report(_ settings: Settings, previous: Settings?, _ erased: ListenerSpec, _ logger: Logger) {}
-    func revalidated(from old: Settings?, to new: Settings, _ spec: Spec, _ erased: ListenerSpec, _ logger: Logger) {}
-    static var refreshInterval: Duration? { nil }
-    static func share(_ settings: Settings, index: Int, of count: Int) -> Settings { settings }
-    func refresh(_ spec: Spec) -> (inout Settings) -> Bool { { _ in false } }
-}

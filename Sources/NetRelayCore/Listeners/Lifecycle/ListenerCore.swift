@@ -54,20 +54,13 @@ final class ListenerCore<L: TypedListener>: Sendable {
 
     // MARK: The lines every kind logs
 
-    /// `Listening: tcp-echo "echo" on 127.0.0.1:2000 (maxConnections 1024, ...)`; a
-    /// multicast announcer says `Announcing: ... every 1 s from 0.0.0.0:42246 (...)`.
+    /// `Listening: tcp-echo "echo" on 127.0.0.1:2000 (maxConnections 1024, ...)`, or the
+    /// headline a kind chose (`Announcing: ... every 1 s from 0.0.0.0:42246 (...)`).
     func logStarted(_ report: StartReport) {
-        let spec = erasedSpec
         let line = report.line
         let activity = line.activity.map { ", \($0)" } ?? ""
-        switch report.start {
-        case .listening(let local):
-            logger.info("Listening: \(spec.kindName) \"\(name)\" on \(local)\(activity) (\(line.details))",
-                        metadata: ["event": "listening", "address": .string(local)])
-        case .announcing(let interval, let local):
-            logger.info("Announcing: \(spec.label) every \(formatDuration(interval)) from \(local)\(activity) (\(line.details))",
-                        metadata: ["event": "listening", "address": .string(address)])
-        }
+        let headline = report.headline ?? "Listening: \(erasedSpec.kindName) \"\(name)\" on \(address)"
+        logger.info("\(headline)\(activity) (\(line.details))", metadata: ["event": "listening", "address": .string(address)])
         for warning in report.warnings {
             logger.warning("\(warning)", metadata: ["event": "config-warning"])
         }
@@ -94,23 +87,14 @@ struct ServingLine: Sendable {
     }
 }
 
-/// What a kind's `open` reports once it serves: the start line.
+/// What a kind's `serve` reports once it serves: the start line.
 struct StartReport: Sendable {
-    enum Start: Sendable {
-        /// Serves on a bound address (port 0 resolved): also what STATUS shows.
-        case listening(on: String)
-        /// Sends every `interval` seconds from an ephemeral port (STATUS shows the destination).
-        case announcing(every: Double, from: String)
-    }
-
-    var start: Start
+    /// Where STATUS and the start line say it serves from now on (a port of 0 resolved); nil:
+    /// the address it was made with (an announcer's destination).
+    var address: String?
+    /// How the start line begins; nil: `Listening: KIND "NAME" on ADDRESS`.
+    var headline: String?
     var line: ServingLine
     /// Logged after the start line (the interface has no MULTICAST flag, ...).
     var warnings: [String] = []
-
-    /// Where STATUS says it serves from now on; nil: the address it was made with.
-    var address: String? {
-        if case .listening(let local) = start { return local }
-        return nil
-    }
 }

@@ -83,7 +83,7 @@ final class MulticastAnnouncer: TypedListener {
         if let iface = opened.interface, !iface.multicastFlag, !iface.address.isLoopback {
             warnings.append("The interface \(iface.name) does not have the MULTICAST flag; announcements sent through it may go nowhere")
         }
-        return StartReport(start: .announcing(every: m.interval, from: opened.local),
+        return StartReport(headline: "Announcing: \(spec.label) every \(formatDuration(m.interval)) from \(opened.local)",
                            line: ServingLine(details: Self.describe(m, opened.interface)), warnings: warnings)
     }
 

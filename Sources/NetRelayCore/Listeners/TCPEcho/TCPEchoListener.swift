@@ -54,7 +54,7 @@ final class TCPEchoListener: TypedListener {
             $0.running.serverChannel = channel
             $0.running.gate = gate
         }
-        return StartReport(start: .listening(on: local), line: ServingLine(details: Self.describe(tcp)))
+        return StartReport(address: local, line: ServingLine(details: Self.describe(tcp)))
     }
 
     /// The server socket's options and pipeline (the gate goes into `gateBox`), and each

@@ -40,6 +40,14 @@ struct UDPResponderRole: DatagramRole {
 
     func extras(_ spec: ListenerSpec) -> ListenerExtras { .none }
 
+    /// Nothing to say beyond the start and update lines.
+    func report(_ settings: UDPResponderSettings, previous: UDPResponderSettings?, _ erased: ListenerSpec, _ logger: Logger) {}
+    func revalidated(from old: UDPResponderSettings?, to new: UDPResponderSettings, _ spec: UDPResponderSpec, _ erased: ListenerSpec, _ logger: Logger) {}
+
+    /// The host's broadcast addresses are read again on reload only.
+    static let refreshInterval: Duration? = nil
+    func refresh(_ spec: UDPResponderSpec) -> (inout UDPResponderSettings) -> Bool { { _ in false } }
+
     static func share(_ settings: UDPResponderSettings, index: Int, of count: Int) -> UDPResponderSettings {
         var s = settings
         s.totalShare = .init(sockets: count, listenerRate: settings.totalRateLimit, listenerBurst: settings.totalRateLimitBurst)
