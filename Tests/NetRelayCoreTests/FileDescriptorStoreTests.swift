@@ -137,6 +137,33 @@ struct FileDescriptorStoreTests {
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.description.hasPrefix("c.json: warning: listeners: a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds 50") == true)
     }
 
+    /// A connection-holding spec of no real kind, whose limit has its own key and is not handed over.
+    struct SessionSpec: ListenerSettings {
+        static let kindName = "tcp-session"
+        var listen: Endpoint
+        var maxSessions: Int
+        var boundEndpoint: Endpoint? { listen }
+        var transport: Transport { .tcp }
+        var reusePort: Bool { false }
+        var sendsTo: Endpoint? { nil }
+        var relay: RelayPart { .doesNotRelay }
+        func footprint(eventLoops: Int) -> ListenerFootprint {
+            ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxSessions, key: "maxSessions", handedOver: false))
+        }
+        func warnings(_ w: inout KindWarnings) {}
+    }
+
+    @Test("The fd warnings name each kind's own limit key, and the store counts only connections that are handed over")
+    func warningsNameTheKindsKeys() throws {
+        var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:2000").get())
+        tcp.maxConnections = 100
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp),
+                                               ListenerSpec(name: "s", settings: SessionSpec(listen: try Endpoint.parse("127.0.0.1:2001").get(), maxSessions: 5000))])
+        #expect(config.fileDescriptorWarning(file: "c.json", limit: 1024)?.message == "the tcp-echo listeners' maxConnections and the tcp-session listeners' maxSessions add up to 5100, plus 23 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=6144 in the unit) or lower maxConnections or maxSessions")
+        #expect(FileDescriptorStore.demand(config) == 102)
+        #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.message.hasPrefix("a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but") == true)
+    }
+
     // MARK: A restart without systemd: one supervisor hands over, the next adopts
 
     static func connect(_ port: Int) throws -> CInt {
