@@ -127,7 +127,7 @@ struct ObservabilityTests {
         var tally = StatusTally()
         UDPResponderKind().addStatus(l, to: &tally)
         #expect(tally.parts { 0 } == ["udp 10 in, 3 out, 7 dropped"])
-        #expect(l.summary == "datagrams in=10, datagrams out=3, dropped by rate limit=1, send errors=2, dropped=7")
+        #expect(l.summary == "datagrams in=10, datagrams out=3, dropped=7, dropped by rate limit=1, send errors=2")
     }
 
     @Test("A kind's extra samples: only families its kind declares are exported, at most sampleLimit per listener")

@@ -91,7 +91,7 @@ struct ReflectionBudgetTests {
         #expect(try channel.sentDatagrams().isEmpty)
         #expect(stats.value(.droppedEmpty) == 1)
         let snapshot = ListenerSnapshot(name: "u", kind: UDPResponderKind().tag, address: "", state: .up, counters: Counter.allCases.map { stats.value($0) })
-        #expect(snapshot.summary.contains("dropped empty=1, dropped=1"))
+        #expect(snapshot.summary.contains("dropped=1, dropped empty=1"))
         let (allowing, _, _) = try responder { $0.replyPrefix = "reply:"; $0.replyToEmpty = true }
         allowing.deliverBatch([datagram("", from: "192.0.2.7", 40000)])
         #expect(try allowing.sentDatagrams().map(\.text) == ["reply:"])

@@ -21,7 +21,8 @@ extension ConfigurationDecoder {
             let fed = RelayLoops.firstHeard(from: relay, by: parts[members[1 % members.count]])
             let keyPath = fed?.output.keyPaths.first { reporter.node.find($0) != nil }
             let location = keyPath.flatMap { reporter.node.find($0)?.location } ?? reporter.node.location
-            var text = "these listeners form a loop: \(steps.joined(separator: "; ")); every datagram would go round for ever, \(relay.advice.eachPass); \(relay.advice.fix)"
+            var text = "these listeners form a loop: \(steps.joined(separator: "; ")); every datagram would go round for ever"
+                + (relay.advice.eachPass.map { ", \($0)" } ?? "") + "; \(relay.advice.fix)"
             if let optOut = relay.advice.optOut {
                 let names = members.filter { parts[$0].relayEdges?.advice.optOut?.setting == optOut.setting }.map { "\"\(listeners[$0].spec.name)\"" }
                 let on = names.count == 1 ? "on \(names[0])" : "on one of \(names.dropLast().joined(separator: ", ")) or \(names.last!)"
@@ -36,7 +37,7 @@ extension ConfigurationDecoder {
         guard let relay = part.relayEdges, let (output, ear) = RelayLoops.firstHeard(from: relay, by: nextPart) else {
             return "\"\(m.name)\" (\(m.kindName)) replies to \"\(next.name)\""
         }
-        return "\"\(m.name)\" sends to \(output.destination) and \"\(next.name)\" hears it on \(ear.endpoint)"
+        return "\"\(m.name)\" \(output.verb) \(output.destination) and \"\(next.name)\" hears it on \(ear.endpoint)"
     }
 }
 

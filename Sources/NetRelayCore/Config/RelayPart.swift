@@ -58,8 +58,10 @@ public struct RelayEdges: Sendable {
 public struct RelayOutput: Sendable {
     /// The destination port: only listeners on it can hear it.
     public var port: Int
-    /// How the loop error names it: "127.255.255.255:2002".
+    /// How the loop error names it: "127.255.255.255:2002", "127.0.0.1:2056 (receivers[1])".
     public var destination: String
+    /// What the loop error says the listener does: "sends to", "copies to".
+    public var verb: String
     /// The interfaces it leaves by, by name; nil: any (the routing table decides).
     public var interfaces: Set<String>?
     /// Where it is written in the listener's object ("target", "targets[1]"): the first one the
@@ -68,9 +70,11 @@ public struct RelayOutput: Sendable {
     /// Whether a socket bound to this endpoint (on the port) hears it.
     public var reaches: @Sendable (Endpoint) -> Bool
 
-    public init(port: Int, destination: String, interfaces: Set<String>? = nil, keyPaths: [String], reaches: @escaping @Sendable (Endpoint) -> Bool) {
+    public init(port: Int, destination: String, verb: String = "sends to", interfaces: Set<String>? = nil, keyPaths: [String],
+                reaches: @escaping @Sendable (Endpoint) -> Bool) {
         self.port = port
         self.destination = destination
+        self.verb = verb
         self.interfaces = interfaces
         self.keyPaths = keyPaths
         self.reaches = reaches
@@ -87,15 +91,15 @@ public struct RelayOutput: Sendable {
 /// How a loop error ends for the kind reported first: what each pass does, how to break the
 /// loop, and the setting that accepts it (with what then breaks it).
 public struct LoopAdvice: Sendable, Equatable {
-    /// "one more prefix each pass".
-    public var eachPass: String
+    /// What each pass adds ("one more prefix each pass"); nil: nothing grows.
+    public var eachPass: String?
     /// "point a target at a port no listener in the loop listens on".
     public var fix: String
     /// The setting that accepts the loop, as written in the file (`"allowLoop": true`), and
     /// what then breaks it; nil: no such setting.
     public var optOut: (setting: String, because: String)?
 
-    public init(eachPass: String, fix: String, optOut: (setting: String, because: String)?) {
+    public init(eachPass: String?, fix: String, optOut: (setting: String, because: String)?) {
         self.eachPass = eachPass
         self.fix = fix
         self.optOut = optOut

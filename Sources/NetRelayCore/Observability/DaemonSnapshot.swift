@@ -81,8 +81,16 @@ public struct ListenerSnapshot: Sendable, Equatable {
     public var summary: String {
         var parts: [String] = []
         if openConnections > 0 { parts.append("open connections=\(openConnections)") }
-        for c in Counter.allCases where value(c) != 0 { parts.append("\(c.label)=\(value(c))") }
-        if dropped > 0 { parts.append("dropped=\(dropped)") }
+        // The total first, then its reasons.
+        var total = dropped > 0 ? "dropped=\(dropped)" : nil
+        for c in Counter.allCases where value(c) != 0 {
+            if let t = total, c.metric.family == .datagramsDropped {
+                parts.append(t)
+                total = nil
+            }
+            parts.append("\(c.label)=\(value(c))")
+        }
+        if let total { parts.append(total) }
         parts += extras.statistics
         return parts.isEmpty ? "no traffic yet" : parts.joined(separator: ", ")
     }

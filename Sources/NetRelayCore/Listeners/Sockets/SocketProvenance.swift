@@ -109,3 +109,11 @@ extension Channel {
         return result == true
     }
 }
+
+extension SocketProvenance {
+    /// For a socket the listener closes for good while it runs (a reload dropped an interface):
+    /// its entry leaves the fd store, so the next instance does not get it.
+    func forget() {
+        store.remove(slot)
+    }
+}
