@@ -23,9 +23,14 @@ let package = Package(
         ),
         // sendmmsg(2) for the datagram listeners (a GNU extension Glibc's Swift module leaves out).
         .target(name: "CNetRelayShims"),
+        // The configuration model, its parser and decoder, each kind's configuration half, and
+        // the text helpers every layer shares. No dependency: the compiler keeps it free of NIO,
+        // so check-config's decoding, the fuzzer (scripts/fuzz) and netrelayctl build on it alone.
+        .target(name: "NetRelayConfig"),
         .target(
             name: "NetRelayCore",
             dependencies: [
+                "NetRelayConfig",
                 "CNetRelayShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -50,6 +55,7 @@ let package = Package(
         .executableTarget(
             name: "netrelayd",
             dependencies: [
+                "NetRelayConfig",
                 "NetRelayCore",
                 "NetRelaySystemd",
                 .product(name: "Logging", package: "swift-log"),
@@ -58,8 +64,9 @@ let package = Package(
         .executableTarget(
             name: "netrelayctl",
             dependencies: [
-                // For the helpers in NetRelayCore/Support (JSON quoting); the probes talk to the daemon only over the network.
-                "NetRelayCore",
+                // For the text helpers in NetRelayConfig/Support (JSON quoting, escaping); the probes
+                // talk to the daemon only over the network.
+                "NetRelayConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -68,6 +75,7 @@ let package = Package(
         .testTarget(
             name: "NetRelayCoreTests",
             dependencies: [
+                "NetRelayConfig",
                 "NetRelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NetRelaySystemdTests",
-            dependencies: ["NetRelayCore", "NetRelaySystemd"]
+            dependencies: ["NetRelayConfig", "NetRelayCore", "NetRelaySystemd"]
         ),
         .testTarget(
             name: "NetRelayCtlTests",
@@ -93,6 +101,7 @@ let package = Package(
         .testTarget(
             name: "NetRelayIntegrationTests",
             dependencies: [
+                "NetRelayConfig",
                 "NetRelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

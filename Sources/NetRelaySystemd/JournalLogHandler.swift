@@ -6,6 +6,7 @@ import Musl
 import CSystemd
 import Logging
 import NetRelayCore
+import NetRelayConfig
 
 /// Sends log records to journald with sd_journal_sendv(3): MESSAGE, PRIORITY,
 /// SYSLOG_IDENTIFIER, CODE_FILE/LINE/FUNC, and each metadata key as an upper-case field

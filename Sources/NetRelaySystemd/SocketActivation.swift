@@ -6,6 +6,7 @@ import Musl
 import CSystemd
 import NetRelayCore
 import NIOCore
+import NetRelayConfig
 
 /// Sockets passed by systemd (sd_listen_fds_with_names(3)): socket activation's, by
 /// FileDescriptorName=, and the file descriptor store's, by the FDNAME= the previous instance

@@ -6,6 +6,7 @@ import Musl
 import Logging
 import NetRelayCore
 import NetRelaySystemd
+import NetRelayConfig
 
 let netrelaydVersion = "0.1.0"
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `targets` and `listenInterfaces` as check-config reads them.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Configuration decoding")

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `eventLoopThreads` N > 1 for datagram listeners: the shares of a listener-wide limit, the fd

@@ -6,6 +6,7 @@ import Musl
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A pretend network for fake listeners: which ports are bound (by a fake, or by "another

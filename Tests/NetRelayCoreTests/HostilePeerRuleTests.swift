@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("MemoryBudgetRule")

@@ -1,6 +1,7 @@
 import Logging
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Observability: configuration, exposition, status, routes")

@@ -3,6 +3,7 @@ import Glibc
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Reflection budget: eviction pressure, total limit, empty datagrams")

@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Relay loops in one configuration")

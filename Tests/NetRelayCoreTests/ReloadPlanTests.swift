@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `ReloadPlan` as a value: which step each listener gets, and in what order, from specs alone.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// config/netrelayd.schema.json and the decoder describe the same keys. The decoder's side is

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A restart's hand-over and the next start's adoption, in the order the supervisor drives

@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The helpers every layer shares (Sources/NetRelayCore/Support): their exact output, since

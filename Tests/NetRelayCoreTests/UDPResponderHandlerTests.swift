@@ -2,6 +2,7 @@ import Glibc
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("UDP responder handler")

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// One running listener, as the supervisor sees it: of any kind. The supervisor starts,
 /// updates and stops listeners; protocol logic lives in their channel handlers. Each kind is a

@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import NetRelayConfig
 
 /// A listener kind: one row of the table of kinds (`ListenerKinds`). The configuration half
 /// (`ListenerKindSchema`: keys, decoding) and the spec's own facts (`ListenerSettings`: label,

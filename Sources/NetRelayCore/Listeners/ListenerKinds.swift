@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The table of kinds, read like OpenBSD inetd's `biltins[]`: one row per kind. The decoder,
 /// the warnings, the supervisor, STATUS=, `/metrics` and `/status.json` read it; none of them
 /// names a kind. This file is the one place outside a kind's folder that names the kinds.
@@ -75,27 +77,9 @@ public struct RunningKinds: Sendable {
     var statistics: [String] { rows.flatMap(\.shared.statistics) }
 }
 
-/// The configuration entry points with the standard table of kinds.
+/// Decoding with a table of kinds of the daemon's (a test's, with a kind of its own).
 extension ConfigurationDecoder {
-    public static func decode(_ bytes: [UInt8], file: String) -> Result<Configuration, ConfigurationError> {
-        decode(bytes, file: file, kinds: .standard)
-    }
-
-    public static func decode(_ text: String, file: String) -> Result<Configuration, ConfigurationError> {
-        decode(Array(text.utf8), file: file, kinds: .standard)
-    }
-
     static func decode(_ text: String, file: String, kinds: ListenerKinds) -> Result<Configuration, ConfigurationError> {
-        decode(Array(text.utf8), file: file, kinds: kinds)
-    }
-
-    static func decode(_ bytes: [UInt8], file: String, kinds: ListenerKinds) -> Result<Configuration, ConfigurationError> {
-        decode(bytes, file: file, kinds: kinds.schemas)
-    }
-}
-
-extension ConfigurationLoader {
-    public static func load(path: String) -> Result<Configuration, ConfigurationError> {
-        load(path: path, kinds: ListenerKinds.standard.schemas)
+        decode(Array(text.utf8), file: file, kinds: kinds.schemas)
     }
 }

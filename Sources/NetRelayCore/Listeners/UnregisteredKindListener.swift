@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// Stands in for the listener of a spec whose kind is not in the daemon's table of kinds (a
 /// spec built in code, never one the decoder read with the same table): it fails to start

@@ -1,5 +1,6 @@
 import Atomics
 import Logging
+import NetRelayConfig
 
 /// The daemon's log level, shared by every logger so that a reload can change it at run time
 /// (swift-log loggers are values; each copy would otherwise keep its own level).

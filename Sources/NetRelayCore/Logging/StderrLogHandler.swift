@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Logging
+import NetRelayConfig
 
 /// Plain lines on stderr when the daemon does not run under journald:
 /// `2026-11-27T14:03:04.123Z info  [echo] Listening: ... (event=listening)`.

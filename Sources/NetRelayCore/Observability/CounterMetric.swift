@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The Prometheus families netrelayd exports from listener counters.
 public enum MetricFamily: String, Sendable, CaseIterable {
     case connectionsAccepted = "netrelayd_connections_accepted_total"

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Everything the HTTP endpoint reports, read at one moment: the listeners' counters (loaded
 /// from their atomics), the last reload, the process and the event loops. `/metrics` and
 /// `/status.json` are two renderings of one snapshot.

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// What a listener exports besides its `Counter`s, read when asked (a scrape, STATUS=,
 /// SIGUSR1), in the words and series its kind chose: a rebroadcaster's per-target counters,
 /// an announcer's lateness histogram. Shared code renders it without knowing the kind.

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Renders a snapshot in the Prometheus text exposition format (version 0.0.4), straight from
 /// the counters: no client library, no registry, nothing updated per packet. See
 /// docs/observability.md for every family.

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// `/status.json`: the facts of STATUS=, structured, for `netrelayctl status` and for people.
 ///
 ///     {"version": "0.3.0", "ready": true, "notReadyReason": null, "healthy": true, "startTime": 1764619200.5,

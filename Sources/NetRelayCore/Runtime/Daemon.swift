@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import UnixSignals
+import NetRelayConfig
 
 /// What the executable hands the daemon: where the config is and how to reach systemd.
 public struct DaemonOptions: Sendable {

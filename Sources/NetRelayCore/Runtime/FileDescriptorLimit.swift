@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NetRelayConfig
 
 /// RLIMIT_NOFILE: how many files (sockets) the daemon may hold open, and whether the
 /// configuration fits in it. Every TCP connection is one file descriptor; at the limit,

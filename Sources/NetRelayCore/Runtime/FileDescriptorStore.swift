@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOConcurrencyHelpers
+import NetRelayConfig
 
 /// systemd's file descriptor store (FileDescriptorStoreMax=, FDSTORE=1, sd_notify(3)): sockets
 /// kept by the service manager while a restart job runs and passed to the next instance in

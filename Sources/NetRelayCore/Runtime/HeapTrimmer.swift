@@ -1,6 +1,7 @@
 import CNetRelayShims
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Returns unused heap to the system: glibc keeps freed memory in its heap, and RSS keeps
 /// counting it, after bursts of peer traffic (drained input, echo the kernel took a moment

@@ -1,4 +1,5 @@
 import Atomics
+import NetRelayConfig
 
 /// What a listener counts. Handlers add to these from their event loop; the supervisor reads
 /// them for STATUS= and the per-listener summary. Relaxed atomics: counts, not synchronisation.

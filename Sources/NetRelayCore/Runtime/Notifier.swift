@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NetRelayConfig
 
 /// What the daemon tells the service manager: the core says what it means, and the notifier
 /// (`SystemdNotifier` in NetRelaySystemd) writes it in sd_notify(3)'s `KEY=value` format.

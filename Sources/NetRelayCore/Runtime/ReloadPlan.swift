@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// What a reload does, as a value: the ordered steps that turn the listeners that run into the
 /// listeners the new configuration wants. Computed from specs alone (plus a rule that says
 /// whether a running listener can take a new spec without closing its socket), so it is tested

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// What the daemon runs with now: the supervisor's own state, set from the configuration at
 /// start and changed only by `Supervisor.reload`. The daemon reads it (the HTTP endpoint, the
 /// shutdown timeout, the STATUS= interval); nothing writes it from outside.

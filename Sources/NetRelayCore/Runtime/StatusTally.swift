@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The totals of the STATUS= line, which each kind adds its listeners' counts to
 /// (`ListenerKind.addStatus`): `tcp 3 open, 120 accepted, 2 refused | udp 1520 in, 1518 out,
 /// 2 dropped | 300 announcements`. A part appears once a listener of its sort has added to it.

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Reload: the supervisor computes a `ReloadPlan` from what runs and what is wanted, and
 /// executes its steps in order through its listener factory.

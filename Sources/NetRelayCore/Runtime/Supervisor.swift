@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Makes the listener for a spec (the supervisor's seam for tests: fakes instead of sockets).
 public typealias ListenerMaker = @Sendable (ListenerSpec, ListenerContext) -> any Listener

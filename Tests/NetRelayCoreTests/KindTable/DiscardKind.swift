@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 // A fifth kind that exists only in the tests, added through the same table as the four real

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A kind added through the table of kinds goes through every part the four real kinds go
@@ -132,10 +133,12 @@ struct KindTableTests {
         try await group.shutdownGracefully()
     }
 
-    @Test("The standard table: one row per kind name, and every counter is kept by some kind")
+    @Test("The standard table: one row per kind name, the same rows as the configuration's, and every counter is kept by some kind")
     func standardTable() {
         let names = ListenerKinds.standard.names
         #expect(names == ["tcp-echo", "udp-responder", "broadcast-rebroadcaster", "multicast-announcer"])
+        // The configuration target's table (check-config, the fuzzer) has the same rows in the same order.
+        #expect(ConfigurationKinds.standard.map(\.name) == names)
         #expect(Set(names).count == names.count)
         let kept = Set(ListenerKinds.standard.all.flatMap(\.counters))
         #expect(Counter.allCases.filter { !kept.contains($0) } == [])

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The test-only kind through the parts of a kind's life beyond serving: its socket stored in

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The reopen delay as a value: doubling, capped, and starting over after a healthy socket.

@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The lifecycle rule as a value: which events move a listener where, and that nothing else does.

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The four message formats, at fixed instants. The locale strings are what Node 20.20

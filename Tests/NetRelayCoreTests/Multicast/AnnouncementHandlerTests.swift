@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The announcement handler on an `EmbeddedChannel`, whose event loop runs on a virtual clock:

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The deadline arithmetic, with made-up clocks: no timers, no sockets.

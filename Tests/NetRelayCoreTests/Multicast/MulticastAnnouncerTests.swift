@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// What a reload may change in place. No socket is opened.

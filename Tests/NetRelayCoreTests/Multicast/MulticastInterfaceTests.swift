@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// Resolving the `"interface"` setting against a made-up interface list.

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// How a `broadcast-rebroadcaster` listener runs: its row in the table of kinds (keys and
 /// decoding in Config/BroadcastKind+Schema.swift).
 extension BroadcastKind: ListenerKind {

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// A `broadcast-rebroadcaster`: a `DatagramListener` with SO_BROADCAST that receives on
 /// `listen` and rebroadcasts from the same socket, so rebroadcasts come from the listen port

@@ -1,4 +1,5 @@
 import Logging
+import NetRelayConfig
 
 /// What a broadcast-rebroadcaster says: where it rebroadcasts, with which settings, and
 /// which targets and listenInterfaces it cannot serve now.

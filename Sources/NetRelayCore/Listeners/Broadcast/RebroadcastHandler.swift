@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What a broadcast-rebroadcaster does with a datagram, as the handler applies it.
 struct RebroadcastSettings: Sendable {

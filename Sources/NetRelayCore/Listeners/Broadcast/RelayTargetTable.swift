@@ -1,5 +1,6 @@
 import Atomics
 import NIOConcurrencyHelpers
+import NetRelayConfig
 
 /// Per-target counters of a broadcast-rebroadcaster: what went to each target, what failed,
 /// and which targets are skipped now (an interface that is down or has no IPv4 address).

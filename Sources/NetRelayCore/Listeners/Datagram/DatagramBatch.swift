@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 /// The datagrams one read batch produced (replies, rebroadcasts), and how they leave: through
 /// the handler's `DatagramSender` (sendmmsg on the listener's socket), or through the pipeline

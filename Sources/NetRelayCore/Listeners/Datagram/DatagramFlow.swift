@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What the datagram handlers (responder, rebroadcaster) share around their own checks: the
 /// counters of a read batch, drop summaries, the per-source rate limit read against one clock

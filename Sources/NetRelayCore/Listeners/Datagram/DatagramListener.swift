@@ -6,6 +6,7 @@ import Musl
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NetRelayConfig
 
 /// A listener on UDP sockets (`DatagramSocket`) with one handler per socket: the
 /// udp-responder and the broadcast-rebroadcaster, told apart by `Role`. A role that spreads

@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// Collects the datagrams a handler sends while NIO delivers a read batch, so that they go out
 /// together at `channelReadComplete`: one sendmmsg(2) per 64 datagrams (`DatagramSender`).

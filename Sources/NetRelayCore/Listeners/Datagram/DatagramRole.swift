@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What makes a `DatagramListener` a udp-responder or a broadcast-rebroadcaster: its spec,
 /// the socket options, the handler and its settings, and the kind's log text. Everything else

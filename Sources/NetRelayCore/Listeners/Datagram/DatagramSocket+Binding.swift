@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 extension DatagramSocket {
     /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before

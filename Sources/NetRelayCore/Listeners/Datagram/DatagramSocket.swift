@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// The bound UDP socket of a udp-responder or broadcast-rebroadcaster: creates and binds it
 /// (or adopts a socket-activated one) with the listener's options, hands it to NIO for reading,

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// How a datagram listener uses every event loop (`eventLoopThreads` N): a spec whose footprint
 /// has a socket per loop binds N sockets to its address with SO_REUSEPORT, one per loop, and a reuseport BPF program
 /// (`SourceSteering`) hands each datagram to one of them by its source address alone (IPv6: the

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What a listener does with the connections it holds when it stops, and with those the
 /// previous instance left in systemd's fd store when it starts. Part of every kind's contract

@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NetRelayConfig
 
 /// What every listener keeps the same way, behind one lock: its typed spec, its lifecycle
 /// phase, where it serves, and the kind's own running state (`L.Running`: its socket,

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Where a listener is in its one life: `idle → starting → running → stopping → stopped`.
 /// A listener is never started twice: the supervisor makes a new one for a restart.
 public enum ListenerPhase: String, Sendable, CaseIterable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// A listener of one kind, written against its own spec type. The supervisor sees the
 /// type-erased `Listener` (a `ListenerSpec` of any kind); this protocol turns that edge into

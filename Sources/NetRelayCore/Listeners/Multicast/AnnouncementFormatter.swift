@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 /// A moment on the wall clock (CLOCK_REALTIME): what an announcement tells.
 struct WallClockTime: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Sends the time to the multicast group at every deadline of an `AnnouncementSchedule`:
 /// one timer armed at a time, for the next absolute deadline; after a stall, one announcement

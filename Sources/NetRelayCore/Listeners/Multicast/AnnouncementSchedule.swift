@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// When announcements are due: at `start + n × interval` for n = 0, 1, 2, ...
 ///

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// A bound, configured announcement socket with its handler, not yet announcing.
 struct AnnouncementSocket: Sendable {

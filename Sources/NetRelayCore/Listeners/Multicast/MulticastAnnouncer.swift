@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// Wires a `multicast-announcer` spec to a NIO datagram socket: resolves the outgoing
 /// interface, sets the multicast options, joins the group if asked, and runs an

@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// The interface a multicast announcer sends through (and joins the group on), resolved from
 /// the config's `"interface"` — a name such as "eth0", or one of the interface's addresses —

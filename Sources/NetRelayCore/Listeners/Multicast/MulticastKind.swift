@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NetRelayConfig
 
 /// How a `multicast-announcer` runs: its row in the table of kinds (keys and decoding in
 /// Config/MulticastKind+Schema.swift).

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 /// One multicast socket option of an announcer's socket, with its value.
 ///

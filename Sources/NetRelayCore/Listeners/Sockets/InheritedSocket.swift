@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// A socket passed in by the service manager (socket activation or the fd store), already bound
 /// (or, for a stored connection, connected).

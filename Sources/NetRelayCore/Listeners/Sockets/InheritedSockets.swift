@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NetRelayConfig
 
 /// The sockets handed over by the service manager (socket activation's and the fd store's),
 /// from which listeners take theirs by name. Each is taken at most once.

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Where one socket of a listener comes from when it starts, and where it goes at a restart:
 /// the one sequence every kind that binds goes through, whatever the socket is for.

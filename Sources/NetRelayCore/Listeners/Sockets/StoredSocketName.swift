@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The FDNAME= under which netrelayd keeps a socket in systemd's file descriptor store. A socket
 /// unit's FileDescriptorName= is a listener name, which cannot contain '/' (see the config's name
 /// rule), so these never collide with socket activation; ':' is not allowed in fd names at all.

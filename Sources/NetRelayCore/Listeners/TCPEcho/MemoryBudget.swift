@@ -2,6 +2,7 @@ import Atomics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NetRelayConfig
 
 /// Which connections to close when the daemon holds more than its memory budget.
 enum MemoryBudgetRule {

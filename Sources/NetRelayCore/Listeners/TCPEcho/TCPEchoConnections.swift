@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// A tcp-echo listener's connections at a stop and a restart: they drain (in-flight echoes
 /// delivered), or go to systemd's file descriptor store and come back in the next instance

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// How a `tcp-echo` listener runs: its row in the table of kinds (keys and decoding in
 /// Config/TCPEchoKind+Schema.swift).
 extension TCPEchoKind: ListenerKind {

@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// Wires a `tcp-echo` spec to a NIO server socket: options, the connection gate in the server
 /// pipeline, and the idle-timeout and echo handlers in each connection's pipeline.

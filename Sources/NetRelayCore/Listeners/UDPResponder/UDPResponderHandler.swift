@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What a udp-responder does with a datagram, as the handler applies it (derived from the spec
 /// plus what the host knows: its broadcast addresses).

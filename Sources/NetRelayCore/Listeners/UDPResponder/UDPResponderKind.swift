@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// How a `udp-responder` listener runs: its row in the table of kinds (keys and decoding in
 /// Config/UDPResponderKind+Schema.swift).
 extension UDPResponderKind: ListenerKind {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// A `udp-responder`: a `DatagramListener` whose handler replies to each datagram's sender.
 /// Everything but the bind address, SO_REUSEPORT and relayMark can change on reload in place.

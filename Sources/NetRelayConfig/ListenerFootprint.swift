@@ -33,13 +33,13 @@ public struct ConnectionLimit: Sendable, Equatable {
 
 extension Configuration {
     /// Each listener's footprint with this configuration's event loops, in file order.
-    var footprints: [ListenerFootprint] {
+    package var footprints: [ListenerFootprint] {
         listeners.map { $0.settings.footprint(eventLoops: eventLoopThreads) }
     }
 
     /// "the tcp-echo listeners' maxConnections" for the listeners whose connections count
     /// (`which`), each kind and key once, in file order; nil when none has connections.
-    func connectionLimitsPhrase(_ which: (ConnectionLimit) -> Bool = { _ in true }) -> (phrase: String, keys: String)? {
+    package func connectionLimitsPhrase(_ which: (ConnectionLimit) -> Bool = { _ in true }) -> (phrase: String, keys: String)? {
         var seen: [(kind: String, key: String)] = []
         for (spec, footprint) in zip(listeners, footprints) {
             guard let limit = footprint.connections, which(limit), !seen.contains(where: { $0 == (spec.kindName, limit.key) }) else { continue }
@@ -54,7 +54,7 @@ extension Configuration {
     /// Where the listener that may hold the most connections states its limit (its key, or the
     /// listener when the default applies): the warnings about the sum point there. Nil for a
     /// configuration built in code.
-    var largestConnectionLimitLocation: SourceLocation? {
+    package var largestConnectionLimitLocation: SourceLocation? {
         let limits = footprints.map { $0.connections }
         guard let i = limits.indices.max(by: { (limits[$0]?.most ?? 0) < (limits[$1]?.most ?? 0) }) else { return nil }
         return sources[i]?.location(of: limits[i]?.key ?? "")

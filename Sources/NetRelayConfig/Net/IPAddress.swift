@@ -5,9 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-#if canImport(NIOCore)
-import NIOCore
-#endif
 
 /// An IPv4 or IPv6 address literal (no host names: a daemon's bind address must not depend on DNS).
 public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
@@ -29,7 +26,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    init(in6 a6: in6_addr) {
+    package init(in6 a6: in6_addr) {
         var hi: UInt64 = 0
         var lo: UInt64 = 0
         withUnsafeBytes(of: a6) { raw in
@@ -100,17 +97,6 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
         return a6
     }
-
-    #if canImport(NIOCore)  // absent only in the fuzz build, which compiles the config sources alone
-    /// The address of a NIO `SocketAddress` (nil for unix domain sockets).
-    public init?(_ address: SocketAddress) {
-        switch address {
-        case .v4(let a): self = .v4(UInt32(bigEndian: a.address.sin_addr.s_addr))
-        case .v6(let a): self = IPAddress(in6: a.address.sin6_addr)
-        default: return nil
-        }
-    }
-    #endif
 }
 
 /// An IP address and port, written "192.0.2.1:2000" or "[2001:db8::1]:2000".
@@ -164,17 +150,6 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
     }
-
-    #if canImport(NIOCore)
-    public func socketAddress() throws -> SocketAddress {
-        try SocketAddress(ipAddress: address.description, port: port)
-    }
-
-    public init?(_ address: SocketAddress) {
-        guard let ip = IPAddress(address), let port = address.port else { return nil }
-        self.init(address: ip, port: port)
-    }
-    #endif
 }
 
 /// An address block such as "10.0.0.0/8" or "2001:db8::/32"; a bare address is a /32 or /128.

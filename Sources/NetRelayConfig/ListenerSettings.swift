@@ -39,7 +39,7 @@ extension ListenerSettings {
 /// `ListenerKind` (Listeners/ListenerKind.swift) adds what the daemon needs to run one; the
 /// table of kinds (`ListenerKinds`) lists the four. This half depends on the configuration
 /// code only, so that `scripts/fuzz` can build the decoder without NIO.
-protocol ListenerKindSchema: Sendable {
+package protocol ListenerKindSchema: Sendable {
     associatedtype Spec: ListenerSettings
     /// Reads the keys; problems go to `r`'s collector. Nil when a required key is missing or
     /// invalid (whatever could be read was checked and reported). Every key is read through
@@ -50,11 +50,11 @@ protocol ListenerKindSchema: Sendable {
 
 extension ListenerKindSchema {
     /// The config's "kind" word.
-    var name: String { Spec.kindName }
+    package var name: String { Spec.kindName }
 
     /// Every key the kind accepts besides "name" and "kind", in the order its decoder reads
     /// them: what it asks an empty object for. Read from the decoder, so the two cannot differ.
-    var keys: [String] {
+    package var keys: [String] {
         let r = ObjectReader(JSONNode(value: .object([]), location: SourceLocation(line: 1, column: 1)),
                              path: "", what: "a listener", collector: IssueCollector(file: ""))!
         _ = decode(r)
@@ -62,5 +62,5 @@ extension ListenerKindSchema {
         return r.askedKeys.filter { seen.insert($0).inserted }
     }
 
-    func decodeSettings(_ r: ObjectReader) -> (any ListenerSettings)? { decode(r) }
+    package func decodeSettings(_ r: ObjectReader) -> (any ListenerSettings)? { decode(r) }
 }

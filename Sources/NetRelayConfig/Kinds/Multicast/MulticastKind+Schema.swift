@@ -1,7 +1,9 @@
 /// The `multicast-announcer` row of the table of kinds (`ListenerKinds`): its keys and their
 /// decoding here, how it runs in MulticastKind.swift.
-struct MulticastKind: ListenerKindSchema {
-    func decode(_ r: ObjectReader) -> MulticastSpec? {
+package struct MulticastKind: ListenerKindSchema {
+    package init() {}
+
+    package func decode(_ r: ObjectReader) -> MulticastSpec? {
         let c = r.collector
         let groupType = FieldType<IPAddress>(expected: "a multicast group address such as \"239.255.0.1\" or \"ff02::1:3\"") { node in
             switch FieldType<IPAddress>.ipAddress.convert(node) {

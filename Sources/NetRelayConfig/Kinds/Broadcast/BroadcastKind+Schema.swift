@@ -1,8 +1,10 @@
 /// The `broadcast-rebroadcaster` row of the table of kinds (`ListenerKinds`): its keys and their
 /// decoding here (the `targets` list in BroadcastKind+Targets.swift), how it runs in
 /// BroadcastKind.swift.
-struct BroadcastKind: ListenerKindSchema {
-    func decode(_ r: ObjectReader) -> BroadcastSpec? {
+package struct BroadcastKind: ListenerKindSchema {
+    package init() {}
+
+    package func decode(_ r: ObjectReader) -> BroadcastSpec? {
         let c = r.collector
         let listen = r.required("listen", .endpoint(ipv4Only: true), example: "\"192.168.56.1:2001\"")
         if r.has("targets") { return decodeTargets(r, listen: listen) }

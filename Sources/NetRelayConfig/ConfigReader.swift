@@ -34,7 +34,7 @@ struct FieldProblem: Error {
 
 /// Reads one JSON object of the configuration, remembering which keys it asked for, so that
 /// the keys nobody asked for can be reported as unknown (with a "did you mean").
-final class ObjectReader {
+package final class ObjectReader {
     let collector: IssueCollector
     let path: String
     let node: JSONNode

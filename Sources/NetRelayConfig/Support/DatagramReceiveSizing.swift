@@ -12,25 +12,25 @@
 /// `maxMessagesPerRead` (4) of them per channel. The product is capped at `bufferBudget` by
 /// reading fewer datagrams per call when both settings are large: 1024 × 65508 would be 64 MiB
 /// a buffer, 256 MiB a listener.
-struct DatagramReceiveSizing: Sendable, Equatable {
+package struct DatagramReceiveSizing: Sendable, Equatable {
     /// Bytes per receive buffer (so at most 4 MiB per listener in NIO's pool).
-    static let bufferBudget = 1 << 20
+    package static let bufferBudget = 1 << 20
 
-    var sliceSize: Int
-    var vectorReadCount: Int
-    var requestedVectorReadCount: Int
+    package var sliceSize: Int
+    package var vectorReadCount: Int
+    package var requestedVectorReadCount: Int
 
-    init(maxDatagramSize: Int, vectorReadCount: Int) {
+    package init(maxDatagramSize: Int, vectorReadCount: Int) {
         sliceSize = maxDatagramSize + 1
         requestedVectorReadCount = vectorReadCount
         self.vectorReadCount = max(1, min(vectorReadCount, Self.bufferBudget / sliceSize))
     }
 
-    var bufferSize: Int { sliceSize * vectorReadCount }
-    var lowered: Bool { vectorReadCount < requestedVectorReadCount }
+    package var bufferSize: Int { sliceSize * vectorReadCount }
+    package var lowered: Bool { vectorReadCount < requestedVectorReadCount }
 
     /// Why the count was lowered, for a log line or a config warning.
-    var loweredExplanation: String {
+    package var loweredExplanation: String {
         "vectorReadCount \(requestedVectorReadCount) × (maxDatagramSize + 1 = \(sliceSize) bytes) is more than the \(Self.bufferBudget / 1024) KiB receive-buffer budget; reading \(vectorReadCount) datagram(s) per call instead"
     }
 }

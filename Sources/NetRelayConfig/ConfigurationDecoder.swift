@@ -8,7 +8,7 @@ public enum ConfigurationDecoder {
     public static let maxUDPPayload = 65507
 
     /// Decodes with the given table of kinds (`ListenerKinds.standard` through `decode(_:file:)`).
-    static func decode(_ bytes: [UInt8], file: String, kinds: [any ListenerKindSchema]) -> Result<Configuration, ConfigurationError> {
+    package static func decode(_ bytes: [UInt8], file: String, kinds: [any ListenerKindSchema]) -> Result<Configuration, ConfigurationError> {
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)

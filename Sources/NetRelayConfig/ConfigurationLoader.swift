@@ -12,7 +12,7 @@ public enum ConfigurationLoader {
     public static let maxFileSize = 4 << 20
 
     /// Loads with the given table of kinds (`ListenerKinds.standard` through `load(path:)`).
-    static func load(path: String, kinds: [any ListenerKindSchema]) -> Result<Configuration, ConfigurationError> {
+    package static func load(path: String, kinds: [any ListenerKindSchema]) -> Result<Configuration, ConfigurationError> {
         switch readFile(path) {
         case .failure(let failure):
             return .failure(ConfigurationError(issues: [ConfigurationIssue(file: path, location: nil, path: "", message: failure.message)]))
@@ -27,7 +27,7 @@ public enum ConfigurationLoader {
     /// ever, in `check-config`), a device can be endless or have side effects on open, so the
     /// path is checked with stat(2) before it is opened, and again with fstat(2) on the descriptor
     /// (opened with O_NONBLOCK, in case it was swapped for a FIFO in between).
-    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
+    package static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
         var st = stat()
         if stat(path, &st) == 0, let problem = notRegular(st) { return .failure(problem) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
@@ -81,7 +81,7 @@ public enum ConfigurationLoader {
     }
 }
 
-struct ReadFailure: Error {
+package struct ReadFailure: Error {
     var message: String
     init(_ message: String) { self.message = message }
 }

@@ -1,7 +1,9 @@
 /// The `tcp-echo` row of the table of kinds (`ListenerKinds`): its keys and their decoding here,
 /// how it runs in TCPEchoKind.swift.
-struct TCPEchoKind: ListenerKindSchema {
-    func decode(_ r: ObjectReader) -> TCPEchoSpec? {
+package struct TCPEchoKind: ListenerKindSchema {
+    package init() {}
+
+    package func decode(_ r: ObjectReader) -> TCPEchoSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2000\"")
         var s = TCPEchoSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
         r.read("replyPrefix", ConfigurationDecoder.prefixType, into: &s.replyPrefix)
