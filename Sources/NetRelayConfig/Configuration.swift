@@ -35,40 +35,40 @@ public enum LogLevelSetting: String, Sendable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 }
 
-/// One listener: its name (unique in the file) and its kind's own settings.
+/// One listener: its name (unique in the file) and its kind's spec.
 public struct ListenerSpec: Sendable, Equatable {
     public var name: String
-    /// The kind's typed settings (`TCPEchoSpec`, ...); `settings(as:)` reads them as their type.
-    public var settings: any ListenerSettings
+    /// The kind's decoded configuration (`TCPEchoSpec`, ...); `kindSpec(as:)` reads it as its type.
+    public var kindSpec: any KindSpec
 
-    public init(name: String, settings: any ListenerSettings) {
+    public init(name: String, kindSpec: any KindSpec) {
         self.name = name
-        self.settings = settings
+        self.kindSpec = kindSpec
     }
 
     public static func == (a: ListenerSpec, b: ListenerSpec) -> Bool {
-        a.name == b.name && a.settings.isEqual(to: b.settings)
+        a.name == b.name && a.kindSpec.isEqual(to: b.kindSpec)
     }
 
-    /// The settings as the kind's own type; nil for a listener of another kind.
-    public func settings<S: ListenerSettings>(as type: S.Type) -> S? {
-        settings as? S
+    /// The spec as the kind's own type; nil for a listener of another kind.
+    public func kindSpec<S: KindSpec>(as type: S.Type) -> S? {
+        kindSpec as? S
     }
 
     /// The word used in the config's "kind" key and in log lines.
-    public var kindName: String { type(of: settings).kindName }
+    public var kindName: String { type(of: kindSpec).kindName }
 
     /// What the listener binds, for log lines and conflict checks (nil: it only sends).
-    public var boundEndpoint: Endpoint? { settings.boundEndpoint }
+    public var boundEndpoint: Endpoint? { kindSpec.boundEndpoint }
 
-    public var usesTCP: Bool { settings.transport == .tcp }
+    public var usesTCP: Bool { kindSpec.transport == .tcp }
 
-    var reusePort: Bool { settings.reusePort }
+    var reusePort: Bool { kindSpec.reusePort }
 
     /// "tcp-echo \"echo\" on 127.0.0.1:2000": how messages name a listener.
     public var label: String {
         if let e = boundEndpoint { return "\(kindName) \"\(name)\" on \(e)" }
-        if let d = settings.sendsTo { return "\(kindName) \"\(name)\" to \(d)" }
+        if let d = kindSpec.sendsTo { return "\(kindName) \"\(name)\" to \(d)" }
         return "\(kindName) \"\(name)\""
     }
 }
@@ -83,7 +83,7 @@ public enum RelayLimits {
     public static func burst(for rate: Double) -> Int { max(1, Int(rate * 2)) }
 
     /// The warning when the total limit is below what one source may have.
-    static func warnTotalBelowPerSource(total: Double, perSource: Double, what: String, _ w: inout KindWarnings) {
+    static func warnTotalBelowPerSource(total: Double, perSource: Double, what: String, _ w: inout ListenerWarnings) {
         guard total > 0, perSource > 0, total < perSource else { return }
         w.warn("totalRateLimit", "totalRateLimit (\(formatSeconds(total)) \(what)/s across all sources) is below what one source may have (rateLimit \(formatSeconds(perSource))), so a single client can use up the whole listener's budget; raise totalRateLimit, or lower rateLimit")
     }

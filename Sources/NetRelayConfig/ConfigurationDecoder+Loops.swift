@@ -6,7 +6,7 @@ extension ConfigurationDecoder {
     /// One error per loop, at the output of its first relaying listener that feeds the next one,
     /// naming every listener in it.
     static func checkLoops(_ listeners: [DecodedListener], _ c: IssueCollector) {
-        let parts = listeners.map { $0.spec.settings.relay }
+        let parts = listeners.map { $0.spec.kindSpec.relay }
         for cycle in RelayLoops.loops(parts) {
             // Told from the first relay on, where the error is reported.
             var members = cycle

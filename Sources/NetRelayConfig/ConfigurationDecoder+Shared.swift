@@ -1,5 +1,5 @@
 /// Field types and checks that several kinds' decoders share (each kind's own decoding is in
-/// its folder: Listeners/<Kind>/Config/).
+/// its folder: Kinds/<Kind>/).
 extension ConfigurationDecoder {
     static let prefixType = FieldType<String>(expected: "a string of at most 4096 bytes") { node in
         guard case .string(let s) = node.value else {

@@ -102,10 +102,10 @@ public enum ConfigurationDecoder {
             // Without a kind we cannot tell which keys are valid; report only what we could read.
             return nil
         }
-        let settings = kind.decodeSettings(r)
+        let kindSpec = kind.decodeSpec(r)
         r.rejectUnknownKeys(context: "a \(word) listener", elsewhere: kinds.keyOwners)
-        guard let name, let settings else { return nil }
-        return ListenerSpec(name: name, settings: settings)
+        guard let name, let kindSpec else { return nil }
+        return ListenerSpec(name: name, kindSpec: kindSpec)
     }
 
     /// Names must be unique; checked on the raw nodes so a listener with other errors still counts.
@@ -120,11 +120,6 @@ public enum ConfigurationDecoder {
                 firstPath[name] = path
             }
         }
-    }
-
-    private static func nameLocation(_ node: JSONNode) -> SourceLocation {
-        if case .object(let members) = node.value, let m = members.first(where: { $0.key == "name" }) { return m.value.location }
-        return node.location
     }
 
     private static func listenLocation(_ node: JSONNode) -> SourceLocation {

@@ -1,4 +1,4 @@
-/// What one listener holds at most, as its kind declares it (`ListenerSettings.footprint`): the
+/// What one listener holds at most, as its kind declares it (`KindSpec.footprint`): the
 /// file descriptors the daemon's budget counts (RLIMIT_NOFILE) and the entries systemd's fd
 /// store must hold at a restart. Shared code adds these up; it never asks which kind it is.
 public struct ListenerFootprint: Sendable, Equatable {
@@ -34,7 +34,7 @@ public struct ConnectionLimit: Sendable, Equatable {
 extension Configuration {
     /// Each listener's footprint with this configuration's event loops, in file order.
     package var footprints: [ListenerFootprint] {
-        listeners.map { $0.settings.footprint(eventLoops: eventLoopThreads) }
+        listeners.map { $0.kindSpec.footprint(eventLoops: eventLoopThreads) }
     }
 
     /// "the tcp-echo listeners' maxConnections" for the listeners whose connections count

@@ -1,4 +1,4 @@
-/// A listener's part in relay loops, as its kind declares it (`ListenerSettings.relay`): what
+/// A listener's part in relay loops, as its kind declares it (`KindSpec.relay`): what
 /// it hears, what it sends on and where that can be heard. There is no default: a kind that
 /// relays and declared nothing would get no loop check, so every kind says which it is.
 public enum RelayPart: Sendable {

@@ -13,7 +13,7 @@ struct RelayTargetsConfigurationTests {
 
     func spec(_ json: String) throws -> BroadcastSpec {
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
-        guard let b = config.listeners[0].settings(as: BroadcastSpec.self) else { throw NotARebroadcaster() }
+        guard let b = config.listeners[0].kindSpec(as: BroadcastSpec.self) else { throw NotARebroadcaster() }
         return b
     }
 
@@ -198,10 +198,10 @@ struct RelayTargetsHandlerTests {
                 RelayTarget(label: "eth\(k + 1):2002", endpoint: Endpoint(address: IPAddress(t.1)!, port: 2002), address: address(t.1, 2002), interfaceIndex: t.0, pinned: true)
             }
             entries = table.set(targets.map { ($0.label, $0.endpoint.description, nil) })
-            var settings = RebroadcastSettings(spec, targets: targets, counters: entries, ownAddresses: [IPAddress("10.0.1.254")!, IPAddress("10.0.2.254")!, IPAddress("10.0.3.254")!])
-            settings.broadcastDestinations = [IPAddress("255.255.255.255")!, IPAddress("10.0.1.255")!, IPAddress("10.0.2.255")!, IPAddress("10.0.3.255")!]
-            settings.acceptedInterfaces = listenInterfaces
-            handler = RebroadcastHandler(settings: settings, stats: stats, logger: RecordedLog().logger)
+            var setup = RebroadcastSetup(spec, targets: targets, counters: entries, ownAddresses: [IPAddress("10.0.1.254")!, IPAddress("10.0.2.254")!, IPAddress("10.0.3.254")!])
+            setup.broadcastDestinations = [IPAddress("255.255.255.255")!, IPAddress("10.0.1.255")!, IPAddress("10.0.2.255")!, IPAddress("10.0.3.255")!]
+            setup.acceptedInterfaces = listenInterfaces
+            handler = RebroadcastHandler(setup: setup, stats: stats, logger: RecordedLog().logger)
             channel.localAddress = address("0.0.0.0", 2002)
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: address("10.0.1.99", 9)).wait()
@@ -223,7 +223,7 @@ struct RelayTargetsHandlerTests {
         _ = try h.exchange("again", from: "10.0.1.5", to: "10.0.1.255", ingress: 11)
         #expect(h.entries.map(\.sent) == [0, 2, 2])
         #expect(h.stats.value(.skippedIngressTarget) == 2 && h.stats.value(.datagramsOut) == 4)
-        let relay = ListenerSpec(name: "r", settings: BroadcastSpec(listen: RelayTargetsHandlerTests.listen, target: .interface(name: "eth1", port: 2002)))
+        let relay = ListenerSpec(name: "r", kindSpec: BroadcastSpec(listen: RelayTargetsHandlerTests.listen, target: .interface(name: "eth1", port: 2002)))
         #expect(h.table.extras(of: relay).statistics == ["targets: eth1:2002 (10.0.1.255:2002) sent=0 errors=0, eth2:2002 (10.0.2.255:2002) sent=2 errors=0, eth3:2002 (10.0.3.255:2002) sent=2 errors=0"])
     }
 
@@ -254,7 +254,7 @@ struct RelayTargetsHandlerTests {
         // Entries survive a reload by label; a new label starts at zero.
         let again = table.set([("b", "2", nil), ("c", nil, "interface \"c\" is down")])
         #expect(again[0] === e[1] && again[1].sent == 0)
-        let relay = ListenerSpec(name: "r", settings: BroadcastSpec(listen: RelayTargetsHandlerTests.listen, target: .interface(name: "b", port: 2)))
+        let relay = ListenerSpec(name: "r", kindSpec: BroadcastSpec(listen: RelayTargetsHandlerTests.listen, target: .interface(name: "b", port: 2)))
         #expect(table.extras(of: relay).statusParts == ["broadcast-rebroadcaster \"r\" on 0.0.0.0:2002 skips c (interface \"c\" is down)"])
     }
 }
@@ -272,7 +272,7 @@ struct RelayTargetsMetricsTests {
         entries[0].addSent(2)
         entries[1].addSent(3)
         entries[1].addError(1)
-        relay.extras = table.extras(of: ListenerSpec(name: "relay", settings: BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2002), target: .interface(name: "eth1", port: 2002))))
+        relay.extras = table.extras(of: ListenerSpec(name: "relay", kindSpec: BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2002), target: .interface(name: "eth1", port: 2002))))
         return DaemonSnapshot(version: "0.1.0", startTime: 1, process: nil, listeners: [relay],
                               reloads: ReloadFacts(lastTimestamp: 1), loopLateness: .empty, notReadyReason: nil, unhealthyReason: nil,
                               statusLine: "Serving 1 listener")

@@ -33,15 +33,15 @@ struct EveryLoopDatagramTests {
         var udp = UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         udp.totalRateLimit = 900
         udp.totalRateLimitBurst = 1801
-        let settings = UDPResponderSettings(udp, broadcastAddresses: [])
-        let second = UDPResponderRole.share(settings, index: 1, of: 2)
+        let setup = UDPResponderSetup(udp, broadcastAddresses: [])
+        let second = UDPResponderRole.share(setup, index: 1, of: 2)
         #expect(second.totalRateLimit == 450 && second.totalRateLimitBurst == 900)
-        #expect(UDPResponderRole.share(settings, index: 0, of: 2).totalRateLimitBurst == 901)
-        #expect(second.rateLimit == settings.rateLimit)
+        #expect(UDPResponderRole.share(setup, index: 0, of: 2).totalRateLimitBurst == 901)
+        #expect(second.rateLimit == setup.rateLimit)
         // The drop line quotes the socket's share and says so; one socket: the old text.
         #expect(second.totalShare.describe() == "; this socket's share of the listener's 900/s, burst 1801, over 2 sockets")
-        #expect(UDPResponderRole.share(settings, index: 0, of: 1).totalShare.describe() == "")
-        #expect(settings.totalShare.describe() == "")
+        #expect(UDPResponderRole.share(setup, index: 0, of: 1).totalShare.describe() == "")
+        #expect(setup.totalShare.describe() == "")
     }
 
     @Test("FDNAME= listen/NAME/KEY names a further socket (a udp-responder's Kth sibling: KEY K); the pool hands each out once; the rest is stale")
@@ -62,7 +62,7 @@ struct EveryLoopDatagramTests {
 
     @Test("The store's demand counts a socket per loop for a udp-responder; removing a listener removes its siblings")
     func demandAndRemove() throws {
-        var config = Configuration(listeners: [ListenerSpec(name: "udp", settings: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
+        var config = Configuration(listeners: [ListenerSpec(name: "udp", kindSpec: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
         #expect(FileDescriptorStore.demand(config) == 1)
         config.eventLoopThreads = 4
         #expect(FileDescriptorStore.demand(config) == 4)
@@ -93,7 +93,7 @@ struct EveryLoopDatagramTests {
     static func udpConfig(_ port: Int = 0) throws -> Configuration {
         var udp = UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:\(port)").get())
         udp.replyPrefix = "> "
-        var config = Configuration(listeners: [ListenerSpec(name: "udp", settings: udp)])
+        var config = Configuration(listeners: [ListenerSpec(name: "udp", kindSpec: udp)])
         config.eventLoopThreads = 2
         return config
     }
@@ -137,7 +137,7 @@ struct EveryLoopDatagramTests {
         #expect(stored.allSatisfy { !RawSocketOption.reusePort(of: $0.fd) })
 
         let two = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
+        let spec = try #require(try Self.udpConfig(port).listeners[0].kindSpec(as: UDPResponderSpec.self))
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: two, logger: Self.logger, sockets: InheritedSockets(stored),
                                                                                        fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
         try await listener.start()
@@ -168,7 +168,7 @@ struct EveryLoopDatagramTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let (fd, local) = Self.boundUDP(reusePort: reusePort)
         let port = try #require(local?.port)
-        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
+        let spec = try #require(try Self.udpConfig(port).listeners[0].kindSpec(as: UDPResponderSpec.self))
         let sockets = InheritedSockets([InheritedSocket(fd: fd, name: "udp", type: .datagram, localAddress: local)])
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger, sockets: sockets))
         try await listener.start()
@@ -187,7 +187,7 @@ struct EveryLoopDatagramTests {
         let (squatter, local) = Self.boundUDP(reusePort: true)
         defer { close(squatter) }
         let port = try #require(local?.port)
-        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
+        let spec = try #require(try Self.udpConfig(port).listeners[0].kindSpec(as: UDPResponderSpec.self))
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger))
         await #expect(throws: ListenerStartError.self) { try await listener.start() }
         #expect(listener.channels.isEmpty)

@@ -130,8 +130,8 @@ struct FileDescriptorStoreTests {
     func warning() throws {
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:2000").get())
         tcp.maxConnections = 100
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp),
-                                               ListenerSpec(name: "udp", settings: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp),
+                                               ListenerSpec(name: "udp", kindSpec: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
         #expect(FileDescriptorStore.demand(config) == 102)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 102) == nil)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 0) == nil)
@@ -139,7 +139,7 @@ struct FileDescriptorStoreTests {
     }
 
     /// A connection-holding spec of no real kind, whose limit has its own key and is not handed over.
-    struct SessionSpec: ListenerSettings {
+    struct SessionSpec: KindSpec {
         static let kindName = "tcp-session"
         var listen: Endpoint
         var maxSessions: Int
@@ -151,15 +151,15 @@ struct FileDescriptorStoreTests {
         func footprint(eventLoops: Int) -> ListenerFootprint {
             ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxSessions, key: "maxSessions", handedOver: false))
         }
-        func warnings(_ w: inout KindWarnings) {}
+        func warnings(_ w: inout ListenerWarnings) {}
     }
 
     @Test("The fd warnings name each kind's own limit key, and the store counts only connections that are handed over")
     func warningsNameTheKindsKeys() throws {
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:2000").get())
         tcp.maxConnections = 100
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp),
-                                               ListenerSpec(name: "s", settings: SessionSpec(listen: try Endpoint.parse("127.0.0.1:2001").get(), maxSessions: 5000))])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp),
+                                               ListenerSpec(name: "s", kindSpec: SessionSpec(listen: try Endpoint.parse("127.0.0.1:2001").get(), maxSessions: 5000))])
         #expect(config.fileDescriptorWarning(file: "c.json", limit: 1024)?.message == "the tcp-echo listeners' maxConnections and the tcp-session listeners' maxSessions add up to 5100, plus 23 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=6144 in the unit) or lower maxConnections or maxSessions")
         #expect(FileDescriptorStore.demand(config) == 102)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.message.hasPrefix("a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but") == true)
@@ -210,7 +210,7 @@ struct FileDescriptorStoreTests {
         let fake = FakeFDStore()
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         tcp.replyPrefix = "> "
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp)])
         let first = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, fdStore: FileDescriptorStore(capacity: 16, notifier: fake)))
         try await first.start()
         #expect(fake.names == ["listen/echo"])
@@ -279,7 +279,7 @@ struct FileDescriptorStoreTests {
         let freePort = FakeFDStore.localAddress(probe)!.port
         close(probe)
         let tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:\(freePort)").get())
-        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)]),
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp)]),
                                     context: ListenerContext(group: group, logger: Self.logger,
                                                              sockets: InheritedSockets([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
                                                              fdStore: FileDescriptorStore(capacity: 4, notifier: fake)))

@@ -50,7 +50,7 @@ struct ObservabilityTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let spec = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: spec)]),
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: spec)]),
                                     context: ListenerContext(group: group, logger: logger))
         #expect(await supervisor.notReadyReason == "starting: binding listeners")
         try await supervisor.start()
@@ -91,9 +91,9 @@ struct ObservabilityTests {
                                  counters: counters([.connectionsAccepted: 5, .refusedOverLimit: 1, .closedIdle: 2, .bytesIn: 100, .bytesOut: 130])),
                 ListenerSnapshot(name: "udp", kind: UDPResponderKind().tag, address: "[::1]:2001", state: .up,
                                  counters: counters([.datagramsIn: 7, .datagramsOut: 6, .droppedRateLimited: 1])),
-                ListenerSnapshot(name: "time", kind: MulticastKind().tag, address: "239.255.0.1:8088", state: .up,
+                ListenerSnapshot(name: "time", kind: AnnouncerKind().tag, address: "239.255.0.1:8088", state: .up,
                                  counters: counters([.announcements: 4, .missedDeadlines: 1]),
-                                 extras: ListenerExtras(samples: [ExtraSample(MulticastAnnouncer.latenessFamily, .histogram(lateness))])),
+                                 extras: ListenerExtras(samples: [ExtraSample(AnnouncerListener.latenessFamily, .histogram(lateness))])),
                 ListenerSnapshot(name: "gone\"x", kind: BroadcastKind().tag, address: "127.0.0.1:2003", state: .down("Failed to bind")),
             ],
             reloads: reloads, loopLateness: loop, notReadyReason: "listener \"gone\\\"x\" is down: Failed to bind", unhealthyReason: nil,

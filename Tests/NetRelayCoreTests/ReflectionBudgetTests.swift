@@ -66,7 +66,7 @@ struct ReflectionBudgetTests {
         var spec = UDPResponderSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 2001))
         configure(&spec)
         let stats = ListenerStats(), clock = ManualClock(), log = RecordedLog()
-        let handler = UDPResponderHandler(settings: UDPResponderSettings(spec, broadcastAddresses: []), stats: stats, logger: log.logger, clock: clock.read)
+        let handler = UDPResponderHandler(setup: UDPResponderSetup(spec, broadcastAddresses: []), stats: stats, logger: log.logger, clock: clock.read)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: address("127.0.0.1", 9)).wait()

@@ -196,7 +196,7 @@ struct RelayLoopConfigurationTests {
         ]}
         """
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
-        guard let u = config.listeners[0].settings(as: UDPResponderSpec.self), let b = config.listeners[1].settings(as: BroadcastSpec.self) else {
+        guard let u = config.listeners[0].kindSpec(as: UDPResponderSpec.self), let b = config.listeners[1].kindSpec(as: BroadcastSpec.self) else {
             Issue.record("wrong kinds")
             return
         }

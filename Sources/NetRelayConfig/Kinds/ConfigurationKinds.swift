@@ -7,7 +7,7 @@ package enum ConfigurationKinds {
         TCPEchoKind(),
         UDPResponderKind(),
         BroadcastKind(),
-        MulticastKind(),
+        AnnouncerKind(),
     ]
 }
 

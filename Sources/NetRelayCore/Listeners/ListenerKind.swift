@@ -3,7 +3,7 @@ import NIOPosix
 import NetRelayConfig
 
 /// A listener kind: one row of the table of kinds (`ListenerKinds`). The configuration half
-/// (`ListenerKindSchema`: keys, decoding) and the spec's own facts (`ListenerSettings`: label,
+/// (`ListenerKindSchema`: keys, decoding) and the spec's own facts (`KindSpec`: label,
 /// bind, footprint, relay edges, warnings) are in the kind's Config/ folder; this half says how
 /// it runs and what it reports. No requirement has a default, so a kind that forgets a piece
 /// does not compile.

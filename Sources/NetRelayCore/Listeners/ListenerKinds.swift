@@ -14,7 +14,7 @@ public struct ListenerKinds: Sendable {
         TCPEchoKind(),
         UDPResponderKind(),
         BroadcastKind(),
-        MulticastKind(),
+        AnnouncerKind(),
     ])
 
     /// This table with one more row (a test's kind).
@@ -56,7 +56,7 @@ public struct RunningKinds: Sendable {
     private static func row<K: ListenerKind>(_ kind: K, _ daemon: DaemonResources) -> Row {
         let shared = kind.makeShared(daemon)
         return Row(kind: kind, shared: shared) { spec, context in
-            spec.settings(as: K.Spec.self).map { kind.listener(name: spec.name, spec: $0, context: context, shared: shared) }
+            spec.kindSpec(as: K.Spec.self).map { kind.listener(name: spec.name, spec: $0, context: context, shared: shared) }
         }
     }
 

@@ -17,7 +17,7 @@ final class UnregisteredKindListener: Listener {
     var localDescription: String { spec.label }
 
     func start() async throws {
-        let address = (spec.boundEndpoint ?? spec.settings.sendsTo).map { "\($0)" } ?? "its address"
+        let address = (spec.boundEndpoint ?? spec.kindSpec.sendsTo).map { "\($0)" } ?? "its address"
         throw ListenerStartError(spec: spec, action: spec.boundEndpoint == nil ? "start" : "bind", address: address,
                                  reason: "the kind \"\(spec.kindName)\" is not in this daemon's table of kinds (\(kinds.joined(separator: ", ")))", errno: nil)
     }

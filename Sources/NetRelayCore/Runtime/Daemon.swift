@@ -163,7 +163,7 @@ struct DaemonService: Service, CustomStringConvertible {
         heartbeat.start()
         defer { heartbeat.stop() }
         let http = HTTPEndpointControl(group: group, source: observabilitySource(heartbeat: heartbeat), logger: logger)
-        try await http.apply(await supervisor.settings.http)
+        try await http.apply(await supervisor.running.http)
         do {
             try await supervisor.start()
         } catch {
@@ -220,7 +220,7 @@ struct DaemonService: Service, CustomStringConvertible {
         let logger = options.logger
         let notifier = options.notifier
         let open = await supervisor.openConnections
-        let timeout = await supervisor.settings.shutdownTimeout
+        let timeout = await supervisor.running.shutdownTimeout
         if options.fdStore.enabled {
             // SIGTERM is a stop or a restart; systemd keeps the store only for a restart.
             let text = "Shutting down: handing \(open) connection(s) and the listening sockets to systemd's file descriptor store (up to \(formatSeconds(timeout)) s)"
@@ -281,7 +281,7 @@ struct DaemonService: Service, CustomStringConvertible {
     private func keepStatusCurrent(last: String) async {
         var last = last
         while !Task.isCancelled {
-            let interval = await supervisor.settings.statusInterval
+            let interval = await supervisor.running.statusInterval
             do {
                 try await Task.sleep(for: .nanoseconds(Int64(interval * 1e9)))
             } catch {

@@ -19,7 +19,7 @@ public actor Supervisor {
     /// Makes each listener from the context's table of kinds, unless a test injects fakes.
     let makeListener: ListenerMaker
     /// What runs now; changed only by `reload(to:)`.
-    public internal(set) var settings: RunningSettings
+    public internal(set) var running: RunningConfiguration
     var listeners: [any Listener] = []
     /// Retired listeners still draining, by a serial number; each removes itself when done, so
     /// the table holds only what is in flight however many reloads there have been.
@@ -39,18 +39,18 @@ public actor Supervisor {
 
     public init(configuration: Configuration, context: ListenerContext,
                 makeListener: @escaping ListenerMaker = { $1.kinds.listener(for: $0, context: $1) }) {
-        self.settings = RunningSettings(configuration)
+        self.running = RunningConfiguration(configuration)
         self.context = context
         self.logger = context.logger
         self.makeListener = makeListener
         context.kinds.configure(configuration)
     }
 
-    var gracePeriod: TimeAmount { .nanoseconds(Int64(settings.shutdownTimeout * 1e9)) }
+    var gracePeriod: TimeAmount { .nanoseconds(Int64(running.shutdownTimeout * 1e9)) }
 
     /// Starts every listener. On the first failure, stops the ones already started and throws.
     public func start() async throws {
-        for spec in settings.listeners {
+        for spec in running.listeners {
             let listener = makeListener(spec, context)
             do {
                 try await listener.start()
@@ -63,7 +63,7 @@ public actor Supervisor {
         let extra = context.sockets.unclaimed()
         if !extra.isEmpty {
             await stopAll(gracePeriod: .zero)
-            throw UnclaimedSocketsError(sockets: extra, listenerNames: settings.listeners.map(\.name))
+            throw UnclaimedSocketsError(sockets: extra, listenerNames: running.listeners.map(\.name))
         }
         await adoptFromStore()
         started = true
@@ -77,7 +77,7 @@ public actor Supervisor {
             let stored = context.sockets.takeConnections(of: l.spec.name)
             if !stored.isEmpty { connections += await l.adoptConnections(stored) }
         }
-        let names = Set(settings.listeners.map(\.name))
+        let names = Set(running.listeners.map(\.name))
         for s in context.sockets.takeStale() {
             let listener = s.storedEntry?.listenerName ?? s.name
             context.fdStore.discard(s, logger: logger,

@@ -13,7 +13,7 @@ import NIOPosix
 
 /// `udp-discard`: receives datagrams and drops them, counting each one; with `forward`, sends
 /// each one there too.
-struct DiscardSpec: ListenerSettings {
+struct DiscardSpec: KindSpec {
     static let kindName = "udp-discard"
     var listen: Endpoint
     /// Longer datagrams are counted as oversize too.
@@ -37,7 +37,7 @@ struct DiscardSpec: ListenerSettings {
             advice: LoopAdvice(eachPass: "one more copy each pass", fix: "forward to a port no listener in the loop listens on", optOut: nil)))
     }
 
-    func warnings(_ w: inout KindWarnings) {
+    func warnings(_ w: inout ListenerWarnings) {
         if maxDatagramSize < 512 {
             w.warn("maxDatagramSize", "\(maxDatagramSize) bytes is less than most senders send; longer datagrams are counted as oversize")
         }

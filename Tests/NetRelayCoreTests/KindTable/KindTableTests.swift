@@ -27,8 +27,8 @@ struct KindTableTests {
     func decode() throws {
         let json = #"{"listeners": [{"name": "sink", "kind": "udp-discard", "listen": "127.0.0.1:9"}]}"#
         let config = try ConfigurationDecoder.decode(json, file: "test.json", kinds: Self.kinds).get()
-        #expect(config.listeners == [ListenerSpec(name: "sink", settings: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:9").get()))])
-        #expect(config.listeners[0].settings(as: DiscardSpec.self)?.maxDatagramSize == 2048)
+        #expect(config.listeners == [ListenerSpec(name: "sink", kindSpec: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:9").get()))])
+        #expect(config.listeners[0].kindSpec(as: DiscardSpec.self)?.maxDatagramSize == 2048)
         #expect(config.listeners[0].label == "udp-discard \"sink\" on 127.0.0.1:9")
         #expect(config.warnings(file: "test.json").isEmpty)
         let bad = json.replacingOccurrences(of: "127.0.0.1:9", with: "127.0.0.1:9\", \"maxDatagramSize\": \"x")
@@ -120,7 +120,7 @@ struct KindTableTests {
     @Test("A spec whose kind is not in the daemon's table fails to start with that reason, it is not guessed")
     func unregisteredKind() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let spec = ListenerSpec(name: "sink", settings: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:0").get()))
+        let spec = ListenerSpec(name: "sink", kindSpec: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:0").get()))
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let context = ListenerContext(group: group, logger: logger)
         let listener = context.kinds.listener(for: spec, context: context)

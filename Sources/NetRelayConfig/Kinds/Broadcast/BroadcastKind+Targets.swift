@@ -39,7 +39,7 @@ extension BroadcastKind {
             bad = true
         }
         var s = BroadcastSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0), targets: targets.isEmpty ? [.address(Endpoint(address: .v4(0), port: 0))] : targets)
-        decodeSettings(&s, r)
+        decodeSharedKeys(&s, r)
         // A relay listens and sends on one port (the discovery protocol's): unlike the one-target
         // form, that needs no allowLoop here. Its own broadcasts come back from its own address
         // and port and are dropped (own-packet guard, and the relay mark in the kernel first).

@@ -64,8 +64,7 @@ public struct BroadcastSpec: Sendable, Equatable {
     }
 }
 
-
-extension BroadcastSpec: ListenerSettings {
+extension BroadcastSpec: KindSpec {
     public static let kindName = "broadcast-rebroadcaster"
     public var boundEndpoint: Endpoint? { listen }
     public var transport: Transport { .udp }
@@ -80,7 +79,7 @@ extension BroadcastSpec: ListenerSettings {
         ListenerFootprint(sockets: 1, storedSockets: 1)
     }
 
-    public func warnings(_ w: inout KindWarnings) {
+    public func warnings(_ w: inout ListenerWarnings) {
         if rateLimit == 0 {
             w.warn("rateLimit", "rate limiting is off: one source, or a loop through a relay that does not drop our relay mark, can make this rebroadcaster send as fast as it can; set a rate such as 100 (rebroadcasts per second per source)")
         }

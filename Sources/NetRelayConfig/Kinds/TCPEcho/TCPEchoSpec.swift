@@ -41,8 +41,7 @@ public struct TCPEchoSpec: Sendable, Equatable {
     public static func lowWaterMark(for high: Int) -> Int { min(32 * 1024, high / 2) }
 }
 
-
-extension TCPEchoSpec: ListenerSettings {
+extension TCPEchoSpec: KindSpec {
     public static let kindName = "tcp-echo"
     public var boundEndpoint: Endpoint? { listen }
     public var transport: Transport { .tcp }
@@ -54,7 +53,7 @@ extension TCPEchoSpec: ListenerSettings {
     /// The echo goes back on the connection it came from.
     public var relay: RelayPart { .doesNotRelay }
 
-    public func warnings(_ w: inout KindWarnings) {
+    public func warnings(_ w: inout ListenerWarnings) {
         if maxConnectionsPerSource > maxConnections {
             w.warn("maxConnectionsPerSource", "\(maxConnectionsPerSource) is more than maxConnections (\(maxConnections)), so it never applies")
         }

@@ -33,8 +33,7 @@ public struct UDPResponderSpec: Sendable, Equatable {
     }
 }
 
-
-extension UDPResponderSpec: ListenerSettings {
+extension UDPResponderSpec: KindSpec {
     public static let kindName = "udp-responder"
     public var boundEndpoint: Endpoint? { listen }
     public var transport: Transport { .udp }
@@ -45,7 +44,7 @@ extension UDPResponderSpec: ListenerSettings {
     }
     public var relay: RelayPart { .repliesToSender(hears: [RelayEar(listen)]) }
 
-    public func warnings(_ w: inout KindWarnings) {
+    public func warnings(_ w: inout ListenerWarnings) {
         if rateLimit == 0 && !listen.address.isLoopback {
             w.warn("rateLimit", "rate limiting is off on a non-loopback address; a spoofed source can use this responder to reflect traffic at a victim")
         }

@@ -3,7 +3,7 @@ import NIOCore
 import NetRelayConfig
 
 /// What a broadcast-rebroadcaster does with a datagram, as the handler applies it.
-struct RebroadcastSettings: Sendable {
+struct RebroadcastSetup: Sendable {
     var prefix: ByteBuffer?
     /// Where rebroadcasts go: the resolved broadcast address and port.
     var target: SocketAddress
@@ -24,7 +24,7 @@ struct RebroadcastSettings: Sendable {
     var broadcastDestinations: Set<IPAddress> = []
     /// Interface indexes `listenInterfaces` accepts datagrams from; nil: every interface.
     var acceptedInterfaces: Set<Int>?
-    /// How the targets were resolved (for log lines; nil in tests that build settings by hand).
+    /// How the targets were resolved (for log lines; nil in tests that build a setup by hand).
     var resolution: RelayTargetResolution?
     /// `listenInterfaces` names with no interface now (for log lines).
     var missingListenInterfaces: [String] = []
@@ -78,23 +78,23 @@ final class RebroadcastHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private(set) var settings: RebroadcastSettings
+    private(set) var setup: RebroadcastSetup
     private let flow: DatagramFlow
     /// The port we send from (our socket's local port), learnt once the socket is bound.
     private var ownPort: Int?
 
-    init(settings: RebroadcastSettings, stats: ListenerStats, logger: Logger,
+    init(setup: RebroadcastSetup, stats: ListenerStats, logger: Logger,
          sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
-        self.settings = settings
+        self.setup = setup
         self.flow = DatagramFlow(what: "rebroadcasts", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst)
+        flow.setRateLimit(rate: setup.rateLimit, burst: setup.rateLimitBurst, maxSources: RebroadcastSetup.rateLimitMaxSources)
+        flow.setTotalRateLimit(rate: setup.totalRateLimit, burst: setup.totalRateLimitBurst)
     }
 
-    func apply(_ new: RebroadcastSettings) {
-        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
+    func apply(_ new: RebroadcastSetup) {
+        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSetup.rateLimitMaxSources)
         flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
-        settings = new
+        setup = new
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -109,47 +109,47 @@ final class RebroadcastHandler: ChannelInboundHandler {
         let source = envelope.remoteAddress
         guard let ip = IPAddress(source), let port = source.port else { return }
         if ownPort == nil { ownPort = context.channel.localAddress?.port }
-        if port == ownPort && settings.isOwn(ip) {
+        if port == ownPort && setup.isOwn(ip) {
             // Expected with allowLoop (our own broadcast comes back once); not worth a log line.
             flow.tally.add(.droppedOwnPacket)
             return
         }
         let info = envelope.metadata?.packetInfo
-        if let accepted = settings.acceptedInterfaces, let info, !accepted.contains(info.interfaceIndex) {
+        if let accepted = setup.acceptedInterfaces, let info, !accepted.contains(info.interfaceIndex) {
             flow.drop(.droppedInterfaceNotListed, from: source, eventLoop: context.eventLoop) { "\($0) came in on interface \(info.interfaceIndex), which is not in listenInterfaces" }
             return
         }
-        if envelope.data.readableBytes > settings.maxDatagramSize {
-            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
+        if envelope.data.readableBytes > setup.maxDatagramSize {
+            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.setup.maxDatagramSize) bytes)" }
             return
         }
-        if !settings.sourceAllow.isEmpty && !settings.sourceAllow.matches(ip) {
+        if !setup.sourceAllow.isEmpty && !setup.sourceAllow.matches(ip) {
             flow.drop(.droppedSourceNotAllowed, from: source, eventLoop: context.eventLoop) { "\($0) is not in sourceAllow" }
             return
         }
         guard flow.takeToken(for: ip) else {
             flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
-                "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) datagrams/s, burst \(self.settings.rateLimitBurst))"
+                "\($0) is over the rate limit (\(formatSeconds(self.setup.rateLimit)) datagrams/s, burst \(self.setup.rateLimitBurst))"
             }
             return
         }
         guard flow.takeTotalToken() else {
             flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) rebroadcasts/s across all sources, burst \(self.settings.totalRateLimitBurst))"
+                "the listener is over its total rate limit (\(formatSeconds(self.setup.totalRateLimit)) rebroadcasts/s across all sources, burst \(self.setup.totalRateLimitBurst))"
             }
             return
         }
-        let asBroadcast = info.map { IPAddress($0.destinationAddress).map { settings.broadcastDestinations.contains($0) } ?? false } ?? false
-        for k in settings.targets.indices {
-            let t = settings.targets[k]
+        let asBroadcast = info.map { IPAddress($0.destinationAddress).map { setup.broadcastDestinations.contains($0) } ?? false } ?? false
+        for k in setup.targets.indices {
+            let t = setup.targets[k]
             if IngressRule.mustSkip(targetInterface: t.interfaceIndex, targetPort: t.endpoint.port, ingress: info?.interfaceIndex,
                                     arrivedAsBroadcast: asBroadcast, arrivalPort: ownPort) {
                 flow.tally.add(.skippedIngressTarget)
                 continue
             }
-            flow.queue(envelope.data, prefixedWith: settings.prefix, to: t.address, allocator: context.channel.allocator,
-                       interfaceIndex: t.sendInterfaceIndex, target: settings.targetCounters[k],
-                       echoes: settings.echoesComeBack && t.endpoint.port == ownPort)
+            flow.queue(envelope.data, prefixedWith: setup.prefix, to: t.address, allocator: context.channel.allocator,
+                       interfaceIndex: t.sendInterfaceIndex, target: setup.targetCounters[k],
+                       echoes: setup.echoesComeBack && t.endpoint.port == ownPort)
         }
     }
 

@@ -4,7 +4,7 @@ import NetRelayConfig
 
 /// What every listener keeps the same way, behind one lock: its typed spec, its lifecycle
 /// phase, where it serves, and the kind's own running state (`L.Running`: its socket,
-/// handler, settings). It also logs the lines every kind shares: "Listening: ..." when it
+/// handler, setup). It also logs the lines every kind shares: "Listening: ..." when it
 /// starts serving and "Updated ... in place" when a reload changed it.
 final class ListenerCore<L: TypedListener>: Sendable {
     struct State {
@@ -33,7 +33,7 @@ final class ListenerCore<L: TypedListener>: Sendable {
     var running: L.Running { withState { $0.running } }
     var address: String { withState { $0.address } }
     var phase: ListenerPhase { withState { $0.lifecycle.phase } }
-    var erasedSpec: ListenerSpec { ListenerSpec(name: name, settings: spec) }
+    var erasedSpec: ListenerSpec { ListenerSpec(name: name, kindSpec: spec) }
     /// A logger whose lines carry LISTENER= and the kind.
     var logger: Logger { context.logger(for: erasedSpec) }
 
@@ -79,7 +79,7 @@ final class ListenerCore<L: TypedListener>: Sendable {
 struct ServingLine: Sendable {
     /// Besides serving, e.g. "rebroadcasting to 10.1.255.255:2002".
     var activity: String?
-    /// The settings in force, "maxConnections 1024, allowHalfOpen, ...".
+    /// The spec in force, "maxConnections 1024, allowHalfOpen, ...".
     var details: String
 
     init(activity: String? = nil, details: String) {

@@ -60,7 +60,4 @@ public struct ListenerLifecycle: Sendable, Equatable {
         phase = next
         return true
     }
-
-    /// Stopping or stopped: no socket may be (re)opened any more.
-    public var isStopping: Bool { phase == .stopping || phase == .stopped }
 }

@@ -3,15 +3,15 @@ import NetRelayConfig
 
 /// A listener of one kind, written against its own spec type. The supervisor sees the
 /// type-erased `Listener` (a `ListenerSpec` of any kind); this protocol turns that edge into
-/// the kind's spec in one place, `typedSpec` (`ListenerSpec.settings(as:)`), and does for every kind what is the same:
+/// the kind's spec in one place, `typedSpec` (`ListenerSpec.kindSpec(as:)`), and does for every kind what is the same:
 /// the lifecycle phase, the start and update lines, and stopping.
 ///
 /// A kind writes `serve` (bind and start serving), `closeSockets`, `canUpdate(from:to:)`,
 /// `apply` (an update in place), `revalidate`, and `connections`: what becomes of its
 /// connections at a stop and a restart (`NoConnections` when it holds none).
 protocol TypedListener: Listener {
-    associatedtype Spec: ListenerSettings
-    /// What the kind holds while it runs (socket, handler, settings), kept in `core`'s lock.
+    associatedtype Spec: KindSpec
+    /// What the kind holds while it runs (socket, handler, setup), kept in `core`'s lock.
     associatedtype Running: Sendable
 
     var core: ListenerCore<Self> { get }
@@ -33,7 +33,7 @@ protocol TypedListener: Listener {
 
 extension TypedListener {
     /// The one place a `ListenerSpec` becomes this kind's spec: nil for another kind's.
-    static func typedSpec(_ spec: ListenerSpec) -> Spec? { spec.settings(as: Spec.self) }
+    static func typedSpec(_ spec: ListenerSpec) -> Spec? { spec.kindSpec(as: Spec.self) }
 
     var spec: ListenerSpec { core.erasedSpec }
     var localDescription: String { core.address }

@@ -10,7 +10,7 @@ import NetRelayConfig
 struct TCPEchoConnections: ListenerConnections {
     let core: ListenerCore<TCPEchoListener>
     /// Read when a connection is adopted, as at an accept.
-    let childSettings: NIOLockedValueBox<TCPEchoListener.ChildSettings>
+    let connectionSetup: NIOLockedValueBox<TCPEchoListener.ConnectionSetup>
     let stats: ListenerStats
     let budget: MemoryBudget
 
@@ -82,7 +82,7 @@ struct TCPEchoConnections: ListenerConnections {
             for s in sockets { store.discard(s, logger: logger, why: "\(label) did not start") }
             return 0
         }
-        let settings = childSettings
+        let setups = connectionSetup
         let stats = self.stats
         let budget = self.budget
         var adopted = 0
@@ -93,7 +93,7 @@ struct TCPEchoConnections: ListenerConnections {
             }
             let bootstrap = ClientBootstrap(group: core.context.group)
                 .channelInitializer { channel in
-                    let current = settings.withLockedValue { $0 }
+                    let current = setups.withLockedValue { $0 }
                     return channel.eventLoop.makeCompletedFuture {
                         try TCPEchoListener.configureConnection(channel, current, stats: stats, budget: budget)
                     }

@@ -15,7 +15,7 @@ final class TCPEchoListener: TypedListener {
     let stats = ListenerStats()
     let core: ListenerCore<TCPEchoListener>
     /// Read by the child initializer at each accept, so an in-place update applies to the next connection.
-    let childSettings: NIOLockedValueBox<ChildSettings>
+    let connectionSetup: NIOLockedValueBox<ConnectionSetup>
     /// Shared by every tcp-echo connection of the daemon.
     let budget: MemoryBudget
 
@@ -24,7 +24,7 @@ final class TCPEchoListener: TypedListener {
         var gate: NIOLoopBound<ConnectionGate>?
     }
 
-    struct ChildSettings: Sendable {
+    struct ConnectionSetup: Sendable {
         var spec: TCPEchoSpec
         var logger: Logger
         /// Nil when idleTimeout is 0.
@@ -41,7 +41,7 @@ final class TCPEchoListener: TypedListener {
         let core = ListenerCore<TCPEchoListener>(name: name, spec: spec, context: context, address: spec.listen.description, running: Running())
         self.core = core
         self.budget = budget
-        self.childSettings = NIOLockedValueBox(ChildSettings(spec: spec, logger: core.logger))
+        self.connectionSetup = NIOLockedValueBox(ConnectionSetup(spec: spec, logger: core.logger))
     }
 
     var context: ListenerContext { core.context }
@@ -63,7 +63,7 @@ final class TCPEchoListener: TypedListener {
     private func bootstrap(_ tcp: TCPEchoSpec, _ gateBox: NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>) -> ServerBootstrap {
         let logger = core.logger
         let stats = self.stats
-        let settings = childSettings
+        let setups = connectionSetup
         let budget = self.budget
         let policy = AdmissionPolicy(tcp)
         let label = spec.label
@@ -89,7 +89,7 @@ final class TCPEchoListener: TypedListener {
             // One 16 KiB receive buffer per connection instead of NIO's pool of up to 4 × 64 KiB.
             .childChannelOption(.recvAllocator, value: EchoReceiveAllocator())
             .childChannelInitializer { channel in
-                let current = settings.withLockedValue { $0 }
+                let current = setups.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {
                     try TCPEchoListener.configureConnection(channel, current, stats: stats, budget: budget)
                 }
@@ -119,8 +119,8 @@ final class TCPEchoListener: TypedListener {
     }
 
     /// The pipeline of one accepted connection.
-    static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats, budget: MemoryBudget?) throws {
-        let tcp = settings.spec
+    static func configureConnection(_ channel: Channel, _ setup: ConnectionSetup, stats: ListenerStats, budget: MemoryBudget?) throws {
+        let tcp = setup.spec
         let options = channel.syncOptions
         // Only what differs from NIO's defaults (no half-closure, 32/64 KiB marks): each option
         // set costs per connection.
@@ -130,13 +130,13 @@ final class TCPEchoListener: TypedListener {
         if tcp.writeBufferLowWaterMark != 32 * 1024 || tcp.writeBufferHighWaterMark != 64 * 1024 {
             try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
         }
-        var logger = settings.logger
+        var logger = setup.logger
         if logger.logLevel <= .debug, let peer = channel.remoteAddress.flatMap(Endpoint.init) {
             logger[metadataKey: "peer"] = .string(peer.description)
         }
         let sync = channel.pipeline.syncOperations
         // Named handlers: NIO would otherwise format a name for each, per connection.
-        if let sweepers = settings.idleSweepers {
+        if let sweepers = setup.idleSweepers {
             try sync.addHandler(IdleTimeoutHandler(sweeper: sweepers.sweeper(for: channel.eventLoop), stats: stats, logger: logger), name: "idle")
         }
         try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger, budget: budget), name: "echo")
@@ -166,7 +166,7 @@ final class TCPEchoListener: TypedListener {
             s.spec = tcp
             return (s.running.gate, s.running.serverChannel)
         }
-        childSettings.withLockedValue { $0 = ChildSettings(spec: tcp, logger: core.logger) }
+        connectionSetup.withLockedValue { $0 = ConnectionSetup(spec: tcp, logger: core.logger) }
         guard let gate, let channel else { return nil }
         let policy = AdmissionPolicy(tcp)
         // Connections opened under the old settings finish gracefully in the background.
@@ -187,7 +187,7 @@ final class TCPEchoListener: TypedListener {
     }
 
     var connections: any ListenerConnections {
-        TCPEchoConnections(core: core, childSettings: childSettings, stats: stats, budget: budget)
+        TCPEchoConnections(core: core, connectionSetup: connectionSetup, stats: stats, budget: budget)
     }
 
     /// Its counters say it all (the memory budget is the kind's, `MemoryBudget.statistics`).

@@ -4,7 +4,7 @@ import NetRelayConfig
 
 /// What a udp-responder does with a datagram, as the handler applies it (derived from the spec
 /// plus what the host knows: its broadcast addresses).
-struct UDPResponderSettings: Sendable {
+struct UDPResponderSetup: Sendable {
     var prefix: ByteBuffer?
     var maxDatagramSize: Int
     var sourceCheck: ReplySourceCheck
@@ -60,22 +60,22 @@ final class UDPResponderHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private(set) var settings: UDPResponderSettings
+    private(set) var setup: UDPResponderSetup
     private let flow: DatagramFlow
 
-    init(settings: UDPResponderSettings, stats: ListenerStats, logger: Logger,
+    init(setup: UDPResponderSetup, stats: ListenerStats, logger: Logger,
          sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
-        self.settings = settings
+        self.setup = setup
         self.flow = DatagramFlow(what: "replies", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: settings.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst)
+        flow.setRateLimit(rate: setup.rateLimit, burst: setup.rateLimitBurst, maxSources: setup.rateLimitMaxSources)
+        flow.setTotalRateLimit(rate: setup.totalRateLimit, burst: setup.totalRateLimitBurst)
     }
 
-    /// Applies reloaded settings; sources keep what they used of their rate limit.
-    func apply(_ new: UDPResponderSettings) {
+    /// Applies a reloaded setup; sources keep what they used of their rate limit.
+    func apply(_ new: UDPResponderSetup) {
         flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: new.rateLimitMaxSources)
         flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
-        settings = new
+        setup = new
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -93,16 +93,16 @@ final class UDPResponderHandler: ChannelInboundHandler {
         // A datagram longer than the receive slice arrives cut to the slice's size, which the
         // listener makes maxDatagramSize + 1: anything over the limit shows up as over it.
         let size = envelope.data.readableBytes
-        if size > settings.maxDatagramSize {
-            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
+        if size > setup.maxDatagramSize {
+            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.setup.maxDatagramSize) bytes)" }
             return
         }
-        if size == 0 && !settings.replyToEmpty {
+        if size == 0 && !setup.replyToEmpty {
             flow.drop(.droppedEmpty, from: source, eventLoop: context.eventLoop) { "\($0) sent an empty datagram (replyToEmpty is off)" }
             return
         }
         guard let ip = IPAddress(source), let port = source.port else { return }
-        switch settings.sourceCheck.verdict(ip, port: port) {
+        switch setup.sourceCheck.verdict(ip, port: port) {
         case .answer:
             break
         case .unanswerable:
@@ -114,17 +114,17 @@ final class UDPResponderHandler: ChannelInboundHandler {
         }
         guard flow.takeToken(for: ip) else {
             flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
-                "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) replies/s, burst \(self.settings.rateLimitBurst))"
+                "\($0) is over the rate limit (\(formatSeconds(self.setup.rateLimit)) replies/s, burst \(self.setup.rateLimitBurst))"
             }
             return
         }
         guard flow.takeTotalToken() else {
             flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) replies/s across all sources, burst \(self.settings.totalRateLimitBurst)\(self.settings.totalShare.describe()))"
+                "the listener is over its total rate limit (\(formatSeconds(self.setup.totalRateLimit)) replies/s across all sources, burst \(self.setup.totalRateLimitBurst)\(self.setup.totalShare.describe()))"
             }
             return
         }
-        flow.queue(envelope.data, prefixedWith: settings.prefix, to: source, allocator: context.channel.allocator)
+        flow.queue(envelope.data, prefixedWith: setup.prefix, to: source, allocator: context.channel.allocator)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -1,7 +1,7 @@
 import NetRelayConfig
 
 /// How a `tcp-echo` listener runs: its row in the table of kinds (keys and decoding in
-/// Config/TCPEchoKind+Schema.swift).
+/// Sources/NetRelayConfig/Kinds/TCPEcho/).
 extension TCPEchoKind: ListenerKind {
     /// Every tcp-echo connection of the daemon counts against one memory budget.
     func makeShared(_ daemon: DaemonResources) -> MemoryBudget {

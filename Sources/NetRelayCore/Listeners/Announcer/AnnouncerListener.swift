@@ -19,12 +19,12 @@ import NetRelayConfig
 /// ENETUNREACH, ENODEV, ...), NIO closes the socket. The announcer then opens a new one after
 /// a backoff (1 s doubling to 30 s, the interface resolved again) and carries the handler's
 /// progress over, so the schedule and the sequence numbers continue.
-final class MulticastAnnouncer: TypedListener {
+final class AnnouncerListener: TypedListener {
     /// Everything it holds while running is in `socket`.
     struct Running: Sendable {}
 
     let stats: ListenerStats
-    let core: ListenerCore<MulticastAnnouncer>
+    let core: ListenerCore<AnnouncerListener>
     /// How late each announcement's timer fired, across the sockets it opens.
     private let lateness: LatencyHistogram
     private let hostName: String
@@ -36,10 +36,10 @@ final class MulticastAnnouncer: TypedListener {
     /// 1 s, doubling up to 30 s; a socket that worked for 60 s before it failed starts over.
     static let reopenBackoff = Backoff(first: .seconds(1), limit: .seconds(30), healthyLifetime: .seconds(60))
 
-    init(name: String, spec: MulticastSpec, context: ListenerContext, hostName: String) {
+    init(name: String, spec: AnnouncerSpec, context: ListenerContext, hostName: String) {
         let stats = ListenerStats()
         let loop = context.group.next()
-        let core = ListenerCore<MulticastAnnouncer>(name: name, spec: spec, context: context,
+        let core = ListenerCore<AnnouncerListener>(name: name, spec: spec, context: context,
                                                     address: spec.destination.description, running: Running())
         let lateness = LatencyHistogram()
         self.lateness = lateness
@@ -72,7 +72,7 @@ final class MulticastAnnouncer: TypedListener {
 
     // MARK: Start and stop
 
-    func serve(_ m: MulticastSpec) async throws -> StartReport {
+    func serve(_ m: AnnouncerSpec) async throws -> StartReport {
         let spec = core.erasedSpec
         let opened = try await opener.open(spec, m, progress: AnnouncementHandler.Progress())
         guard socket.install(opened) else {
@@ -105,21 +105,21 @@ final class MulticastAnnouncer: TypedListener {
     /// sequence stay). A new group, port, interface or joinGroup restarts the listener: a new
     /// destination is a new stream (its `seq` starts at 0 again), and an interface or
     /// membership change can fail, which a restart reports and rolls back.
-    func canUpdate(from old: MulticastSpec, to new: MulticastSpec) -> Bool {
+    func canUpdate(from old: AnnouncerSpec, to new: AnnouncerSpec) -> Bool {
         new.group == old.group && new.port == old.port && new.interface == old.interface && new.joinGroup == old.joinGroup
     }
 
-    func apply(_ m: MulticastSpec, gracePeriod: TimeAmount) async -> ServingLine? {
+    func apply(_ m: AnnouncerSpec, gracePeriod: TimeAmount) async -> ServingLine? {
         core.withState { $0.spec = m }
         let spec = core.erasedSpec
         // A socket being replaced (no current one) gets the new options when it is opened.
         let (channel, handler) = (socket.current?.channel, socket.last?.handler)
         if m.format == .locale { LocalTimeZone.reloadHostZone() }
-        let settings = AnnouncementSocketOpener.settings(spec, m, hostName: hostName)
+        let setup = AnnouncementSocketOpener.setup(spec, m, hostName: hostName)
         let loop = self.loop
-        _ = try? await loop.submit { handler?.value.apply(settings, now: loop.now) }.get()
+        _ = try? await loop.submit { handler?.value.apply(setup, now: loop.now) }.get()
         if let channel {
-            for option in MulticastSocketOption.all(for: m, interface: nil) {
+            for option in AnnouncerSocketOption.all(for: m, interface: nil) {
                 do {
                     try await option.apply(to: channel)
                 } catch {
@@ -142,7 +142,7 @@ final class MulticastAnnouncer: TypedListener {
         // The interface is resolved again whenever the socket is reopened, not on reload.
     }
 
-    static func describe(_ m: MulticastSpec, _ interface: MulticastInterface?) -> String {
+    static func describe(_ m: AnnouncerSpec, _ interface: AnnouncerInterface?) -> String {
         var parts = ["format \(m.format.rawValue)", "\(m.group.isIPv4 ? "ttl" : "hop limit") \(m.ttl)", "loopback \(m.loopback ? "on" : "off")"]
         if let interface { parts.append("interface \(interface.description)") }
         else if let setting = m.interface { parts.append("interface \(setting)") }

@@ -5,13 +5,13 @@ import Musl
 #endif
 import NetRelayConfig
 
-/// How a `multicast-announcer` runs: its row in the table of kinds (keys and decoding in
-/// Config/MulticastKind+Schema.swift).
-extension MulticastKind: ListenerKind {
+/// How a `multicast-announcer` listener runs: its row in the table of kinds (keys and decoding in
+/// Sources/NetRelayConfig/Kinds/Announcer/).
+extension AnnouncerKind: ListenerKind {
     func makeShared(_ daemon: DaemonResources) -> AnnouncerHost { AnnouncerHost(name: AnnouncerHost.current()) }
 
-    func listener(name: String, spec: MulticastSpec, context: ListenerContext, shared host: AnnouncerHost) -> any Listener {
-        MulticastAnnouncer(name: name, spec: spec, context: context, hostName: host.name)
+    func listener(name: String, spec: AnnouncerSpec, context: ListenerContext, shared host: AnnouncerHost) -> any Listener {
+        AnnouncerListener(name: name, spec: spec, context: context, hostName: host.name)
     }
 
     func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
@@ -20,7 +20,7 @@ extension MulticastKind: ListenerKind {
 
     var counters: [Counter] { [.announcements, .missedDeadlines, .sendErrors] }
 
-    var families: [ExtraFamily] { [MulticastAnnouncer.latenessFamily] }
+    var families: [ExtraFamily] { [AnnouncerListener.latenessFamily] }
 
     var holdsConnections: Bool { false }
 }

@@ -89,12 +89,12 @@ struct LocalTimeZone: Sendable {
 /// clock read, a gmtime_r/localtime_r and a few dozen byte stores. Milliseconds are truncated,
 /// never rounded up, so the text never names a moment that has not happened yet.
 struct AnnouncementFormatter: Sendable {
-    let format: MulticastSpec.Format
+    let format: AnnouncerSpec.Format
     let timeZone: LocalTimeZone
     /// `,"host":"web1","listener":"time"}`: the constant end of a JSON announcement, encoded once.
     private let jsonTail: [UInt8]
 
-    init(format: MulticastSpec.Format, host: String, listener: String, timeZone: LocalTimeZone = .host) {
+    init(format: AnnouncerSpec.Format, host: String, listener: String, timeZone: LocalTimeZone = .host) {
         self.format = format
         self.timeZone = timeZone
         jsonTail = Array(",\"host\":\(JSONString.quote(host)),\"listener\":\(JSONString.quote(listener))}".utf8)

@@ -12,7 +12,7 @@ struct AnnouncementHandlerTests {
     let destination = try! SocketAddress(ipAddress: "239.255.0.1", port: 8088)
     let stats = ListenerStats()
 
-    func settings(interval: TimeAmount = .milliseconds(100), format: MulticastSpec.Format = .json) -> AnnouncementHandler.Settings {
+    func setup(interval: TimeAmount = .milliseconds(100), format: AnnouncerSpec.Format = .json) -> AnnouncementHandler.Setup {
         .init(destination: destination, interval: interval, formatter: AnnouncementFormatter(format: format, host: "h", listener: "t", timeZone: .fixed(offsetSeconds: 0)))
     }
 
@@ -27,10 +27,10 @@ struct AnnouncementHandlerTests {
 
     /// A channel with the handler, started at virtual time 0. The wall clock reads the same
     /// virtual time, so each message tells when it was sent.
-    func makeChannel(_ settings: AnnouncementHandler.Settings, progress: AnnouncementHandler.Progress = .init()) throws -> (EmbeddedChannel, AnnouncementHandler, TestClock) {
+    func makeChannel(_ setup: AnnouncementHandler.Setup, progress: AnnouncementHandler.Progress = .init()) throws -> (EmbeddedChannel, AnnouncementHandler, TestClock) {
         let loop = EmbeddedEventLoop()
         let clock = TestClock(loop)
-        let handler = AnnouncementHandler(settings: settings, progress: progress, stats: stats, lateness: LatencyHistogram(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        let handler = AnnouncementHandler(setup: setup, progress: progress, stats: stats, lateness: LatencyHistogram(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
                                           wallClock: {
                                               let ns = Int(clock.now.uptimeNanoseconds)
                                               return WallClockTime(seconds: ns / 1_000_000_000, nanoseconds: ns % 1_000_000_000)
@@ -56,7 +56,7 @@ struct AnnouncementHandlerTests {
 
     @Test("First announcement at start, then one per interval on the dot, to the group")
     func announcesOnDeadlines() throws {
-        let (channel, handler, _) = try makeChannel(settings())
+        let (channel, handler, _) = try makeChannel(setup())
         handler.start()
         channel.embeddedEventLoop.run()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(450))
@@ -71,7 +71,7 @@ struct AnnouncementHandlerTests {
 
     @Test("A stall: one announcement when the loop comes back, the skipped deadlines counted, no burst")
     func stallIsSkippedAndCounted() throws {
-        let (channel, handler, clock) = try makeChannel(settings())
+        let (channel, handler, clock) = try makeChannel(setup())
         handler.start()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(150))
         #expect(try sent(channel).map(\.seq) == [0, 1])
@@ -89,15 +89,15 @@ struct AnnouncementHandlerTests {
 
     @Test("In-place update: a new format at the next deadline, the sequence continues")
     func formatChangeKeepsSequence() throws {
-        let (channel, handler, _) = try makeChannel(settings())
+        let (channel, handler, _) = try makeChannel(setup())
         handler.start()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(250))
         #expect(try sent(channel).map(\.seq) == [0, 1, 2])
-        handler.apply(settings(format: .epoch), now: channel.embeddedEventLoop.now)
+        handler.apply(setup(format: .epoch), now: channel.embeddedEventLoop.now)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(50))
         let text = try #require(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self)).data
         #expect(String(buffer: text) == "0.300")
-        handler.apply(settings(format: .json), now: channel.embeddedEventLoop.now)
+        handler.apply(setup(format: .json), now: channel.embeddedEventLoop.now)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
         #expect(try sent(channel).map(\.seq) == [4])
         _ = try channel.finish()
@@ -105,11 +105,11 @@ struct AnnouncementHandlerTests {
 
     @Test("In-place update: a new interval continues from the last announcement, without a gap or a double")
     func intervalChange() throws {
-        let (channel, handler, _) = try makeChannel(settings())
+        let (channel, handler, _) = try makeChannel(setup())
         handler.start()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(230))
         #expect(try sent(channel).map(\.ms) == [0, 100, 200])
-        handler.apply(settings(interval: .milliseconds(500)), now: channel.embeddedEventLoop.now)
+        handler.apply(setup(interval: .milliseconds(500)), now: channel.embeddedEventLoop.now)
         channel.embeddedEventLoop.advanceTime(to: .uptimeNanoseconds(1_800_000_000))
         let got = try sent(channel)
         #expect(got.map(\.ms) == [700, 1200, 1700])
@@ -120,7 +120,7 @@ struct AnnouncementHandlerTests {
 
     @Test("Stopped: nothing more is sent; started again with the same progress: the stream resumes")
     func stopAndResume() throws {
-        let (channel, handler, _) = try makeChannel(settings())
+        let (channel, handler, _) = try makeChannel(setup())
         handler.start()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
         handler.stop()
@@ -130,7 +130,7 @@ struct AnnouncementHandlerTests {
         _ = try channel.finish()
 
         // As after a socket is replaced: a new handler with the old progress, at 1150 ms.
-        let (c2, h2, clock2) = try makeChannel(settings(), progress: progress)
+        let (c2, h2, clock2) = try makeChannel(setup(), progress: progress)
         clock2.stalledUntil = .uptimeNanoseconds(1_150_000_000)
         h2.start()
         c2.embeddedEventLoop.advanceTime(to: .uptimeNanoseconds(1_250_000_000))
@@ -143,7 +143,7 @@ struct AnnouncementHandlerTests {
 
     @Test("Closing the channel stops the timer")
     func closeStops() throws {
-        let (channel, handler, _) = try makeChannel(settings())
+        let (channel, handler, _) = try makeChannel(setup())
         handler.start()
         channel.embeddedEventLoop.run()
         _ = try channel.finish()

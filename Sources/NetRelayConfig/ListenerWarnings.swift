@@ -1,6 +1,6 @@
 /// One listener's warnings as they are found, each placed at the key it is about (or at the
 /// listener when the key is not written in the file, the default being what it warns about).
-public struct KindWarnings: Sendable {
+public struct ListenerWarnings: Sendable {
     let file: String
     /// `listeners[2]`.
     let path: String

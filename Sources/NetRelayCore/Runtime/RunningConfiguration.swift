@@ -3,7 +3,7 @@ import NetRelayConfig
 /// What the daemon runs with now: the supervisor's own state, set from the configuration at
 /// start and changed only by `Supervisor.reload`. The daemon reads it (the HTTP endpoint, the
 /// shutdown timeout, the STATUS= interval); nothing writes it from outside.
-public struct RunningSettings: Sendable, Equatable {
+public struct RunningConfiguration: Sendable, Equatable {
     /// Read at start only: a reload that changes it gets a note, not a new event loop group.
     public let eventLoopThreads: Int
     public private(set) var shutdownTimeout: Double
@@ -25,8 +25,8 @@ public struct RunningSettings: Sendable, Equatable {
         listeners = configuration.listeners
     }
 
-    /// Takes the reloadable settings of `new`; the listeners follow once the plan has run.
-    mutating func adoptSettings(of new: Configuration) {
+    /// Takes the daemon-wide keys of `new` that a reload applies; the listeners follow once the plan has run.
+    mutating func adoptDaemonKeys(of new: Configuration) {
         shutdownTimeout = new.shutdownTimeout
         statusInterval = new.statusInterval
         logLevel = new.logLevel

@@ -10,7 +10,7 @@ struct AnnouncementSocket: Sendable {
     var spec: ListenerSpec
     var channel: Channel
     var handler: NIOLoopBound<AnnouncementHandler>
-    var interface: MulticastInterface?
+    var interface: AnnouncerInterface?
     var local: String
 }
 
@@ -26,11 +26,11 @@ struct AnnouncementSocketOpener: Sendable {
 
     /// Resolves the interface, binds, sets the options and joins; closes what it opened and
     /// throws `ListenerStartError` on the first failure.
-    func open(_ spec: ListenerSpec, _ m: MulticastSpec, progress: AnnouncementHandler.Progress) async throws -> AnnouncementSocket {
+    func open(_ spec: ListenerSpec, _ m: AnnouncerSpec, progress: AnnouncementHandler.Progress) async throws -> AnnouncementSocket {
         let target = m.destination.description + (m.interface.map { " via \($0)" } ?? "")
-        var interface: MulticastInterface?
+        var interface: AnnouncerInterface?
         if let setting = m.interface {
-            switch MulticastInterface.resolveOnHost(setting, for: m.group) {
+            switch AnnouncerInterface.resolveOnHost(setting, for: m.group) {
             case .success(let i): interface = i
             case .failure(let e):
                 throw ListenerStartError(spec: spec, action: "configure", address: target, reason: e.description, errno: nil)
@@ -60,9 +60,9 @@ struct AnnouncementSocketOpener: Sendable {
         return AnnouncementSocket(spec: spec, channel: channel, handler: handler, interface: interface, local: local)
     }
 
-    private func bootstrap(_ spec: ListenerSpec, _ m: MulticastSpec, progress: AnnouncementHandler.Progress,
+    private func bootstrap(_ spec: ListenerSpec, _ m: AnnouncerSpec, progress: AnnouncementHandler.Progress,
                            _ handlerBox: NIOLockedValueBox<NIOLoopBound<AnnouncementHandler>?>) -> DatagramBootstrap {
-        let settings = Self.settings(spec, m, hostName: hostName)
+        let setup = Self.setup(spec, m, hostName: hostName)
         let (stats, lateness) = (self.stats, self.lateness)
         let logger = context.logger(for: spec)
         return DatagramBootstrap(group: loop)
@@ -70,7 +70,7 @@ struct AnnouncementSocketOpener: Sendable {
             .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = AnnouncementHandler(settings: settings, progress: progress, stats: stats, lateness: lateness, logger: logger)
+                    let handler = AnnouncementHandler(setup: setup, progress: progress, stats: stats, lateness: lateness, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(handler)
                     handlerBox.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                 }
@@ -78,8 +78,8 @@ struct AnnouncementSocketOpener: Sendable {
     }
 
     /// The multicast options, and the membership when `joinGroup` asks for it.
-    private func configure(_ channel: Channel, _ spec: ListenerSpec, _ m: MulticastSpec, interface: MulticastInterface?, target: String) async throws {
-        for option in MulticastSocketOption.all(for: m, interface: interface) {
+    private func configure(_ channel: Channel, _ spec: ListenerSpec, _ m: AnnouncerSpec, interface: AnnouncerInterface?, target: String) async throws {
+        for option in AnnouncerSocketOption.all(for: m, interface: interface) {
             do {
                 try await option.apply(to: channel)
             } catch {
@@ -99,11 +99,11 @@ struct AnnouncementSocketOpener: Sendable {
     /// Starts announcing on an installed socket. A reload that came while it was being opened
     /// changed the spec after it was read: what is `current` now applies first (later reloads
     /// find the new handler).
-    func startAnnouncing(_ socket: AnnouncementSocket, current: ListenerSpec, _ m: MulticastSpec) async throws {
-        let refresh: AnnouncementHandler.Settings?
+    func startAnnouncing(_ socket: AnnouncementSocket, current: ListenerSpec, _ m: AnnouncerSpec) async throws {
+        let refresh: AnnouncementHandler.Setup?
         if current != socket.spec {
-            refresh = Self.settings(current, m, hostName: hostName)
-            for option in MulticastSocketOption.all(for: m, interface: nil) {
+            refresh = Self.setup(current, m, hostName: hostName)
+            for option in AnnouncerSocketOption.all(for: m, interface: nil) {
                 try? await option.apply(to: socket.channel)
             }
         } else {
@@ -116,8 +116,8 @@ struct AnnouncementSocketOpener: Sendable {
         }.get()
     }
 
-    static func settings(_ spec: ListenerSpec, _ m: MulticastSpec, hostName: String) -> AnnouncementHandler.Settings {
-        AnnouncementHandler.Settings(
+    static func setup(_ spec: ListenerSpec, _ m: AnnouncerSpec, hostName: String) -> AnnouncementHandler.Setup {
+        AnnouncementHandler.Setup(
             // The group is a validated literal, so this cannot fail.
             destination: try! m.destination.socketAddress(),
             interval: .nanoseconds(Int64((m.interval * 1e9).rounded())),

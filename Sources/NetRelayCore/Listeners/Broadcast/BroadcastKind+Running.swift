@@ -1,7 +1,7 @@
 import NetRelayConfig
 
-/// How a `broadcast-rebroadcaster` listener runs: its row in the table of kinds (keys and
-/// decoding in Config/BroadcastKind+Schema.swift).
+/// How a `broadcast-rebroadcaster` listener runs: its row in the table of kinds (keys and decoding in
+/// Sources/NetRelayConfig/Kinds/Broadcast/).
 extension BroadcastKind: ListenerKind {
     func makeShared(_ daemon: DaemonResources) -> NothingShared { NothingShared() }
 

@@ -1,9 +1,9 @@
-/// The `multicast-announcer` row of the table of kinds (`ListenerKinds`): its keys and their
-/// decoding here, how it runs in MulticastKind.swift.
-package struct MulticastKind: ListenerKindSchema {
+/// The `multicast-announcer` kind as the configuration sees it: its keys and their decoding. How it
+/// runs is in Sources/NetRelayCore/Listeners/Announcer/AnnouncerKind+Running.swift.
+package struct AnnouncerKind: ListenerKindSchema {
     package init() {}
 
-    package func decode(_ r: ObjectReader) -> MulticastSpec? {
+    package func decode(_ r: ObjectReader) -> AnnouncerSpec? {
         let c = r.collector
         let groupType = FieldType<IPAddress>(expected: "a multicast group address such as \"239.255.0.1\" or \"ff02::1:3\"") { node in
             switch FieldType<IPAddress>.ipAddress.convert(node) {
@@ -17,7 +17,7 @@ package struct MulticastKind: ListenerKindSchema {
         }
         let group = r.required("group", groupType, example: "\"239.255.0.1\"")
         let port = r.required("port", .integer(1...65535), example: "8088")
-        var s = MulticastSpec(group: group ?? .v4(0), port: port ?? 0)
+        var s = AnnouncerSpec(group: group ?? .v4(0), port: port ?? 0)
         r.read("interval", .seconds(0.01...86400), into: &s.interval)
         r.read("ttl", .integer(0...255, unit: "hops"), into: &s.ttl)
         r.read("loopback", .bool, into: &s.loopback)
@@ -36,8 +36,8 @@ package struct MulticastKind: ListenerKindSchema {
                      "the interface address \(addr) is \(addr.isIPv4 ? "IPv4" : "IPv6") but the group \(group) is not; use an address of the same family or the interface name")
         }
         r.read("joinGroup", .bool, into: &s.joinGroup)
-        if let f = r.optional("format", .oneOf(MulticastSpec.Format.allCases.map(\.rawValue))) {
-            s.format = MulticastSpec.Format(rawValue: f) ?? s.format
+        if let f = r.optional("format", .oneOf(AnnouncerSpec.Format.allCases.map(\.rawValue))) {
+            s.format = AnnouncerSpec.Format(rawValue: f) ?? s.format
         }
         guard group != nil, port != nil else { return nil }
         return s

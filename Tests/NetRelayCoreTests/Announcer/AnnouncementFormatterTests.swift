@@ -32,7 +32,7 @@ struct AnnouncementFormatterTests {
         WallClockTime(seconds: ms / 1000, nanoseconds: (ms % 1000) * 1_000_000 + 999_999)
     }
 
-    func formatter(_ format: MulticastSpec.Format, offset: Int = 0, host: String = "web1", listener: String = "time") -> AnnouncementFormatter {
+    func formatter(_ format: AnnouncerSpec.Format, offset: Int = 0, host: String = "web1", listener: String = "time") -> AnnouncementFormatter {
         AnnouncementFormatter(format: format, host: host, listener: listener, timeZone: .fixed(offsetSeconds: offset))
     }
 

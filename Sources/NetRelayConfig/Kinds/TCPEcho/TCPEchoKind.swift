@@ -1,5 +1,5 @@
-/// The `tcp-echo` row of the table of kinds (`ListenerKinds`): its keys and their decoding here,
-/// how it runs in TCPEchoKind.swift.
+/// The `tcp-echo` kind as the configuration sees it: its keys and their decoding. How it
+/// runs is in Sources/NetRelayCore/Listeners/TCPEcho/TCPEchoKind+Running.swift.
 package struct TCPEchoKind: ListenerKindSchema {
     package init() {}
 

@@ -14,7 +14,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     /// What an in-place update may change.
-    struct Settings: Sendable {
+    struct Setup: Sendable {
         var destination: SocketAddress
         var interval: TimeAmount
         var formatter: AnnouncementFormatter
@@ -31,7 +31,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
         var nextSequence: UInt64 = 0
     }
 
-    private(set) var settings: Settings
+    private(set) var setup: Setup
     private(set) var progress: Progress
     private let stats: ListenerStats
     /// How late each announcement's timer fired.
@@ -53,10 +53,10 @@ final class AnnouncementHandler: ChannelInboundHandler {
     private var stallLog = LogThrottle()
     private var sendErrorLog = LogThrottle()
 
-    init(settings: Settings, progress: Progress, stats: ListenerStats, lateness: LatencyHistogram, logger: Logger,
+    init(setup: Setup, progress: Progress, stats: ListenerStats, lateness: LatencyHistogram, logger: Logger,
          wallClock: @escaping @Sendable () -> WallClockTime = WallClockTime.now,
          monotonicClock: (@Sendable () -> NIODeadline)? = nil) {
-        self.settings = settings
+        self.setup = setup
         self.progress = progress
         self.stats = stats
         self.lateness = lateness
@@ -95,7 +95,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
         guard let context, !running else { return }
         running = true
         if progress.schedule == nil {
-            progress.schedule = AnnouncementSchedule(start: now(context), interval: settings.interval)
+            progress.schedule = AnnouncementSchedule(start: now(context), interval: setup.interval)
             progress.nextDeadline = 0
         } else {
             resuming = true
@@ -110,11 +110,11 @@ final class AnnouncementHandler: ChannelInboundHandler {
         timer = nil
     }
 
-    /// New settings for the announcements to come. A new interval continues the phase of the
+    /// A new setup for the announcements to come. A new interval continues the phase of the
     /// old schedule (`AnnouncementSchedule.changingInterval`); the sequence goes on either way.
-    func apply(_ new: Settings, now: NIODeadline) {
-        let old = settings
-        settings = new
+    func apply(_ new: Setup, now: NIODeadline) {
+        let old = setup
+        setup = new
         guard new.interval != old.interval, let schedule = progress.schedule else { return }
         let lastSent = progress.nextDeadline > 0 ? progress.nextDeadline - 1 : nil
         progress.schedule = schedule.changingInterval(to: new.interval, lastSent: lastSent, now: now)
@@ -155,7 +155,7 @@ final class AnnouncementHandler: ChannelInboundHandler {
 
     private func send(context: ChannelHandlerContext, now: NIODeadline) {
         buffer.clear()
-        settings.formatter.write(time: wallClock(), sequence: progress.nextSequence, into: &buffer)
+        setup.formatter.write(time: wallClock(), sequence: progress.nextSequence, into: &buffer)
         progress.nextSequence &+= 1
         // One promise per announcement: NIO reports some send errors (EMSGSIZE, EHOSTUNREACH)
         // only through the write's promise; the others also close the channel, which the
@@ -170,12 +170,12 @@ final class AnnouncementHandler: ChannelInboundHandler {
                 self.logSendError(error, now: now)
             }
         }
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: settings.destination, data: buffer)), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: setup.destination, data: buffer)), promise: promise)
     }
 
     private func logSendError(_ error: Error, now: NIODeadline) {
         guard let quiet = sendErrorLog.admit(now: now) else { return }
-        let destination = Endpoint(settings.destination)?.description ?? "\(settings.destination)"
+        let destination = Endpoint(setup.destination)?.description ?? "\(setup.destination)"
         logger.warning(
             "Failed to send announcement to \(destination): \(describeSendError(error))\(quiet > 0 ? " (\(quiet) more send errors since the last message)" : "")",
             metadata: ["event": "send-error"]

@@ -8,7 +8,7 @@ import NetRelayConfig
 /// IPv4 names the interface by address (IP_MULTICAST_IF and IP_ADD_MEMBERSHIP take an
 /// `in_addr`), IPv6 by index (IPV6_MULTICAST_IF and IPV6_JOIN_GROUP take an `ifindex`), so
 /// each group family needs an address of its own family on the interface.
-struct MulticastInterface: Sendable, Equatable {
+struct AnnouncerInterface: Sendable, Equatable {
     var name: String
     var index: Int
     /// The interface address of the group's family.
@@ -19,7 +19,7 @@ struct MulticastInterface: Sendable, Equatable {
     /// The getifaddrs entry for `address`, for NIO's `joinGroup(_:device:)`.
     var device: NIONetworkDevice
 
-    static func == (a: MulticastInterface, b: MulticastInterface) -> Bool {
+    static func == (a: AnnouncerInterface, b: AnnouncerInterface) -> Bool {
         a.name == b.name && a.index == b.index && a.address == b.address && a.multicastFlag == b.multicastFlag
     }
 
@@ -51,7 +51,7 @@ struct MulticastInterface: Sendable, Equatable {
 
     /// Finds the interface `setting` names (or owns, if it is an address) with an address of
     /// the family of `group`. Pure: the caller passes the interface list.
-    static func resolve(_ setting: String, for group: IPAddress, devices: [NIONetworkDevice]) -> Result<MulticastInterface, ResolutionError> {
+    static func resolve(_ setting: String, for group: IPAddress, devices: [NIONetworkDevice]) -> Result<AnnouncerInterface, ResolutionError> {
         let wantIPv4 = group.isIPv4
         var names: [String] = []
         for d in devices where !names.contains(d.name) { names.append(d.name) }
@@ -65,7 +65,7 @@ struct MulticastInterface: Sendable, Equatable {
             // The decoder already refused an address of the other family; an address given
             // explicitly is the one to use.
             if literal.isIPv4 == wantIPv4 {
-                return .success(MulticastInterface(name: name, index: owner.interfaceIndex, address: literal, multicastFlag: owner.multicastSupported, device: owner))
+                return .success(AnnouncerInterface(name: name, index: owner.interfaceIndex, address: literal, multicastFlag: owner.multicastSupported, device: owner))
             }
         } else {
             guard names.contains(setting) else {
@@ -83,11 +83,11 @@ struct MulticastInterface: Sendable, Equatable {
         guard let (device, address) = ofFamily.first else {
             return .failure(.noAddressOfFamily(name, ipv4: wantIPv4))
         }
-        return .success(MulticastInterface(name: name, index: device.interfaceIndex, address: address, multicastFlag: device.multicastSupported, device: device))
+        return .success(AnnouncerInterface(name: name, index: device.interfaceIndex, address: address, multicastFlag: device.multicastSupported, device: device))
     }
 
     /// `resolve` against the host's interfaces now.
-    static func resolveOnHost(_ setting: String, for group: IPAddress) -> Result<MulticastInterface, ResolutionError> {
+    static func resolveOnHost(_ setting: String, for group: IPAddress) -> Result<AnnouncerInterface, ResolutionError> {
         let devices = (try? System.enumerateDevices()) ?? []
         return resolve(setting, for: group, devices: devices)
     }

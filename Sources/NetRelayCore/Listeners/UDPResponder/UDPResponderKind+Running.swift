@@ -1,7 +1,7 @@
 import NetRelayConfig
 
 /// How a `udp-responder` listener runs: its row in the table of kinds (keys and decoding in
-/// Config/UDPResponderKind+Schema.swift).
+/// Sources/NetRelayConfig/Kinds/UDPResponder/).
 extension UDPResponderKind: ListenerKind {
     func makeShared(_ daemon: DaemonResources) -> NothingShared { NothingShared() }
 

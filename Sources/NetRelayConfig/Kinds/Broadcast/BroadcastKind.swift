@@ -1,6 +1,5 @@
-/// The `broadcast-rebroadcaster` row of the table of kinds (`ListenerKinds`): its keys and their
-/// decoding here (the `targets` list in BroadcastKind+Targets.swift), how it runs in
-/// BroadcastKind.swift.
+/// The `broadcast-rebroadcaster` kind as the configuration sees it: its keys and their decoding (the `targets` list in BroadcastKind+Targets.swift). How it
+/// runs is in Sources/NetRelayCore/Listeners/Broadcast/BroadcastKind+Running.swift.
 package struct BroadcastKind: ListenerKindSchema {
     package init() {}
 
@@ -40,7 +39,7 @@ package struct BroadcastKind: ListenerKindSchema {
             if let targetInterface, let targetPort { target = .interface(name: targetInterface, port: targetPort) }
         }
         var s = BroadcastSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0), target: target ?? .address(Endpoint(address: .v4(0), port: 0)))
-        decodeSettings(&s, r)
+        decodeSharedKeys(&s, r)
         if let listen, let target, target.port == listen.port, !s.allowLoop {
             let key = hasTarget ? "target" : "targetPort"
             c.report(r.raw(key)?.location, r.childPath(key),
@@ -50,8 +49,8 @@ package struct BroadcastKind: ListenerKindSchema {
         return s
     }
 
-    /// The settings every target form shares.
-    func decodeSettings(_ s: inout BroadcastSpec, _ r: ObjectReader) {
+    /// The keys every target form shares.
+    func decodeSharedKeys(_ s: inout BroadcastSpec, _ r: ObjectReader) {
         r.read("listenInterfaces", Self.listenInterfacesType, into: &s.listenInterfaces)
         r.read("prefix", ConfigurationDecoder.prefixType, into: &s.prefix)
         r.read("sourceAllow", .cidrList, into: &s.sourceAllow)

@@ -1,5 +1,5 @@
 /// `multicast-announcer`: sends the time to a multicast group on a fixed interval.
-public struct MulticastSpec: Sendable, Equatable {
+public struct AnnouncerSpec: Sendable, Equatable {
     public enum Format: String, Sendable, CaseIterable {
         /// "11/27/2026, 2:03:04 PM", like Node's `new Date().toLocaleString()` in en-US.
         case locale
@@ -32,8 +32,7 @@ public struct MulticastSpec: Sendable, Equatable {
     public var destination: Endpoint { Endpoint(address: group, port: port) }
 }
 
-
-extension MulticastSpec: ListenerSettings {
+extension AnnouncerSpec: KindSpec {
     public static let kindName = "multicast-announcer"
     public var boundEndpoint: Endpoint? { nil }
     public var transport: Transport { .udp }
@@ -46,7 +45,7 @@ extension MulticastSpec: ListenerSettings {
     /// It sends what it makes, not what it hears (its socket does not read).
     public var relay: RelayPart { .doesNotRelay }
 
-    public func warnings(_ w: inout KindWarnings) {
+    public func warnings(_ w: inout ListenerWarnings) {
         // 224.0.0.0/24 is link-local (never routed, whatever the TTL); 239/8 is site-scoped.
         if case .v4(let a) = group, a >> 24 != 239, a >> 8 != 0xE00000, ttl > 1 {
             w.warn("ttl", "ttl \(ttl) lets announcements to \(group) cross routers, and the group is outside the administratively scoped range 239.0.0.0/8; use a 239.x.x.x group or ttl 1 unless the announcements must leave this site")

@@ -13,7 +13,7 @@ import NetRelayConfig
 /// and the kernel reads an 8-byte IP_MULTICAST_IF as a `struct ip_mreq` whose interface half
 /// is 0.0.0.0 ("any"), so the address would be silently ignored and announcements would
 /// follow the default route out of the machine.
-enum MulticastSocketOption: Sendable, Equatable {
+enum AnnouncerSocketOption: Sendable, Equatable {
     case ipv4TTL(UInt8)
     case ipv4Loop(Bool)
     case ipv4Interface(IPAddress)
@@ -22,13 +22,13 @@ enum MulticastSocketOption: Sendable, Equatable {
     case ipv6Interface(index: UInt32, name: String)
 
     /// TTL/hops and loop, then the outgoing interface when one is given.
-    static func all(for m: MulticastSpec, interface: MulticastInterface?) -> [MulticastSocketOption] {
+    static func all(for m: AnnouncerSpec, interface: AnnouncerInterface?) -> [AnnouncerSocketOption] {
         if m.group.isIPv4 {
-            var out: [MulticastSocketOption] = [.ipv4TTL(UInt8(clamping: m.ttl)), .ipv4Loop(m.loopback)]
+            var out: [AnnouncerSocketOption] = [.ipv4TTL(UInt8(clamping: m.ttl)), .ipv4Loop(m.loopback)]
             if let interface { out.append(.ipv4Interface(interface.address)) }
             return out
         }
-        var out: [MulticastSocketOption] = [.ipv6Hops(Int32(clamping: m.ttl)), .ipv6Loop(m.loopback)]
+        var out: [AnnouncerSocketOption] = [.ipv6Hops(Int32(clamping: m.ttl)), .ipv6Loop(m.loopback)]
         if let interface { out.append(.ipv6Interface(index: UInt32(clamping: interface.index), name: interface.name)) }
         return out
     }

@@ -1,5 +1,5 @@
-/// The `udp-responder` row of the table of kinds (`ListenerKinds`): its keys and their decoding
-/// here, how it runs in UDPResponderKind.swift.
+/// The `udp-responder` kind as the configuration sees it: its keys and their decoding. How it
+/// runs is in Sources/NetRelayCore/Listeners/UDPResponder/UDPResponderKind+Running.swift.
 package struct UDPResponderKind: ListenerKindSchema {
     package init() {}
 
