@@ -189,7 +189,7 @@ struct RelayTargetsHandlerTests {
         let stats = ListenerStats()
         let table = RelayTargetTable()
         let handler: RebroadcastHandler
-        let entries: [RelayTargetTable.Entry]
+        let entries: [DestinationCounter]
 
         init(listenInterfaces: Set<Int>? = nil) throws {
             var spec = BroadcastSpec(listen: RelayTargetsHandlerTests.listen, targets: [.interface(name: "eth1", port: 2002), .interface(name: "eth2", port: 2002), .interface(name: "eth3", port: 2002)])

@@ -46,7 +46,7 @@ struct BroadcastRole: DatagramRole {
         if b.targets.count == 1, let row = resolution.rows.first, let reason = row.skipped {
             throw ListenerStartError(spec: spec, action: "point", address: b.target.description, reason: reason, errno: nil)
         }
-        var counters: [RelayTargetTable.Entry?] = Array(repeating: nil, count: resolution.served.count)
+        var counters: [DestinationCounter?] = Array(repeating: nil, count: resolution.served.count)
         if commit {
             let entries = targets.set(resolution.rows.map { ($0.label, $0.target?.endpoint.description, $0.skipped) })
             counters = zip(resolution.rows, entries).compactMap { $0.0.target == nil ? nil : $0.1 }

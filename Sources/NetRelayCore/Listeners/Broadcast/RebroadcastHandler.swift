@@ -19,7 +19,7 @@ struct RebroadcastSetup: Sendable {
     var totalRateLimitBurst: Int
     /// Every target served now (the first is `target`), each with its counters (nil: none).
     var targets: [RelayTarget]
-    var targetCounters: [RelayTargetTable.Entry?]
+    var targetCounters: [DestinationCounter?]
     /// Destination addresses that mean "arrived as a broadcast" (`IngressRule`).
     var broadcastDestinations: Set<IPAddress> = []
     /// Interface indexes `listenInterfaces` accepts datagrams from; nil: every interface.
@@ -36,7 +36,7 @@ struct RebroadcastSetup: Sendable {
     static let rateLimitMaxSources = 4096
 
     /// Several targets (`targets`), resolved; `counters[i]` counts for `targets[i]`.
-    init(_ spec: BroadcastSpec, targets: [RelayTarget], counters: [RelayTargetTable.Entry?], ownAddresses: Set<IPAddress>) {
+    init(_ spec: BroadcastSpec, targets: [RelayTarget], counters: [DestinationCounter?], ownAddresses: Set<IPAddress>) {
         self.init(spec, target: targets.first?.address ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0)), ownAddresses: ownAddresses)
         self.targets = targets
         self.targetCounters = counters

@@ -1,4 +1,3 @@
-import Atomics
 import NIOConcurrencyHelpers
 import NetRelayConfig
 
@@ -8,20 +7,6 @@ import NetRelayConfig
 /// keeps counting from where it was. The handler adds from its event loop (relaxed atomics);
 /// STATUS, SIGUSR1 and the metrics read `snapshot()`.
 public final class RelayTargetTable: Sendable {
-    public final class Entry: Sendable {
-        /// How the target reads in summaries and metric labels: "eth1" or "10.0.2.255:2002".
-        public let label: String
-        let sentCount = ManagedAtomic<Int>(0)
-        let errorCount = ManagedAtomic<Int>(0)
-
-        init(label: String) { self.label = label }
-
-        @inline(__always) func addSent(_ n: Int) { sentCount.wrappingIncrement(by: n, ordering: .relaxed) }
-        @inline(__always) func addError(_ n: Int) { errorCount.wrappingIncrement(by: n, ordering: .relaxed) }
-        public var sent: Int { sentCount.load(ordering: .relaxed) }
-        public var errors: Int { errorCount.load(ordering: .relaxed) }
-    }
-
     /// One target as STATUS and the metrics see it.
     public struct Snapshot: Sendable, Equatable {
         public var label: String
@@ -34,7 +19,7 @@ public final class RelayTargetTable: Sendable {
     }
 
     private struct Row {
-        var entry: Entry
+        var entry: DestinationCounter
         var destination: String?
         var skipped: String?
     }
@@ -46,11 +31,11 @@ public final class RelayTargetTable: Sendable {
     /// Sets the targets in configuration order (start and reload); returns each served
     /// target's entry in the order given, reusing the entries of labels seen before.
     @discardableResult
-    func set(_ targets: [(label: String, destination: String?, skipped: String?)]) -> [Entry] {
+    func set(_ targets: [(label: String, destination: String?, skipped: String?)]) -> [DestinationCounter] {
         rows.withLockedValue { rows in
-            var old: [String: Entry] = [:]
+            var old: [String: DestinationCounter] = [:]
             for r in rows { old[r.entry.label] = r.entry }
-            rows = targets.map { Row(entry: old[$0.label] ?? Entry(label: $0.label), destination: $0.destination, skipped: $0.skipped) }
+            rows = targets.map { Row(entry: old[$0.label] ?? DestinationCounter(label: $0.label), destination: $0.destination, skipped: $0.skipped) }
             return rows.map(\.entry)
         }
     }

@@ -78,7 +78,7 @@ final class DatagramFlow {
     }
 
     func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to destination: SocketAddress, allocator: ByteBufferAllocator,
-               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil, echoes: Bool = false) {
+               interfaceIndex: Int = 0, target: DestinationCounter? = nil, echoes: Bool = false) {
         batch.queue(payload, prefixedWith: prefix, to: destination, allocator: allocator, interfaceIndex: interfaceIndex, target: target, echoes: echoes)
     }
 
