@@ -7,13 +7,7 @@ public struct ListenerFootprint: Sendable, Equatable {
     /// Of those, the ones that go to the fd store at a restart (not an ephemeral sending socket).
     public var storedSockets: Int
     /// The connections it may hold open at once; nil: it holds none.
-    public var connections: ConnectionLimit?
-
-    public init(sockets: Int, storedSockets: Int, connections: ConnectionLimit? = nil) {
-        self.sockets = sockets
-        self.storedSockets = storedSockets
-        self.connections = connections
-    }
+    public var connections: ConnectionLimit? = nil
 }
 
 /// How many connections a listener may hold, and where the configuration says so.
@@ -23,12 +17,6 @@ public struct ConnectionLimit: Sendable, Equatable {
     public var key: String
     /// Whether they go to the fd store at a restart (each one an entry there).
     public var handedOver: Bool
-
-    public init(most: Int, key: String, handedOver: Bool) {
-        self.most = most
-        self.key = key
-        self.handedOver = handedOver
-    }
 }
 
 extension Configuration {

@@ -44,14 +44,6 @@ public struct RelayEdges: Sendable {
     /// from it to itself is then no loop.
     public var dropsOwnEchoes: Bool
     public var advice: LoopAdvice
-
-    public init(hears: [RelayEar], outputs: [RelayOutput], sendsFromWhereItHears: Bool, dropsOwnEchoes: Bool, advice: LoopAdvice) {
-        self.hears = hears
-        self.outputs = outputs
-        self.sendsFromWhereItHears = sendsFromWhereItHears
-        self.dropsOwnEchoes = dropsOwnEchoes
-        self.advice = advice
-    }
 }
 
 /// One destination a relaying listener sends to, and who can hear it.
@@ -61,24 +53,14 @@ public struct RelayOutput: Sendable {
     /// How the loop error names it: "127.255.255.255:2002", "127.0.0.1:2056 (receivers[1])".
     public var destination: String
     /// What the loop error says the listener does: "sends to", "copies to".
-    public var verb: String
+    public var verb = "sends to"
     /// The interfaces it leaves by, by name; nil: any (the routing table decides).
-    public var interfaces: Set<String>?
+    public var interfaces: Set<String>? = nil
     /// Where it is written in the listener's object ("target", "targets[1]"): the first one the
     /// file has is where the loop error points and the path it quotes.
     public var keyPaths: [String]
     /// Whether a socket bound to this endpoint (on the port) hears it.
     public var reaches: @Sendable (Endpoint) -> Bool
-
-    public init(port: Int, destination: String, verb: String = "sends to", interfaces: Set<String>? = nil, keyPaths: [String],
-                reaches: @escaping @Sendable (Endpoint) -> Bool) {
-        self.port = port
-        self.destination = destination
-        self.verb = verb
-        self.interfaces = interfaces
-        self.keyPaths = keyPaths
-        self.reaches = reaches
-    }
 
     /// Whether `ear` hears it: the port, an interface in common, and the kind's rule.
     func reaches(_ ear: RelayEar) -> Bool {
@@ -98,12 +80,6 @@ public struct LoopAdvice: Sendable, Equatable {
     /// The setting that accepts the loop, as written in the file (`"allowLoop": true`), and
     /// what then breaks it; nil: no such setting.
     public var optOut: (setting: String, because: String)?
-
-    public init(eachPass: String?, fix: String, optOut: (setting: String, because: String)?) {
-        self.eachPass = eachPass
-        self.fix = fix
-        self.optOut = optOut
-    }
 
     public static func == (a: LoopAdvice, b: LoopAdvice) -> Bool {
         a.eachPass == b.eachPass && a.fix == b.fix && a.optOut?.setting == b.optOut?.setting && a.optOut?.because == b.optOut?.because

@@ -35,9 +35,9 @@ struct EveryLoopDatagramTests {
         udp.totalRateLimitBurst = 1801
         let setup = UDPResponderSetup(udp, broadcastAddresses: [])
         let second = UDPResponderRole.share(setup, index: 1, of: 2)
-        #expect(second.totalRateLimit == 450 && second.totalRateLimitBurst == 900)
-        #expect(UDPResponderRole.share(setup, index: 0, of: 2).totalRateLimitBurst == 901)
-        #expect(second.rateLimit == setup.rateLimit)
+        #expect(second.limits.total == RateLimit(rate: 450, burst: 900))
+        #expect(UDPResponderRole.share(setup, index: 0, of: 2).limits.total.burst == 901)
+        #expect(second.limits.perSource == setup.limits.perSource)
         // The drop line quotes the socket's share and says so; one socket: the old text.
         #expect(second.totalShare.describe() == "; this socket's share of the listener's 900/s, burst 1801, over 2 sockets")
         #expect(UDPResponderRole.share(setup, index: 0, of: 1).totalShare.describe() == "")

@@ -18,14 +18,6 @@ public struct ListenerExtras: Sendable, Equatable {
     /// Appended to its SIGUSR1 line, e.g. "targets: eth1 (10.0.1.255:2002) sent=3 errors=0".
     public var statistics: [String] = []
 
-    public init(samples: [ExtraSample] = [], fields: [StatusField] = [], notes: [String] = [], statusParts: [String] = [], statistics: [String] = []) {
-        self.samples = samples
-        self.fields = fields
-        self.notes = notes
-        self.statusParts = statusParts
-        self.statistics = statistics
-    }
-
     /// A listener with nothing beyond its counters.
     public static let none = ListenerExtras()
 
@@ -79,9 +71,4 @@ public struct ExtraSample: Sendable, Equatable {
 public struct StatusField: Sendable, Equatable {
     public var key: String
     public var json: String
-
-    public init(_ key: String, json: String) {
-        self.key = key
-        self.json = json
-    }
 }

@@ -117,7 +117,7 @@ final class DiscardListener: TypedListener {
         guard let to = core.spec.forward else { return .none }
         let n = forwarded.withLockedValue { $0 }
         return ListenerExtras(samples: [ExtraSample(Self.forwardedFamily, labels: ["\(to)"], .count(n))],
-                              fields: [StatusField("forwarded", json: "\(n)")], notes: ["forwarded \(n) to \(to)"],
+                              fields: [StatusField(key: "forwarded", json: "\(n)")], notes: ["forwarded \(n) to \(to)"],
                               statusParts: ["\"\(core.name)\" forwarded \(n)"], statistics: ["forwarded=\(n)"])
     }
 }

@@ -12,11 +12,8 @@ struct RebroadcastSetup: Sendable {
     /// This host's addresses: a datagram from one of them and from our own port is our own
     /// rebroadcast coming back. Loopback addresses always count as ours.
     var ownAddresses: Set<IPAddress>
-    var rateLimit: Double
-    var rateLimitBurst: Int
-    /// Rebroadcasts per second across all sources; 0: no limit.
-    var totalRateLimit: Double
-    var totalRateLimitBurst: Int
+    /// Per source (`rateLimitMaxSources` of them) and across all sources.
+    var limits: FlowLimits
     /// Every target served now (the first is `target`), each with its counters (nil: none).
     var targets: [RelayTarget]
     var targetCounters: [DestinationCounter?]
@@ -51,10 +48,8 @@ struct RebroadcastSetup: Sendable {
         maxDatagramSize = spec.maxDatagramSize
         sourceAllow = spec.sourceAllow
         self.ownAddresses = ownAddresses
-        rateLimit = spec.rateLimit
-        rateLimitBurst = spec.rateLimitBurst
-        totalRateLimit = spec.totalRateLimit
-        totalRateLimitBurst = spec.totalRateLimitBurst
+        limits = FlowLimits(perSource: RateLimit(rate: spec.rateLimit, burst: spec.rateLimitBurst), maxSources: Self.rateLimitMaxSources,
+                            total: RateLimit(rate: spec.totalRateLimit, burst: spec.totalRateLimitBurst))
     }
 
     func isOwn(_ address: IPAddress) -> Bool {
@@ -74,12 +69,12 @@ struct RebroadcastSetup: Sendable {
 /// datagrams over the listener's total rate limit are dropped and counted. Across daemons and
 /// hosts, rebroadcasts carry the relay mark and the socket filter drops marked datagrams before
 /// they get here (`RelayMark`).
-final class RebroadcastHandler: ChannelInboundHandler {
+final class RebroadcastHandler: FlowHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private(set) var setup: RebroadcastSetup
-    private let flow: DatagramFlow
+    let flow: DatagramFlow
     /// The port we send from (our socket's local port), learnt once the socket is bound.
     private var ownPort: Int?
 
@@ -87,13 +82,11 @@ final class RebroadcastHandler: ChannelInboundHandler {
          sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
         self.setup = setup
         self.flow = DatagramFlow(what: "rebroadcasts", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setRateLimit(rate: setup.rateLimit, burst: setup.rateLimitBurst, maxSources: RebroadcastSetup.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: setup.totalRateLimit, burst: setup.totalRateLimitBurst)
+        flow.setLimits(setup.limits)
     }
 
     func apply(_ new: RebroadcastSetup) {
-        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSetup.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
+        flow.setLimits(new.limits)
         setup = new
     }
 
@@ -119,26 +112,12 @@ final class RebroadcastHandler: ChannelInboundHandler {
             flow.drop(.droppedInterfaceNotListed, from: source, eventLoop: context.eventLoop) { "\($0) came in on interface \(info.interfaceIndex), which is not in listenInterfaces" }
             return
         }
-        if envelope.data.readableBytes > setup.maxDatagramSize {
-            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.setup.maxDatagramSize) bytes)" }
-            return
-        }
+        if flow.dropsOversize(envelope.data.readableBytes, max: setup.maxDatagramSize, from: source, eventLoop: context.eventLoop) { return }
         if !setup.sourceAllow.isEmpty && !setup.sourceAllow.matches(ip) {
             flow.drop(.droppedSourceNotAllowed, from: source, eventLoop: context.eventLoop) { "\($0) is not in sourceAllow" }
             return
         }
-        guard flow.takeToken(for: ip) else {
-            flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
-                "\($0) is over the rate limit (\(formatSeconds(self.setup.rateLimit)) datagrams/s, burst \(self.setup.rateLimitBurst))"
-            }
-            return
-        }
-        guard flow.takeTotalToken() else {
-            flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.setup.totalRateLimit)) rebroadcasts/s across all sources, burst \(self.setup.totalRateLimitBurst))"
-            }
-            return
-        }
+        guard flow.admit(ip, from: source, eventLoop: context.eventLoop, limits: setup.limits, unit: "datagrams") else { return }
         let asBroadcast = info.map { IPAddress($0.destinationAddress).map { setup.broadcastDestinations.contains($0) } ?? false } ?? false
         for k in setup.targets.indices {
             let t = setup.targets[k]
@@ -151,22 +130,5 @@ final class RebroadcastHandler: ChannelInboundHandler {
                        interfaceIndex: t.sendInterfaceIndex, target: setup.targetCounters[k],
                        echoes: setup.echoesComeBack && t.endpoint.port == ownPort)
         }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        flow.readComplete(context: context)
-        context.fireChannelReadComplete()
-    }
-
-    /// The reason of the last failed send, for the listener's log line if the socket is lost.
-    var lastSendError: String? { flow.lastSendError }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        flow.inactive()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        flow.socketError(error)
     }
 }

@@ -65,7 +65,7 @@ public final class RelayTargetTable: Sendable {
         extras.samples = all.map { ExtraSample(Self.upFamily, labels: [$0.label], .count($0.skipped == nil ? 1 : 0)) }
             + all.map { ExtraSample(Self.sentFamily, labels: [$0.label], .count($0.sent)) }
             + all.map { ExtraSample(Self.errorsFamily, labels: [$0.label], .count($0.errors)) }
-        extras.fields = [StatusField("targets", json: "[" + all.map { t in
+        extras.fields = [StatusField(key: "targets", json: "[" + all.map { t in
             "{\"target\": \(JSONString.quote(t.label)), \"destination\": \(t.destination.map(JSONString.quote) ?? "null"), \"sent\": \(t.sent), \"errors\": \(t.errors), \"skipped\": \(t.skipped.map(JSONString.quote) ?? "null")}"
         }.joined(separator: ", ") + "]")]
         let skipped = all.compactMap { s in s.skipped.map { "\(s.label) (\($0))" } }

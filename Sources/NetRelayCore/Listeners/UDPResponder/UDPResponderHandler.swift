@@ -8,14 +8,9 @@ struct UDPResponderSetup: Sendable {
     var prefix: ByteBuffer?
     var maxDatagramSize: Int
     var sourceCheck: ReplySourceCheck
-    /// Replies per second per source; 0: no limit.
-    var rateLimit: Double
-    var rateLimitBurst: Int
-    var rateLimitMaxSources: Int
     var replyToEmpty: Bool
-    /// Replies per second across all sources; 0: no limit.
-    var totalRateLimit: Double
-    var totalRateLimitBurst: Int
+    /// Replies per second per source and across all sources.
+    var limits: FlowLimits
     /// With `eventLoopThreads` N, each of the N sockets gets 1/N of the total (`DatagramSpread`):
     /// the listener-wide figures and N, for the log line.
     var totalShare = TotalShare()
@@ -35,12 +30,9 @@ struct UDPResponderSetup: Sendable {
         prefix = spec.replyPrefix.isEmpty ? nil : ByteBuffer(string: spec.replyPrefix)
         maxDatagramSize = spec.maxDatagramSize
         sourceCheck = ReplySourceCheck(rejectBadSources: spec.rejectBadSources, broadcastAddresses: broadcastAddresses)
-        rateLimit = spec.rateLimit
-        rateLimitBurst = spec.rateLimitBurst
-        rateLimitMaxSources = spec.rateLimitMaxSources
         replyToEmpty = spec.replyToEmpty
-        totalRateLimit = spec.totalRateLimit
-        totalRateLimitBurst = spec.totalRateLimitBurst
+        limits = FlowLimits(perSource: RateLimit(rate: spec.rateLimit, burst: spec.rateLimitBurst), maxSources: spec.rateLimitMaxSources,
+                            total: RateLimit(rate: spec.totalRateLimit, burst: spec.totalRateLimitBurst))
     }
 }
 
@@ -56,25 +48,23 @@ struct UDPResponderSetup: Sendable {
 /// Replies are collected while NIO delivers a read batch and sent together at
 /// channelReadComplete (`DatagramBatch`); counters are published at the same moment. Drops are
 /// logged as rate-limited summaries, never one line per datagram.
-final class UDPResponderHandler: ChannelInboundHandler {
+final class UDPResponderHandler: FlowHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private(set) var setup: UDPResponderSetup
-    private let flow: DatagramFlow
+    let flow: DatagramFlow
 
     init(setup: UDPResponderSetup, stats: ListenerStats, logger: Logger,
          sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
         self.setup = setup
         self.flow = DatagramFlow(what: "replies", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setRateLimit(rate: setup.rateLimit, burst: setup.rateLimitBurst, maxSources: setup.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: setup.totalRateLimit, burst: setup.totalRateLimitBurst)
+        flow.setLimits(setup.limits)
     }
 
     /// Applies a reloaded setup; sources keep what they used of their rate limit.
     func apply(_ new: UDPResponderSetup) {
-        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: new.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
+        flow.setLimits(new.limits)
         setup = new
     }
 
@@ -90,13 +80,8 @@ final class UDPResponderHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         flow.tally.add(.datagramsIn)
         let source = envelope.remoteAddress
-        // A datagram longer than the receive slice arrives cut to the slice's size, which the
-        // listener makes maxDatagramSize + 1: anything over the limit shows up as over it.
         let size = envelope.data.readableBytes
-        if size > setup.maxDatagramSize {
-            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.setup.maxDatagramSize) bytes)" }
-            return
-        }
+        if flow.dropsOversize(size, max: setup.maxDatagramSize, from: source, eventLoop: context.eventLoop) { return }
         if size == 0 && !setup.replyToEmpty {
             flow.drop(.droppedEmpty, from: source, eventLoop: context.eventLoop) { "\($0) sent an empty datagram (replyToEmpty is off)" }
             return
@@ -112,35 +97,7 @@ final class UDPResponderHandler: ChannelInboundHandler {
             flow.drop(.droppedBadSource, from: source, eventLoop: context.eventLoop) { "\($0) is a broadcast, multicast or privileged-port source (rejectBadSources)" }
             return
         }
-        guard flow.takeToken(for: ip) else {
-            flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
-                "\($0) is over the rate limit (\(formatSeconds(self.setup.rateLimit)) replies/s, burst \(self.setup.rateLimitBurst))"
-            }
-            return
-        }
-        guard flow.takeTotalToken() else {
-            flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.setup.totalRateLimit)) replies/s across all sources, burst \(self.setup.totalRateLimitBurst)\(self.setup.totalShare.describe()))"
-            }
-            return
-        }
+        guard flow.admit(ip, from: source, eventLoop: context.eventLoop, limits: setup.limits, unit: "replies", totalNote: setup.totalShare.describe()) else { return }
         flow.queue(envelope.data, prefixedWith: setup.prefix, to: source, allocator: context.channel.allocator)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        flow.readComplete(context: context)
-        context.fireChannelReadComplete()
-    }
-
-    /// The reason of the last failed send, for the listener's log line if the socket is lost.
-    var lastSendError: String? { flow.lastSendError }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        flow.inactive()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        flow.socketError(error)
     }
 }

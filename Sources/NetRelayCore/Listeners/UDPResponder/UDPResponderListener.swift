@@ -50,8 +50,8 @@ struct UDPResponderRole: DatagramRole {
 
     static func share(_ setup: UDPResponderSetup, index: Int, of count: Int) -> UDPResponderSetup {
         var s = setup
-        s.totalShare = .init(sockets: count, listenerRate: setup.totalRateLimit, listenerBurst: setup.totalRateLimitBurst)
-        (s.totalRateLimit, s.totalRateLimitBurst) = DatagramSpread.share(rate: setup.totalRateLimit, burst: setup.totalRateLimitBurst, index: index, count: count)
+        s.totalShare = .init(sockets: count, listenerRate: setup.limits.total.rate, listenerBurst: setup.limits.total.burst)
+        (s.limits.total.rate, s.limits.total.burst) = DatagramSpread.share(rate: setup.limits.total.rate, burst: setup.limits.total.burst, index: index, count: count)
         return s
     }
 
