@@ -108,7 +108,7 @@ struct ObservabilityTests {
 
     @Test("\"dropped\" is one figure: the sum of the listener's netrelayd_datagrams_dropped_total series, send errors and a kind's own reasons included, in /metrics, /status.json, STATUS= and SIGUSR1")
     func droppedIsOneFigure() {
-        let duplicates = ExtraFamily(MetricFamily.datagramsDropped.rawValue, .counter, help: MetricFamily.datagramsDropped.help, labels: ["reason"])
+        let duplicates = ExtraFamily(name: MetricFamily.datagramsDropped.rawValue, kind: .counter, help: MetricFamily.datagramsDropped.help, labels: ["reason"])
         let kind = ListenerKindTag(name: "udp-x", counters: [.datagramsIn, .datagramsOut, .droppedRateLimited, .sendErrors], families: [duplicates], holdsConnections: false)
         let l = ListenerSnapshot(name: "x", kind: kind, address: "127.0.0.1:9", state: .up,
                                  counters: Self.counters([.datagramsIn: 10, .datagramsOut: 3, .droppedRateLimited: 1, .sendErrors: 2]),
@@ -133,8 +133,8 @@ struct ObservabilityTests {
 
     @Test("A kind's extra samples: only families its kind declares are exported, at most sampleLimit per listener")
     func extrasAreBounded() {
-        let declared = ExtraFamily("netrelayd_test_receiver_sent_total", .counter, help: "Sent per receiver.", labels: ["receiver"])
-        let undeclared = ExtraFamily("netrelayd_test_peer_total", .counter, help: "Per peer.", labels: ["peer"])
+        let declared = ExtraFamily(name: "netrelayd_test_receiver_sent_total", kind: .counter, help: "Sent per receiver.", labels: ["receiver"])
+        let undeclared = ExtraFamily(name: "netrelayd_test_peer_total", kind: .counter, help: "Per peer.", labels: ["peer"])
         let kind = ListenerKindTag(name: "udp-x", counters: [], families: [declared], holdsConnections: false)
         let many = (0..<(ListenerExtras.sampleLimit + 10)).map { ExtraSample(declared, labels: ["r\($0)"], .count($0)) }
         var snapshot = Self.snapshot

@@ -18,6 +18,24 @@ public final class LogLevelControl: Sendable {
     }
 }
 
+/// A log handler whose level is the daemon's (`LogLevelControl`) and whose metadata is its own:
+/// what the stderr and the journald handlers share.
+public protocol ControlledLogHandler: LogHandler {
+    var control: LogLevelControl { get }
+}
+
+extension ControlledLogHandler {
+    public var logLevel: Logger.Level {
+        get { control.level }
+        nonmutating set { control.level = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+}
+
 extension LogLevelSetting {
     public var loggerLevel: Logger.Level {
         switch self {

@@ -38,13 +38,6 @@ public struct ExtraFamily: Sendable, Hashable {
     public var help: String
     /// The labels its samples add to `listener` and `kind`: fixed by the family.
     public var labels: [String]
-
-    public init(_ name: String, _ kind: Kind, help: String, labels: [String]) {
-        self.name = name
-        self.kind = kind
-        self.help = help
-        self.labels = labels
-    }
 }
 
 /// One sample of an `ExtraFamily`.

@@ -14,19 +14,18 @@ public struct StatusTally: Sendable {
     public var atFdLimit: [String] = []
 
     public mutating func addConnections(open: Int, accepted: Int, refused: Int) {
-        var c = connections ?? Connections()
-        c.open += open
-        c.accepted += accepted
-        c.refused += refused
-        connections = c
+        let c = connections ?? Connections()
+        connections = Connections(open: c.open + open, accepted: c.accepted + accepted, refused: c.refused + refused)
     }
 
     public mutating func addDatagrams(received: Int, sent: Int, dropped: Int) {
-        var d = datagrams ?? Datagrams()
-        d.received += received
-        d.sent += sent
-        d.dropped += dropped
-        datagrams = d
+        let d = datagrams ?? Datagrams()
+        datagrams = Datagrams(received: d.received + received, sent: d.sent + sent, dropped: d.dropped + dropped)
+    }
+
+    /// A datagram listener's part: what it received, sent and dropped.
+    public mutating func addDatagrams(of l: ListenerSnapshot) {
+        addDatagrams(received: l.value(.datagramsIn), sent: l.value(.datagramsOut), dropped: l.dropped)
     }
 
     public mutating func addAnnouncements(_ n: Int) {

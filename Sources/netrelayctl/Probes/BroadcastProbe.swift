@@ -13,13 +13,10 @@ struct BroadcastProbe: Sendable {
     var output: Output
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
-        let done = group.next().makePromise(of: Outcome.self)
         let probe = self
-        let channel: any Channel
-        let destination: SocketAddress
-        do {
-            destination = try to.resolve()
-            channel = try await DatagramBootstrap(group: group)
+        return await ProbeRunner.verdict(on: group, failure: { .failure(ErrorText.describe($0, peer: bind.description)) }) { done in
+            let destination = try to.resolve()
+            return try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.reusePort), value: 1)
                 .channelOption(.socketOption(.so_broadcast), value: 1)
@@ -28,57 +25,42 @@ struct BroadcastProbe: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            BroadcastProbeHandler(probe, destination: destination, done: done)
+                            BroadcastProbeHandler(probe, destination: destination, verdict: ProbeVerdict(done))
                         )
                     }
                 }
                 .bind(to: bind.resolve())
                 .get()
-        } catch {
-            let outcome = Outcome.failure(ErrorText.describe(error, peer: bind.description))
-            done.succeed(outcome)
-            return outcome
         }
-        channel.pipeline.fireUserInboundEventTriggered(ProbeStart())
-        return await ProbeRunner.verdict(of: channel, done)
     }
 }
 
-final class BroadcastProbeHandler: ChannelInboundHandler {
+final class BroadcastProbeHandler: StartedProbe {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let probe: BroadcastProbe
     private let destination: SocketAddress
-    private let done: EventLoopPromise<Outcome>
+    private let verdict: ProbeVerdict
     private var heard = 0
     private var started = false
-    private var finished = false
-    private var timer: Scheduled<Void>?
 
-    init(_ probe: BroadcastProbe, destination: SocketAddress, done: EventLoopPromise<Outcome>) {
+    init(_ probe: BroadcastProbe, destination: SocketAddress, verdict: ProbeVerdict) {
         self.probe = probe
         self.destination = destination
-        self.done = done
+        self.verdict = verdict
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is ProbeStart:
-            start(context: context)
-        case is ProbeInterrupted:
-            finish(context: context, .failure("interrupted after \(heard) of \(probe.count) broadcasts"))
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
+    func interrupted(context: ChannelHandlerContext) {
+        finish(context: context, .failure("interrupted after \(heard) of \(probe.count) broadcasts"))
     }
 
-    private func start(context: ChannelHandlerContext) {
+    func start(context: ChannelHandlerContext) {
         started = true
         let local = context.channel.localAddress?.endpointText ?? probe.bind.description
         probe.output.emit(.listening(local: local))
         let timeout = probe.timeout
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        verdict.after(timeout, context: context) {
             let seconds = Double(timeout.nanoseconds) / 1e9
             self.probe.output.emit(.timeout(after: seconds, waitingFor: "broadcast"))
             self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: heard \(self.heard) of \(self.probe.count) broadcasts on \(local) after sending to \(self.probe.to)"))
@@ -95,7 +77,7 @@ final class BroadcastProbeHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // Datagrams that arrive between bind and start still count: they were heard.
-        guard !finished else { return }
+        guard !verdict.given else { return }
         let envelope = unwrapInboundIn(data)
         heard += 1
         probe.output.emit(.broadcast(
@@ -113,10 +95,6 @@ final class BroadcastProbeHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: Outcome) {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
-        context.close(promise: nil)
-        done.succeed(outcome)
+        verdict.give(outcome, context: context)
     }
 }

@@ -61,7 +61,7 @@ struct DiscardKind: ListenerKind {
     }
 
     func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
-        status.addDatagrams(received: l.value(.datagramsIn), sent: 0, dropped: l.dropped)
+        status.addDatagrams(of: l)
     }
 
     var counters: [Counter] { [.datagramsIn, .droppedOversize, .socketsAdopted] }
@@ -81,7 +81,7 @@ final class DiscardListener: TypedListener {
     let core: ListenerCore<DiscardListener>
     let forwarded = NIOLockedValueBox(0)
 
-    static let forwardedFamily = ExtraFamily("netrelayd_test_forwarded_total", .counter, help: "Datagrams sent on, by destination.", labels: ["to"])
+    static let forwardedFamily = ExtraFamily(name: "netrelayd_test_forwarded_total", kind: .counter, help: "Datagrams sent on, by destination.", labels: ["to"])
 
     init(name: String, spec: DiscardSpec, context: ListenerContext) {
         core = ListenerCore(name: name, spec: spec, context: context, address: spec.listen.description, running: Running())

@@ -1,8 +1,6 @@
 /// The `multicast-announcer` kind as the configuration sees it: its keys and their decoding. How it
 /// runs is in Sources/NetRelayCore/Listeners/Announcer/AnnouncerKind+Running.swift.
 package struct AnnouncerKind: ListenerKindSchema {
-    package init() {}
-
     package func decode(_ r: ObjectReader) -> AnnouncerSpec? {
         let c = r.collector
         let groupType = FieldType<IPAddress>(expected: "a multicast group address such as \"239.255.0.1\" or \"ff02::1:3\"") { node in
@@ -42,4 +40,6 @@ package struct AnnouncerKind: ListenerKindSchema {
         guard group != nil, port != nil else { return nil }
         return s
     }
+
+    package init() {}
 }

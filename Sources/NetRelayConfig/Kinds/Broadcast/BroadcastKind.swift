@@ -1,8 +1,6 @@
 /// The `broadcast-rebroadcaster` kind as the configuration sees it: its keys and their decoding (the `targets` list in BroadcastKind+Targets.swift). How it
 /// runs is in Sources/NetRelayCore/Listeners/Broadcast/BroadcastKind+Running.swift.
 package struct BroadcastKind: ListenerKindSchema {
-    package init() {}
-
     package func decode(_ r: ObjectReader) -> BroadcastSpec? {
         let c = r.collector
         let listen = r.required("listen", .endpoint(ipv4Only: true), example: "\"192.168.56.1:2001\"")
@@ -61,4 +59,6 @@ package struct BroadcastKind: ListenerKindSchema {
         r.read("relayMark", ConfigurationDecoder.relayMarkType, into: &s.relayMark)
         ConfigurationDecoder.checkReplyFits(prefix: s.prefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "prefix", r)
     }
+
+    package init() {}
 }

@@ -1,8 +1,6 @@
 /// The `tcp-echo` kind as the configuration sees it: its keys and their decoding. How it
 /// runs is in Sources/NetRelayCore/Listeners/TCPEcho/TCPEchoKind+Running.swift.
 package struct TCPEchoKind: ListenerKindSchema {
-    package init() {}
-
     package func decode(_ r: ObjectReader) -> TCPEchoSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2000\"")
         var s = TCPEchoSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
@@ -37,4 +35,6 @@ package struct TCPEchoKind: ListenerKindSchema {
                      "writeBufferLowWaterMark (\(s.writeBufferLowWaterMark)) must be below writeBufferHighWaterMark (\(s.writeBufferHighWaterMark)); reading resumes when the queue falls under the low mark")
         }
     }
+
+    package init() {}
 }

@@ -1,8 +1,6 @@
 /// The `udp-responder` kind as the configuration sees it: its keys and their decoding. How it
 /// runs is in Sources/NetRelayCore/Listeners/UDPResponder/UDPResponderKind+Running.swift.
 package struct UDPResponderKind: ListenerKindSchema {
-    package init() {}
-
     package func decode(_ r: ObjectReader) -> UDPResponderSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:2001\"")
         var s = UDPResponderSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
@@ -19,4 +17,6 @@ package struct UDPResponderKind: ListenerKindSchema {
         ConfigurationDecoder.checkReplyFits(prefix: s.replyPrefix, maxDatagramSize: s.maxDatagramSize, prefixKey: "replyPrefix", r)
         return listen == nil ? nil : s
     }
+
+    package init() {}
 }

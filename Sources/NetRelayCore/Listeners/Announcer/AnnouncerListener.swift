@@ -131,7 +131,7 @@ final class AnnouncerListener: TypedListener {
         return ServingLine(details: Self.describe(m, nil))
     }
 
-    static let latenessFamily = ExtraFamily("netrelayd_announcement_lateness_seconds", .histogram,
+    static let latenessFamily = ExtraFamily(name: "netrelayd_announcement_lateness_seconds", kind: .histogram,
                                             help: "How late each announcement's timer fired, in seconds.", labels: [])
 
     var extras: ListenerExtras {

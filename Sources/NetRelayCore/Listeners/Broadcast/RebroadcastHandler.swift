@@ -3,7 +3,7 @@ import NIOCore
 import NetRelayConfig
 
 /// What a broadcast-rebroadcaster does with a datagram, as the handler applies it.
-struct RebroadcastSetup: Sendable {
+struct RebroadcastSetup: FlowSetup {
     var prefix: ByteBuffer?
     /// Where rebroadcasts go: the resolved broadcast address and port.
     var target: SocketAddress
@@ -73,21 +73,14 @@ final class RebroadcastHandler: FlowHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private(set) var setup: RebroadcastSetup
+    var setup: RebroadcastSetup
     let flow: DatagramFlow
     /// The port we send from (our socket's local port), learnt once the socket is bound.
     private var ownPort: Int?
 
-    init(setup: RebroadcastSetup, stats: ListenerStats, logger: Logger,
-         sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
+    init(setup: RebroadcastSetup, stats: ListenerStats, logger: Logger, sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = DatagramFlow.monotonic) {
         self.setup = setup
-        self.flow = DatagramFlow(what: "rebroadcasts", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setLimits(setup.limits)
-    }
-
-    func apply(_ new: RebroadcastSetup) {
-        flow.setLimits(new.limits)
-        setup = new
+        flow = DatagramFlow(what: "rebroadcasts", limits: setup.limits, stats: stats, logger: logger, sender: sender, clock: clock)
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -50,9 +50,9 @@ public final class RelayTargetTable: Sendable {
 
     // MARK: What a rebroadcaster exports of its targets
 
-    static let upFamily = ExtraFamily("netrelayd_relay_target_up", .gauge, help: "1 while a rebroadcaster's target is served, 0 while it is skipped (interface missing, down or without IPv4).", labels: ["target"])
-    static let sentFamily = ExtraFamily("netrelayd_relay_target_sent_total", .counter, help: "Datagrams a rebroadcaster sent to each target.", labels: ["target"])
-    static let errorsFamily = ExtraFamily("netrelayd_relay_target_errors_total", .counter, help: "Datagrams to each target that failed to send (an error, or a full send buffer).", labels: ["target"])
+    static let upFamily = ExtraFamily(name: "netrelayd_relay_target_up", kind: .gauge, help: "1 while a rebroadcaster's target is served, 0 while it is skipped (interface missing, down or without IPv4).", labels: ["target"])
+    static let sentFamily = ExtraFamily(name: "netrelayd_relay_target_sent_total", kind: .counter, help: "Datagrams a rebroadcaster sent to each target.", labels: ["target"])
+    static let errorsFamily = ExtraFamily(name: "netrelayd_relay_target_errors_total", kind: .counter, help: "Datagrams to each target that failed to send (an error, or a full send buffer).", labels: ["target"])
     static let families = [upFamily, sentFamily, errorsFamily]
 
     /// Per-target series, the "targets" field of `/status.json`, and, where there is more than

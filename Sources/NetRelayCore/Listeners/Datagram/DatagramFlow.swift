@@ -24,8 +24,11 @@ final class DatagramFlow {
     /// limit measured per second can tell.
     private var batchNow: UInt64?
 
+    /// Monotonic nanoseconds, the clock outside tests.
+    static func monotonic() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
     /// `what` names the outgoing datagrams in summaries ("replies", "rebroadcasts").
-    init(what: String, stats: ListenerStats, logger: Logger, sender: DatagramSender?, clock: @escaping () -> UInt64) {
+    init(what: String, limits: FlowLimits, stats: ListenerStats, logger: Logger, sender: DatagramSender?, clock: @escaping () -> UInt64) {
         self.stats = stats
         self.logger = logger
         self.clock = clock
@@ -34,6 +37,7 @@ final class DatagramFlow {
         self.kernelDrops = sender.flatMap { KernelDropCounter(fd: $0.fileDescriptor, stats: stats) }
         self.batch = DatagramBatch(sender: sender, stats: stats, drops: drops,
                                    failures: SummaryReporter(logger: logger, event: "send-error", what: "send errors"), what: what)
+        setLimits(limits)
     }
 
     /// Sets both rate limits; sources keep what they used of them.
@@ -173,10 +177,23 @@ struct RateLimit: Sendable, Equatable {
 /// A datagram handler built on a `DatagramFlow`: the end of a read batch, the channel going
 /// away and socket errors are the flow's, the same for every such handler.
 protocol FlowHandler: ChannelInboundHandler {
+    associatedtype Setup: FlowSetup
+    var setup: Setup { get set }
     var flow: DatagramFlow { get }
 }
 
+/// A datagram handler's setup: it carries the flow's rate limits.
+protocol FlowSetup: Sendable {
+    var limits: FlowLimits { get }
+}
+
 extension FlowHandler {
+    /// Applies a reloaded setup; sources keep what they used of their rate limit.
+    func apply(_ new: Setup) {
+        flow.setLimits(new.limits)
+        setup = new
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         flow.readComplete(context: context)
         context.fireChannelReadComplete()

@@ -49,3 +49,24 @@ protocol DatagramRole: Sendable {
     /// current setup, which says whether it changed it.
     func refresh(_ spec: Spec) -> (inout Setup) -> Bool
 }
+
+/// The row of a kind whose listeners are `DatagramListener`s of `Role`: they share nothing, hold
+/// no connections and add to the udp part of STATUS=. A kind says so by conforming; the rest of
+/// its row (counters, families) is its own.
+protocol DatagramKind: ListenerKind where Shared == NothingShared {
+    associatedtype Role: DatagramRole where Role.Spec == Spec
+}
+
+extension DatagramKind {
+    func makeShared(_ daemon: DaemonResources) -> NothingShared { NothingShared() }
+
+    func listener(name: String, spec: Spec, context: ListenerContext, shared: NothingShared) -> any Listener {
+        DatagramListener<Role>(name: name, spec: spec, context: context)
+    }
+
+    func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
+        status.addDatagrams(of: l)
+    }
+
+    var holdsConnections: Bool { false }
+}

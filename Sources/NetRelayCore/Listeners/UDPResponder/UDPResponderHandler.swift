@@ -4,7 +4,7 @@ import NetRelayConfig
 
 /// What a udp-responder does with a datagram, as the handler applies it (derived from the spec
 /// plus what the host knows: its broadcast addresses).
-struct UDPResponderSetup: Sendable {
+struct UDPResponderSetup: FlowSetup {
     var prefix: ByteBuffer?
     var maxDatagramSize: Int
     var sourceCheck: ReplySourceCheck
@@ -52,20 +52,12 @@ final class UDPResponderHandler: FlowHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private(set) var setup: UDPResponderSetup
+    var setup: UDPResponderSetup
     let flow: DatagramFlow
 
-    init(setup: UDPResponderSetup, stats: ListenerStats, logger: Logger,
-         sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
+    init(setup: UDPResponderSetup, stats: ListenerStats, logger: Logger, sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = DatagramFlow.monotonic) {
         self.setup = setup
-        self.flow = DatagramFlow(what: "replies", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setLimits(setup.limits)
-    }
-
-    /// Applies a reloaded setup; sources keep what they used of their rate limit.
-    func apply(_ new: UDPResponderSetup) {
-        flow.setLimits(new.limits)
-        setup = new
+        flow = DatagramFlow(what: "replies", limits: setup.limits, stats: stats, logger: logger, sender: sender, clock: clock)
     }
 
     func channelActive(context: ChannelHandlerContext) {
