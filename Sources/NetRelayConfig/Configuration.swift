@@ -59,16 +59,25 @@ public struct ListenerSpec: Sendable, Equatable {
     public var kindName: String { type(of: kindSpec).kindName }
 
     /// What the listener binds, for log lines and conflict checks (nil: it only sends).
-    public var boundEndpoint: Endpoint? { kindSpec.boundEndpoint }
+    public var boundEndpoint: Endpoint? {
+        if case .binds(let e, _, _) = kindSpec.address { return e }
+        return nil
+    }
 
-    public var usesTCP: Bool { kindSpec.transport == .tcp }
+    public var usesTCP: Bool {
+        if case .binds(_, .tcp, _) = kindSpec.address { return true }
+        return false
+    }
 
-    var reusePort: Bool { kindSpec.reusePort }
+    var reusePort: Bool {
+        if case .binds(_, _, let reusePort) = kindSpec.address { return reusePort }
+        return false
+    }
 
     /// "tcp-echo \"echo\" on 127.0.0.1:2000": how messages name a listener.
     public var label: String {
         if let e = boundEndpoint { return "\(kindName) \"\(name)\" on \(e)" }
-        if let d = kindSpec.sendsTo { return "\(kindName) \"\(name)\" to \(d)" }
+        if case .sends(let d) = kindSpec.address { return "\(kindName) \"\(name)\" to \(d)" }
         return "\(kindName) \"\(name)\""
     }
 }

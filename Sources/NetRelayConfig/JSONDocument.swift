@@ -62,10 +62,6 @@ public struct JSONNode: Sendable {
 public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
     public var line: Int
     public var column: Int
-    public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
-    }
     public var description: String { "\(line):\(column)" }
 }
 

@@ -3,6 +3,15 @@ public enum Transport: String, Sendable {
     case tcp, udp
 }
 
+/// Where a listener is, for its label, the bind-conflict checks and the HTTP endpoint's port.
+public enum ListenerAddress: Sendable, Equatable {
+    /// It binds this address and port for `transport`; two such listeners may share a port
+    /// when both set SO_REUSEPORT (`reusePort`).
+    case binds(Endpoint, Transport, reusePort: Bool)
+    /// It binds an ephemeral port and sends to this destination ("to 239.255.0.1:8088").
+    case sends(to: Endpoint)
+}
+
 /// A kind's spec: its decoded configuration (`TCPEchoSpec`, `AnnouncerSpec`, ...), and the facts
 /// about it that the configuration, the supervisor and the budgets need without knowing the kind.
 /// (What a listener resolves from its spec against the host when it runs is its *setup*.) Every
@@ -11,14 +20,8 @@ public enum Transport: String, Sendable {
 public protocol KindSpec: Sendable, Equatable {
     /// The word of the config's "kind" key, of log lines and of the `kind` metric label.
     static var kindName: String { get }
-    /// What the listener binds, for log lines and conflict checks (nil: it only sends).
-    var boundEndpoint: Endpoint? { get }
-    /// The protocol of the bound socket (or of what it sends).
-    var transport: Transport { get }
-    /// Whether the socket is bound with SO_REUSEPORT (two such listeners may share a port).
-    var reusePort: Bool { get }
-    /// Where a listener that binds nothing sends to, for its label ("to 239.255.0.1:8088").
-    var sendsTo: Endpoint? { get }
+    /// What it binds (or, binding nothing of its own, where it sends).
+    var address: ListenerAddress { get }
     /// The sockets and connections it may hold with `eventLoops` event loops (file descriptor
     /// budget, fd store).
     func footprint(eventLoops: Int) -> ListenerFootprint

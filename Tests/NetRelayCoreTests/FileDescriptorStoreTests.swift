@@ -143,10 +143,7 @@ struct FileDescriptorStoreTests {
         static let kindName = "tcp-session"
         var listen: Endpoint
         var maxSessions: Int
-        var boundEndpoint: Endpoint? { listen }
-        var transport: Transport { .tcp }
-        var reusePort: Bool { false }
-        var sendsTo: Endpoint? { nil }
+        var address: ListenerAddress { .binds(listen, .tcp, reusePort: false) }
         var relay: RelayPart { .doesNotRelay }
         func footprint(eventLoops: Int) -> ListenerFootprint {
             ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxSessions, key: "maxSessions", handedOver: false))

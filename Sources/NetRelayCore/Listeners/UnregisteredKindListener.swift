@@ -17,8 +17,11 @@ final class UnregisteredKindListener: Listener {
     var localDescription: String { spec.label }
 
     func start() async throws {
-        let address = (spec.boundEndpoint ?? spec.kindSpec.sendsTo).map { "\($0)" } ?? "its address"
-        throw ListenerStartError(spec: spec, action: spec.boundEndpoint == nil ? "start" : "bind", address: address,
+        let (action, address): (String, Endpoint) = switch spec.kindSpec.address {
+        case .binds(let e, _, _): ("bind", e)
+        case .sends(let to): ("start", to)
+        }
+        throw ListenerStartError(spec: spec, action: action, address: address.description,
                                  reason: "the kind \"\(spec.kindName)\" is not in this daemon's table of kinds (\(kinds.joined(separator: ", ")))", errno: nil)
     }
 

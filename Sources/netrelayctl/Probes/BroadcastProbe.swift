@@ -5,12 +5,9 @@ import NIOPosix
 /// several probes on one host each hear every broadcast), send one datagram to the
 /// rebroadcaster from that socket, and print every datagram heard until `count` arrived.
 struct BroadcastProbe: Sendable {
-    var bind: HostPort
-    var to: HostPort
-    var text: String
-    var count: Int
-    var timeout: TimeAmount
-    var output: Output
+    let bind: HostPort
+    let to: HostPort
+    let exchange: DatagramExchange
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
         let probe = self
@@ -52,27 +49,27 @@ final class BroadcastProbeHandler: StartedProbe {
     }
 
     func interrupted(context: ChannelHandlerContext) {
-        finish(context: context, .failure("interrupted after \(heard) of \(probe.count) broadcasts"))
+        finish(context: context, .failure("interrupted after \(heard) of \(probe.exchange.count) broadcasts"))
     }
 
     func start(context: ChannelHandlerContext) {
         started = true
         let local = context.channel.localAddress?.endpointText ?? probe.bind.description
-        probe.output.emit(.listening(local: local))
-        let timeout = probe.timeout
+        probe.exchange.output.emit(.listening(local: local))
+        let timeout = probe.exchange.timeout
         verdict.after(timeout, context: context) {
             let seconds = Double(timeout.nanoseconds) / 1e9
-            self.probe.output.emit(.timeout(after: seconds, waitingFor: "broadcast"))
-            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: heard \(self.heard) of \(self.probe.count) broadcasts on \(local) after sending to \(self.probe.to)"))
+            self.probe.exchange.output.emit(.timeout(after: seconds, waitingFor: "broadcast"))
+            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: heard \(self.heard) of \(self.probe.exchange.count) broadcasts on \(local) after sending to \(self.probe.to)"))
         }
-        let buffer = context.channel.allocator.buffer(string: probe.text)
-        probe.output.emit(.sent(to: destination.endpointText, text: probe.text, bytes: buffer.readableBytes))
+        let buffer = context.channel.allocator.buffer(string: probe.exchange.text)
+        probe.exchange.output.emit(.sent(to: destination.endpointText, text: probe.exchange.text, bytes: buffer.readableBytes))
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenFailure { error in
             self.finish(context: context, .failure("cannot send to \(self.probe.to): \(ErrorText.describe(error, peer: self.probe.to.description))"))
         }
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: written)
-        if heard >= probe.count { finish(context: context, .success) }
+        if heard >= probe.exchange.count { finish(context: context, .success) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -80,13 +77,13 @@ final class BroadcastProbeHandler: StartedProbe {
         guard !verdict.given else { return }
         let envelope = unwrapInboundIn(data)
         heard += 1
-        probe.output.emit(.broadcast(
+        probe.exchange.output.emit(.broadcast(
             from: envelope.remoteAddress.endpointText,
             to: envelope.metadata?.packetInfo?.destinationAddress.ipAddress,
             text: String(buffer: envelope.data),
             bytes: envelope.data.readableBytes
         ))
-        if heard >= probe.count && started { finish(context: context, .success) }
+        if heard >= probe.exchange.count && started { finish(context: context, .success) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -4,13 +4,10 @@ import NIOPosix
 /// Connects, sends the texts on schedule, prints every chunk that comes back, then ends the
 /// connection: a full close, or a FIN and reading on until the server closes (`--half-close`).
 struct TCPProbe: Sendable {
-    var target: HostPort
-    var sends: [String]
-    var interval: TimeAmount
-    var endAfter: TimeAmount
-    var halfClose: Bool
-    var timeout: TimeAmount
-    var output: Output
+    let target: HostPort
+    let script: TCPScript
+    let timeout: TimeAmount
+    let output: Output
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
         let probe = self
@@ -60,15 +57,15 @@ final class TCPProbeHandler: ChannelInboundHandler {
         peer = context.channel.remoteAddress?.endpointText ?? peer
         probe.output.emit(.connected(peer: peer, local: context.channel.localAddress?.endpointText ?? "?"))
         var at = TimeAmount.zero
-        for (index, text) in probe.sends.enumerated() {
+        for (index, text) in probe.script.sends.enumerated() {
             if index == 0 {
                 send(text, context: context)
             } else {
-                at = at + probe.interval
+                at = at + probe.script.interval
                 verdict.after(at, context: context) { self.send(text, context: context) }
             }
         }
-        verdict.after(at + probe.endAfter, context: context) { self.end(context: context) }
+        verdict.after(at + probe.script.endAfter, context: context) { self.end(context: context) }
         context.fireChannelActive()
     }
 
@@ -113,9 +110,9 @@ final class TCPProbeHandler: ChannelInboundHandler {
     private func end(context: ChannelHandlerContext) {
         guard !verdict.given else { return }
         ended = true
-        guard probe.halfClose else {
+        guard probe.script.halfClose else {
             probe.output.emit(.closed(by: "probe", peer: peer, received: received))
-            finish(context: context, outcome(waitedFor: "within \(Seconds.text(Double(probe.endAfter.nanoseconds) / 1e9)) s after the last --send"))
+            finish(context: context, outcome(waitedFor: "within \(Seconds.text(Double(probe.script.endAfter.nanoseconds) / 1e9)) s after the last --send"))
             return
         }
         probe.output.emit(.halfClosed(peer: peer))
@@ -133,15 +130,15 @@ final class TCPProbeHandler: ChannelInboundHandler {
 
     /// The outcome once the conversation is over: anything sent must have had a reply.
     private func outcome(waitedFor: String) -> Outcome {
-        if !probe.sends.isEmpty && received == 0 { return .failure("no reply from \(peer) \(waitedFor)") }
+        if !probe.script.sends.isEmpty && received == 0 { return .failure("no reply from \(peer) \(waitedFor)") }
         return .success
     }
 
     /// The server closed: expected after our FIN, a failure before we were done.
     private func closedByPeer() -> Outcome {
         if ended { return outcome(waitedFor: "before it closed the connection") }
-        if sent < probe.sends.count {
-            return .failure("\(peer) closed the connection before every --send was sent (\(sent) of \(probe.sends.count) sent, \(received) bytes received)")
+        if sent < probe.script.sends.count {
+            return .failure("\(peer) closed the connection before every --send was sent (\(sent) of \(probe.script.sends.count) sent, \(received) bytes received)")
         }
         if received == 0 {
             return .failure("\(peer) accepted the connection and closed it without sending anything (over its connection limit, or denied?)")
@@ -152,4 +149,13 @@ final class TCPProbeHandler: ChannelInboundHandler {
     private func finish(context: ChannelHandlerContext, _ outcome: Outcome) {
         verdict.give(outcome, context: context)
     }
+}
+
+/// What a TCP probe says and when: the texts, the pause between them, how long it waits after
+/// the last, and whether it then half-closes (FIN, reading on) or closes.
+struct TCPScript: Sendable {
+    let sends: [String]
+    let interval: TimeAmount
+    let endAfter: TimeAmount
+    let halfClose: Bool
 }

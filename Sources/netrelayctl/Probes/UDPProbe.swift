@@ -12,11 +12,8 @@ import NIOPosix
 /// replies. Connecting the socket makes the kernel report an ICMP port unreachable as
 /// ECONNREFUSED, so "nothing listens there" is told apart from "no answer".
 struct UDPProbe: Sendable {
-    var target: HostPort
-    var text: String
-    var count: Int
-    var timeout: TimeAmount
-    var output: Output
+    let target: HostPort
+    let exchange: DatagramExchange
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
         let probe = self
@@ -49,7 +46,7 @@ final class UDPProbeHandler: StartedProbe {
     }
 
     func interrupted(context: ChannelHandlerContext) {
-        finish(context: context, .failure("interrupted after \(replies) of \(probe.count) replies from \(peer)"))
+        finish(context: context, .failure("interrupted after \(replies) of \(probe.exchange.count) replies from \(peer)"))
     }
 
     func start(context: ChannelHandlerContext) {
@@ -58,15 +55,15 @@ final class UDPProbeHandler: StartedProbe {
             return
         }
         peer = remote.endpointText
-        let timeout = probe.timeout
+        let timeout = probe.exchange.timeout
         verdict.after(timeout, context: context) {
             let seconds = Double(timeout.nanoseconds) / 1e9
-            self.probe.output.emit(.timeout(after: seconds, waitingFor: "reply"))
-            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: \(self.replies) of \(self.probe.count) replies from \(self.peer)"))
+            self.probe.exchange.output.emit(.timeout(after: seconds, waitingFor: "reply"))
+            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: \(self.replies) of \(self.probe.exchange.count) replies from \(self.peer)"))
         }
-        for _ in 0..<probe.count {
-            let buffer = context.channel.allocator.buffer(string: probe.text)
-            probe.output.emit(.sent(to: peer, text: probe.text, bytes: buffer.readableBytes))
+        for _ in 0..<probe.exchange.count {
+            let buffer = context.channel.allocator.buffer(string: probe.exchange.text)
+            probe.exchange.output.emit(.sent(to: peer, text: probe.exchange.text, bytes: buffer.readableBytes))
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenFailure { error in
                 self.finish(context: context, .failure(self.describe(error)))
@@ -79,8 +76,8 @@ final class UDPProbeHandler: StartedProbe {
         guard !verdict.given else { return }
         let envelope = unwrapInboundIn(data)
         replies += 1
-        probe.output.emit(.reply(from: envelope.remoteAddress.endpointText, text: String(buffer: envelope.data), bytes: envelope.data.readableBytes))
-        if replies >= probe.count { finish(context: context, .success) }
+        probe.exchange.output.emit(.reply(from: envelope.remoteAddress.endpointText, text: String(buffer: envelope.data), bytes: envelope.data.readableBytes))
+        if replies >= probe.exchange.count { finish(context: context, .success) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

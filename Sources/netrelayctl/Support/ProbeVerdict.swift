@@ -69,3 +69,12 @@ extension ProbeRunner {
         return await verdict(of: channel, done)
     }
 }
+
+/// What a datagram probe sends and waits for: the text, how many, for how long, and where it
+/// reports.
+struct DatagramExchange: Sendable {
+    let text: String
+    let count: Int
+    let timeout: TimeAmount
+    let output: Output
+}

@@ -51,9 +51,10 @@ struct AnnouncerInterfaceTests {
         let i = try AnnouncerInterface.resolve("lo", for: v4Group, devices: devices).get()
         #expect(i.address == IPAddress("127.0.0.1") && !i.multicastFlag)
         #expect(i.deviceForJoin.multicastSupported)
-        var eth = try AnnouncerInterface.resolve("eth0", for: v4Group, devices: devices).get()
-        eth.device.multicastSupported = false
-        #expect(!eth.deviceForJoin.multicastSupported)
+        let eth = try AnnouncerInterface.resolve("eth0", for: v4Group, devices: devices).get()
+        var withoutFlag = eth.device
+        withoutFlag.multicastSupported = false
+        #expect(!AnnouncerInterface(device: withoutFlag, address: eth.address).deviceForJoin.multicastSupported)
     }
 
     @Test("Unknown names and addresses: errors naming them and listing what exists")

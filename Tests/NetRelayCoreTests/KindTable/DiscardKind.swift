@@ -21,10 +21,7 @@ struct DiscardSpec: KindSpec {
     /// Where each datagram is sent on, from the listening socket; nil: nowhere.
     var forward: Endpoint?
 
-    var boundEndpoint: Endpoint? { listen }
-    var transport: Transport { .udp }
-    var reusePort: Bool { false }
-    var sendsTo: Endpoint? { nil }
+    var address: ListenerAddress { .binds(listen, .udp, reusePort: false) }
 
     func footprint(eventLoops: Int) -> ListenerFootprint { ListenerFootprint(sockets: 1, storedSockets: 1) }
 

@@ -34,10 +34,7 @@ public struct AnnouncerSpec: Sendable, Equatable {
 
 extension AnnouncerSpec: KindSpec {
     public static let kindName = "multicast-announcer"
-    public var boundEndpoint: Endpoint? { nil }
-    public var transport: Transport { .udp }
-    public var reusePort: Bool { false }
-    public var sendsTo: Endpoint? { destination }
+    public var address: ListenerAddress { .sends(to: destination) }
     /// One sending socket on an ephemeral port, opened anew at a restart.
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: 1, storedSockets: 0)

@@ -66,10 +66,7 @@ public struct BroadcastSpec: Sendable, Equatable {
 
 extension BroadcastSpec: KindSpec {
     public static let kindName = "broadcast-rebroadcaster"
-    public var boundEndpoint: Endpoint? { listen }
-    public var transport: Transport { .udp }
-    public var reusePort: Bool { false }
-    public var sendsTo: Endpoint? { nil }
+    public var address: ListenerAddress { .binds(listen, .udp, reusePort: false) }
     /// One socket whatever `eventLoopThreads` says. The kernel hands every broadcast (and
     /// multicast) datagram to every socket of a SO_REUSEPORT group, not to one by hash (only
     /// unicast is spread): N sockets would rebroadcast each broadcast N times, or, with all

@@ -43,9 +43,7 @@ public struct TCPEchoSpec: Sendable, Equatable {
 
 extension TCPEchoSpec: KindSpec {
     public static let kindName = "tcp-echo"
-    public var boundEndpoint: Endpoint? { listen }
-    public var transport: Transport { .tcp }
-    public var sendsTo: Endpoint? { nil }
+    public var address: ListenerAddress { .binds(listen, .tcp, reusePort: reusePort) }
     /// One listening socket, whatever the loops: NIO spreads its connections over them.
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxConnections, key: "maxConnections", handedOver: true))

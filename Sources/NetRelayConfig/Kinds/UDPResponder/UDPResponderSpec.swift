@@ -35,9 +35,7 @@ public struct UDPResponderSpec: Sendable, Equatable {
 
 extension UDPResponderSpec: KindSpec {
     public static let kindName = "udp-responder"
-    public var boundEndpoint: Endpoint? { listen }
-    public var transport: Transport { .udp }
-    public var sendsTo: Endpoint? { nil }
+    public var address: ListenerAddress { .binds(listen, .udp, reusePort: reusePort) }
     /// One socket per event loop (`DatagramSpread`): the kernel spreads sources across them.
     public func footprint(eventLoops: Int) -> ListenerFootprint {
         ListenerFootprint(sockets: max(1, eventLoops), storedSockets: max(1, eventLoops))

@@ -9,15 +9,16 @@ import NetRelayConfig
 /// `in_addr`), IPv6 by index (IPV6_MULTICAST_IF and IPV6_JOIN_GROUP take an `ifindex`), so
 /// each group family needs an address of its own family on the interface.
 struct AnnouncerInterface: Sendable, Equatable {
-    var name: String
-    var index: Int
+    /// The getifaddrs entry for `address`, for NIO's `joinGroup(_:device:)`.
+    let device: NIONetworkDevice
     /// The interface address of the group's family.
-    var address: IPAddress
+    let address: IPAddress
+
+    var name: String { device.name }
+    var index: Int { device.interfaceIndex }
     /// IFF_MULTICAST. Loopback lacks it, yet Linux delivers group traffic sent through `lo`
     /// to the sockets that joined the group on `lo`: the flag is about link-layer filtering.
-    var multicastFlag: Bool
-    /// The getifaddrs entry for `address`, for NIO's `joinGroup(_:device:)`.
-    var device: NIONetworkDevice
+    var multicastFlag: Bool { device.multicastSupported }
 
     static func == (a: AnnouncerInterface, b: AnnouncerInterface) -> Bool {
         a.name == b.name && a.index == b.index && a.address == b.address && a.multicastFlag == b.multicastFlag
@@ -65,7 +66,7 @@ struct AnnouncerInterface: Sendable, Equatable {
             // The decoder already refused an address of the other family; an address given
             // explicitly is the one to use.
             if literal.isIPv4 == wantIPv4 {
-                return .success(AnnouncerInterface(name: name, index: owner.interfaceIndex, address: literal, multicastFlag: owner.multicastSupported, device: owner))
+                return .success(AnnouncerInterface(device: owner, address: literal))
             }
         } else {
             guard names.contains(setting) else {
@@ -83,7 +84,7 @@ struct AnnouncerInterface: Sendable, Equatable {
         guard let (device, address) = ofFamily.first else {
             return .failure(.noAddressOfFamily(name, ipv4: wantIPv4))
         }
-        return .success(AnnouncerInterface(name: name, index: device.interfaceIndex, address: address, multicastFlag: device.multicastSupported, device: device))
+        return .success(AnnouncerInterface(device: device, address: address))
     }
 
     /// `resolve` against the host's interfaces now.
