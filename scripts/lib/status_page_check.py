@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""status_page_check.py - the status page (GET / on the HTTP endpoint) in a real browser.
+
+Starts netrelayd with one listener of each kind on free loopback ports (a rebroadcaster target
+on a missing interface with a hostile name: "<b>x&'\""), sends traffic to them from a bounded
+loop, and drives headless Chromium over the DevTools protocol (--remote-debugging-pipe: no
+port, no websocket library) to check what a person sees:
+
+  1. with JavaScript: every listener is a row with its kind and address; the page's script
+     refreshed from /status.json; a counter moved past the server-rendered value and its rate
+     over the last minute is above 0; the hostile interface name is shown as text (no element
+     made of it); no script error or policy violation in the console;
+  2. a screenshot (PNG) of that page, to --screenshot;
+  3. with JavaScript disabled: the server-rendered table has every listener and its counters;
+  4. SIGTERM: the daemon exits 0.
+
+  status_page_check.py --netrelayd PATH [--chromium PATH] [--screenshot FILE]
+Prints one line per check ("ok ..." / "NOT OK ..."); exit 0 when all pass.
+"""
+import argparse
+import base64
+import fcntl
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HOSTILE_INTERFACE = "<b>x&'\""
+failures = []
+
+
+def check(ok, what):
+    print(("ok      " if ok else "NOT OK  ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def free_port(kind):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path, timeout=5):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+        return r.read().decode()
+
+
+class Traffic(threading.Thread):
+    """TCP echoes, UDP requests and datagrams to the rebroadcaster, about 30 a second each,
+    until stopped, for at most 90 s and 3000 rounds."""
+
+    def __init__(self, ports):
+        super().__init__(daemon=True)
+        self.ports, self.stop, self.rounds = ports, threading.Event(), 0
+
+    def run(self):
+        deadline = time.monotonic() + 90
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.settimeout(0.5)
+        while not self.stop.is_set() and time.monotonic() < deadline and self.rounds < 3000:
+            try:
+                with socket.create_connection(("127.0.0.1", self.ports["echo"]), timeout=2) as c:
+                    c.sendall(b"hi")
+                    c.recv(64)
+                udp.sendto(b"ping", ("127.0.0.1", self.ports["responder"]))
+                udp.recv(256)
+                udp.sendto(b"bcast", ("127.0.0.1", self.ports["rebroadcast"]))
+            except OSError:
+                pass
+            self.rounds += 1
+            self.stop.wait(0.03)
+        udp.close()
+
+
+class Browser:
+    """Headless Chromium driven over --remote-debugging-pipe: NUL-separated JSON on fds 3 and 4."""
+
+    def __init__(self, chromium, profile):
+        cmd_r, self.cmd_w = os.pipe()
+        self.res_r, res_w = os.pipe()
+
+        def child_fds():
+            # Out of the way first (either end may already be fd 3 or 4), then into place.
+            a, b = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10), fcntl.fcntl(res_w, fcntl.F_DUPFD, 10)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        args = [chromium, "--headless", "--disable-gpu", "--remote-debugging-pipe", "--user-data-dir=" + profile,
+                "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage",
+                "--window-size=1280,800", "about:blank"]
+        if os.geteuid() == 0:
+            args.insert(1, "--no-sandbox")   # Chromium refuses to run as root with its sandbox
+        self.proc = subprocess.Popen(args, preexec_fn=child_fds, close_fds=False,
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(profile, "chromium.log"), "w"))
+        os.close(cmd_r)
+        os.close(res_w)
+        self.next_id, self.replies, self.events = 0, {}, []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.session = None
+
+    def _read(self):
+        buf = b""
+        while True:
+            chunk = os.read(self.res_r, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                msg = json.loads(raw)
+                with self.cond:
+                    if "id" in msg:
+                        self.replies[msg["id"]] = msg
+                    else:
+                        self.events.append(msg)
+                    self.cond.notify_all()
+
+    def send(self, method, params=None, session=True, timeout=30):
+        with self.cond:
+            self.next_id += 1
+            mid = self.next_id
+        msg = {"id": mid, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
+        with self.cond:
+            if not self.cond.wait_for(lambda: mid in self.replies, timeout):
+                raise RuntimeError("Chromium did not answer %s within %d s" % (method, timeout))
+            reply = self.replies.pop(mid)
+        if "error" in reply:
+            raise RuntimeError("%s: %s" % (method, reply["error"]))
+        return reply.get("result", {})
+
+    def open_page(self):
+        targets = self.send("Target.getTargets", session=False)["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        self.session = self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}, session=False)["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(domain + ".enable")
+        self.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+
+    def evaluate(self, expression):
+        r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in r:
+            raise RuntimeError("evaluate: %s" % r["exceptionDetails"])
+        return r["result"].get("value")
+
+    def wait_for(self, expression, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.evaluate(expression):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def problems(self):
+        """Script exceptions and console errors (a policy violation is one)."""
+        out = []
+        with self.cond:
+            for e in self.events:
+                if e.get("method") == "Runtime.exceptionThrown":
+                    out.append(e["params"]["exceptionDetails"].get("text", "exception"))
+                elif e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error":
+                    out.append(e["params"]["entry"]["text"])
+                elif e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error":
+                    out.append(str(e["params"]["args"]))
+        return out
+
+    def close(self):
+        try:
+            self.send("Browser.close", session=False, timeout=5)
+        except (RuntimeError, OSError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# What the page shows, read from the DOM: the same for the script-drawn and the server-drawn table.
+SUMMARY_JS = """(() => ({
+  updates: Number(document.body.dataset.updates || 0),
+  ready: (document.getElementById("ready") || {}).textContent,
+  uptime: (document.getElementById("uptime") || {}).textContent,
+  injected: document.querySelectorAll("#listeners b, #listeners img, #listeners svg, #listeners script").length,
+  rows: [...document.querySelectorAll("#listeners > tbody > tr")].map(tr => ({
+    name: tr.dataset.listener,
+    cells: [...tr.children].slice(0, 4).map(td => td.textContent),
+    counters: Object.fromEntries([...tr.querySelectorAll("tr[data-counter]")].map(c =>
+      [c.dataset.counter, {total: Number(c.querySelector(".total").textContent), rate: c.querySelector(".rate").textContent}])),
+    extras: Object.fromEntries([...tr.querySelectorAll("table.extra")].map(t => [t.dataset.extra, t.textContent])),
+  })),
+}))()"""
+
+
+def rate_value(text):
+    m = re.fullmatch(r"([0-9.]+)/s", text or "")
+    return float(m.group(1)) if m else None
+
+
+def check_rows(summary, listeners, how):
+    rows = {r["name"]: r for r in summary["rows"]}
+    for l in listeners:
+        r = rows.get(l["name"])
+        check(r is not None and r["cells"][1] == l["kind"] and r["cells"][3].startswith("up"),
+              "%s: listener %s (%s) is a row, up: %s" % (how, l["name"], l["kind"], r and r["cells"]))
+    check(len(summary["rows"]) == len(listeners), "%s: %d rows for %d listeners" % (how, len(summary["rows"]), len(listeners)))
+    bcast = rows.get("rebroadcast", {}).get("extras", {}).get("targets", "")
+    check(HOSTILE_INTERFACE in bcast and summary["injected"] == 0,
+          "%s: the target on interface %s is shown as text, no element made of it (%r)" % (how, HOSTILE_INTERFACE, bcast[:120]))
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--netrelayd", required=True)
+    p.add_argument("--chromium", default="chromium")
+    p.add_argument("--screenshot", help="write the page's screenshot (PNG) here")
+    a = p.parse_args()
+
+    work = tempfile.mkdtemp(prefix="netrelayd-page-")
+    ports = {"http": free_port(socket.SOCK_STREAM), "echo": free_port(socket.SOCK_STREAM),
+             "responder": free_port(socket.SOCK_DGRAM), "rebroadcast": free_port(socket.SOCK_DGRAM)}
+    target_port, mcast_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    group = "239.255.%d.%d" % (random.randint(1, 254), random.randint(1, 254))   # not another test's group
+    listeners = [
+        {"name": "echo", "kind": "tcp-echo", "listen": "127.0.0.1:%d" % ports["echo"], "replyPrefix": "> "},
+        {"name": "responder", "kind": "udp-responder", "listen": "127.0.0.1:%d" % ports["responder"], "rateLimit": 1000, "rateLimitBurst": 1000},
+        {"name": "rebroadcast", "kind": "broadcast-rebroadcaster", "listen": "127.0.0.1:%d" % ports["rebroadcast"],
+         "targets": ["127.255.255.255:%d" % target_port, {"interface": HOSTILE_INTERFACE, "port": target_port}]},
+        {"name": "time", "kind": "multicast-announcer", "group": group, "port": mcast_port, "interval": 0.5, "interface": "lo"},
+    ]
+    config = {"eventLoopThreads": 1, "shutdownTimeout": 5, "logLevel": "info", "http": {"listen": "127.0.0.1:%d" % ports["http"]},
+              "listeners": listeners}
+    with open(os.path.join(work, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    log = open(os.path.join(work, "netrelayd.log"), "w")
+    daemon = subprocess.Popen([a.netrelayd, "--config", os.path.join(work, "config.json")], stdin=subprocess.DEVNULL,
+                              stdout=log, stderr=log, env={k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")})
+    traffic, browser = Traffic(ports), None
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                get(ports["http"], "/-/ready")
+                break
+            except OSError:
+                if time.monotonic() > deadline or daemon.poll() is not None:
+                    raise SystemExit("netrelayd did not become ready; log:\n" + open(log.name).read())
+                time.sleep(0.1)
+        first = get(ports["http"], "/status.json")
+        before = {l["name"]: l.get("counters", {}) for l in json.loads(first)["listeners"]}
+        traffic.start()
+
+        browser = Browser(a.chromium, work)
+        browser.open_page()
+        t0 = time.monotonic()
+        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % ports["http"]})
+        check(browser.wait_for("Number(document.body && document.body.dataset.updates || 0) >= 4", 30),
+              "the page's script read /status.json 4 times (%.1f s)" % (time.monotonic() - t0))
+        summary = browser.evaluate(SUMMARY_JS)
+        rows = check_rows(summary, listeners, "with JavaScript")
+        dgram = rows.get("responder", {}).get("counters", {}).get("datagramsIn", {})
+        check(dgram.get("total", 0) > before["responder"].get("datagramsIn", 0) and (rate_value(dgram.get("rate")) or 0) > 0,
+              "responder: datagrams in moved from %s (server-rendered) to %s, rate %s" % (before["responder"].get("datagramsIn"), dgram.get("total"), dgram.get("rate")))
+        accepted = rows.get("echo", {}).get("counters", {}).get("connectionsAccepted", {})
+        check((rate_value(accepted.get("rate")) or 0) > 0, "echo: connections accepted %s, rate %s" % (accepted.get("total"), accepted.get("rate")))
+        announced = rows.get("time", {}).get("counters", {}).get("announcements", {})
+        check(announced.get("total", 0) > 0, "time: %s announcements" % announced.get("total"))
+        check(summary["ready"] == "ready" and summary["uptime"].endswith(" s"), "daemon: %s, up for %s" % (summary["ready"], summary["uptime"]))
+        problems = browser.problems()
+        check(not problems, "no script error or console error (policy violations included): %s" % problems[:3])
+
+        if a.screenshot:
+            height = int(browser.send("Page.getLayoutMetrics")["cssContentSize"]["height"])
+            shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                           "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}})
+            with open(a.screenshot, "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
+            print("screenshot: %s (1280x%d, %d bytes)" % (a.screenshot, height, os.path.getsize(a.screenshot)))
+
+        browser.send("Emulation.setScriptExecutionDisabled", {"value": True})
+        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % ports["http"]})
+        check(browser.wait_for("document.readyState === 'complete' && document.querySelectorAll('#listeners > tbody > tr').length > 0", 15),
+              "without JavaScript: the page loaded")
+        plain = browser.evaluate(SUMMARY_JS)
+        check(plain["updates"] == 0, "without JavaScript: the script did not run (data-updates %s)" % plain["updates"])
+        rows = check_rows(plain, listeners, "without JavaScript")
+        check(rows.get("responder", {}).get("counters", {}).get("datagramsIn", {}).get("total", 0) > 0,
+              "without JavaScript: the server-rendered responder row has its datagram count")
+    finally:
+        traffic.stop.set()
+        if browser:
+            browser.close()
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                rc = daemon.wait(15)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                rc = daemon.wait()
+            check(rc == 0, "SIGTERM: netrelayd exited %s" % rc)
+    print("traffic: %d rounds; logs in %s" % (traffic.rounds, work))
+    print("status page: %d check(s) failed" % len(failures) if failures else "status page: all checks passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
