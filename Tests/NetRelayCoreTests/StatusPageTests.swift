@@ -14,7 +14,8 @@ struct StatusPageTests {
            {"name": "echo", "kind": "tcp-echo", "address": "127.0.0.1:2000", "state": "up", "openConnections": 2,
             "counters": {"connectionsAccepted": 5, "refusedDenied": 0, "bytesIn": 100, "closedIdle": 0}},
            {"name": "relay", "kind": "some-future-kind", "address": "0.0.0.0:5353", "state": "up", "counters": {"packetsRelayed": 7},
-            "interfaces": [{"name": "eth0", "state": "up", "relayed": 3}, {"name": "<script>x", "state": "pending", "reason": "no such interface"}]},
+            "interfaces": [{"name": "eth0", "state": "up", "relayed": 3}, {"name": "<script>x", "state": "pending", "reason": "no such interface"}],
+            "extras": {"pendingInterfaces": 1, "groups": [{"group": "224.0.0.251", "joined": true}], "histogram": {"le": [1]}}},
            {"name": "down", "kind": "udp-responder", "address": "127.0.0.1:2001", "state": "down",
             "reason": "Failed to bind \"<svg onload=alert(1)>\" \u0007 \u202e'&"}
          ],
@@ -38,6 +39,10 @@ struct StatusPageTests {
         #expect(Self.page.contains(#"<tr class="zeros"><td colspan="3">0: refused denied · closed idle</td></tr>"#), "counters at 0 on one line")
         #expect(Self.page.contains(#"<table class="extra" data-extra="interfaces"><caption>interfaces</caption><tr><th>name</th><th>state</th><th>relayed</th><th>reason</th></tr>"#))
         #expect(Self.page.contains("<tr><td>eth0</td><td>up</td><td>3</td><td>–</td></tr>"))
+        // A group of extras, one level down; deeper objects are left out.
+        #expect(Self.page.contains(#"<tr class="gauge"><th>pending interfaces</th><td class="total">1</td><td></td></tr>"#))
+        #expect(Self.page.contains(#"<table class="extra" data-extra="groups"><caption>groups</caption><tr><th>group</th><th>joined</th></tr><tr><td>224.0.0.251</td><td>yes</td></tr></table>"#))
+        #expect(!Self.page.contains("histogram"))
     }
 
     @Test("The daemon's facts: version, readiness with its reason, uptime, the last reload")

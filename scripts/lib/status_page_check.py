@@ -12,13 +12,17 @@ port, no websocket library) to check what a person sees:
      made of it); no script error or policy violation in the console;
   2. a screenshot (PNG) of that page, to --screenshot;
   3. with JavaScript disabled: the server-rendered table has every listener and its counters;
-  4. SIGTERM: the daemon exits 0.
+  4. the same page with a made-up /status.json (a kind this build does not have, its own
+     counters, lists and a group of extras, hostile text everywhere), served by a stand-in
+     server: the script renders it generically and makes no element of any of its text;
+  5. SIGTERM: the daemon exits 0.
 
   status_page_check.py --netrelayd PATH [--chromium PATH] [--screenshot FILE]
 Prints one line per check ("ok ..." / "NOT OK ..."); exit 0 when all pass.
 """
 import argparse
 import base64
+import http.server
 import fcntl
 import json
 import os
@@ -204,6 +208,38 @@ SUMMARY_JS = """(() => ({
 }))()"""
 
 
+# What a later kind might export, with text an attacker could put into a config.
+FUTURE_STATUS = {
+    "version": "9.9.9", "ready": False, "notReadyReason": "listener \"x\" is down: <img src=x onerror=alert(1)>", "healthy": True,
+    "startTime": time.time() - 100, "status": "Serving 1 listener | <svg onload=alert(1)>",
+    "listeners": [{"name": "relay", "kind": "some-future-kind", "address": "0.0.0.0:5353", "state": "up",
+                   "counters": {"packetsRelayed": 7, "packetsLooped": 0},
+                   "interfaces": [{"name": "eth0", "relayed": 3}, {"name": "<b>x</b>", "relayed": 0, "reason": "<i>gone</i>"}],
+                   "extras": {"pendingInterfaces": 1, "groups": [{"group": "224.0.0.251", "joined": True}], "histogram": {"le": [1]}}}],
+    "lastReload": {"successful": False, "timestamp": time.time() - 10, "summary": "reload 1 FAILED: <b>bad</b>", "succeeded": 0, "failed": 1},
+}
+
+
+def stand_in(page, csp):
+    """An HTTP server on a free port: the daemon's page (with its policy) at /, FUTURE_STATUS at /status.json."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body, kind = (json.dumps(FUTURE_STATUS).encode(), "application/json") if self.path.startswith("/status.json") else (page, "text/html; charset=utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            if kind.startswith("text/html"):
+                self.send_header("Content-Security-Policy", csp)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def rate_value(text):
     m = re.fullmatch(r"([0-9.]+)/s", text or "")
     return float(m.group(1)) if m else None
@@ -299,6 +335,29 @@ def main():
         rows = check_rows(plain, listeners, "without JavaScript")
         check(rows.get("responder", {}).get("counters", {}).get("datagramsIn", {}).get("total", 0) > 0,
               "without JavaScript: the server-rendered responder row has its datagram count")
+
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % ports["http"], timeout=5) as r:
+            page, csp = r.read(), r.headers["Content-Security-Policy"]
+        server = stand_in(page, csp)
+        browser.send("Emulation.setScriptExecutionDisabled", {"value": False})
+        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % server.server_address[1]})
+        check(browser.wait_for("Number(document.body && document.body.dataset.updates || 0) >= 2", 20),
+              "a made-up /status.json from a stand-in server: the script rendered it")
+        future = browser.evaluate(SUMMARY_JS)
+        text = browser.evaluate("document.body.innerText")
+        row = (future["rows"] or [{}])[0]
+        check([r["name"] for r in future["rows"]] == ["relay"] and row["cells"][1] == "some-future-kind",
+              "a kind this build does not have is a row: %s" % row.get("cells"))
+        check(row.get("counters", {}).get("packetsRelayed", {}).get("total") == 7 and "0: packets looped" in text,
+              "its own counters: packets relayed 7, packets looped on the line of zeros")
+        check(set(row.get("extras", {})) == {"interfaces", "groups"} and "pending interfaces" in text and "histogram" not in text,
+              "its lists (interfaces, and groups from a group of extras) are tables, a scalar extra a row: %s" % sorted(row.get("extras", {})))
+        injected = browser.evaluate("document.querySelectorAll('body img, body svg, body b, body i').length")
+        check(injected == 0 and "<img src=x onerror=alert(1)>" in text and "<b>x</b>" in text,
+              "hostile text in every field is shown as text, no element made of it (%d elements)" % injected)
+        server.shutdown()
+        problems = browser.problems()
+        check(not problems, "still no script error or console error: %s" % problems[:3])
     finally:
         traffic.stop.set()
         if browser:

@@ -92,12 +92,11 @@ public enum StatusPage {
                     counters += "<tr data-counter=\"\(HTMLText.escape(c.key))\"><th>\(HTMLText.escape(humanize(c.key)))</th>"
                         + "<td class=\"total\">\(HTMLText.escape(c.value.text ?? ""))</td><td class=\"rate\">–</td></tr>"
                 }
-            case .array(let items):
-                extras += extraTable(m.key, items)
-            case .object:
-                break
+            case .object(let members):
+                // A group of extras ({"extras": {"interfaces": [...]}}): its members, one level down.
+                for inner in members { other(inner.key, inner.value, counters: &counters, extras: &extras) }
             default:
-                counters += "<tr class=\"gauge\"><th>\(HTMLText.escape(humanize(m.key)))</th><td class=\"total\">\(HTMLText.escape(m.value.text ?? "–"))</td><td></td></tr>"
+                other(m.key, m.value, counters: &counters, extras: &extras)
             }
         }
         // The counters still at 0 in one line: most of a quiet listener's counters are.
@@ -105,6 +104,17 @@ public enum StatusPage {
         return "<tr data-listener=\"\(name)\"><td class=\"name\">\(name)</td><td class=\"kind\">\(HTMLText.escape(l["kind"]?.text ?? ""))</td>"
             + "<td class=\"address\">\(HTMLText.escape(l["address"]?.text ?? ""))</td><td class=\"state \(state == "up" ? "ok" : "bad")\">\(stateText)</td>"
             + "<td>" + (counters.isEmpty ? "" : "<table class=\"counters\">\(counters)</table>") + "</td><td>\(extras)</td></tr>\n"
+    }
+
+    /// A listener's field that is not a counter: a list of objects is a table, a scalar a row
+    /// without a rate (a gauge such as openConnections); deeper objects are left out.
+    static func other(_ key: String, _ value: JSONNode, counters: inout String, extras: inout String) {
+        switch value.value {
+        case .array(let items): extras += extraTable(key, items)
+        case .object: break
+        default:
+            counters += "<tr class=\"gauge\"><th>\(HTMLText.escape(humanize(key)))</th><td class=\"total\">\(HTMLText.escape(value.text ?? "–"))</td><td></td></tr>"
+        }
     }
 
     /// A list of objects (a rebroadcaster's targets, a relay's interfaces): one column per key.

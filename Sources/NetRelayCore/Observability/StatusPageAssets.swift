@@ -91,6 +91,16 @@ enum StatusPageAssets {
             return t;
           }
 
+          // Not a counter: a list of objects is a table, a scalar a row without a rate; deeper objects are left out.
+          function other(k, v, counters, extras) {
+            if (Array.isArray(v)) {
+              const table = extraTable(k, v);
+              if (table) extras.append(table);
+            } else if (v === null || typeof v !== "object") {
+              counters.append(el("tr", { class: "gauge" }, el("th", null, humanize(k)), el("td", { class: "total" }, scalar(v)), el("td")));
+            }
+          }
+
           function row(l, t, seen) {
             const counters = el("table", { class: "counters" }), extras = el("td"), zeros = [];
             for (const [k, v] of Object.entries(l)) {
@@ -102,11 +112,10 @@ enum StatusPageAssets {
                   counters.append(el("tr", { "data-counter": c }, el("th", null, humanize(c)), el("td", { class: "total" }, scalar(n)),
                                      el("td", { class: "rate" }, r)));
                 }
-              } else if (Array.isArray(v)) {
-                const table = extraTable(k, v);
-                if (table) extras.append(table);
-              } else if (v === null || typeof v !== "object") {
-                counters.append(el("tr", { class: "gauge" }, el("th", null, humanize(k)), el("td", { class: "total" }, scalar(v)), el("td")));
+              } else if (v && typeof v === "object" && !Array.isArray(v)) {
+                for (const [ik, iv] of Object.entries(v)) other(ik, iv, counters, extras);   // a group of extras, one level down
+              } else {
+                other(k, v, counters, extras);
               }
             }
             if (zeros.length) counters.append(el("tr", { class: "zeros" }, el("td", { colspan: "3" }, "0: " + zeros.join(" · "))));
