@@ -23,7 +23,6 @@ Prints one line per check ("ok ..." / "NOT OK ..."); exit 0 when all pass.
 import argparse
 import base64
 import http.server
-import fcntl
 import json
 import os
 import random
@@ -36,6 +35,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+from headless_chromium import Browser  # noqa: E402 (after the line above)
 
 HOSTILE_INTERFACE = "<b>x&'\""
 failures = []
@@ -83,113 +85,6 @@ class Traffic(threading.Thread):
             self.rounds += 1
             self.stop.wait(0.03)
         udp.close()
-
-
-class Browser:
-    """Headless Chromium driven over --remote-debugging-pipe: NUL-separated JSON on fds 3 and 4."""
-
-    def __init__(self, chromium, profile):
-        cmd_r, self.cmd_w = os.pipe()
-        self.res_r, res_w = os.pipe()
-
-        def child_fds():
-            # Out of the way first (either end may already be fd 3 or 4), then into place.
-            a, b = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10), fcntl.fcntl(res_w, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        args = [chromium, "--headless", "--disable-gpu", "--remote-debugging-pipe", "--user-data-dir=" + profile,
-                "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage",
-                "--window-size=1280,800", "about:blank"]
-        if os.geteuid() == 0:
-            args.insert(1, "--no-sandbox")   # Chromium refuses to run as root with its sandbox
-        self.proc = subprocess.Popen(args, preexec_fn=child_fds, close_fds=False,
-                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(profile, "chromium.log"), "w"))
-        os.close(cmd_r)
-        os.close(res_w)
-        self.next_id, self.replies, self.events = 0, {}, []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.session = None
-
-    def _read(self):
-        buf = b""
-        while True:
-            chunk = os.read(self.res_r, 65536)
-            if not chunk:
-                break
-            buf += chunk
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                msg = json.loads(raw)
-                with self.cond:
-                    if "id" in msg:
-                        self.replies[msg["id"]] = msg
-                    else:
-                        self.events.append(msg)
-                    self.cond.notify_all()
-
-    def send(self, method, params=None, session=True, timeout=30):
-        with self.cond:
-            self.next_id += 1
-            mid = self.next_id
-        msg = {"id": mid, "method": method, "params": params or {}}
-        if session and self.session:
-            msg["sessionId"] = self.session
-        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
-        with self.cond:
-            if not self.cond.wait_for(lambda: mid in self.replies, timeout):
-                raise RuntimeError("Chromium did not answer %s within %d s" % (method, timeout))
-            reply = self.replies.pop(mid)
-        if "error" in reply:
-            raise RuntimeError("%s: %s" % (method, reply["error"]))
-        return reply.get("result", {})
-
-    def open_page(self):
-        targets = self.send("Target.getTargets", session=False)["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}, session=False)["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            self.send(domain + ".enable")
-        self.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
-
-    def evaluate(self, expression):
-        r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
-        if "exceptionDetails" in r:
-            raise RuntimeError("evaluate: %s" % r["exceptionDetails"])
-        return r["result"].get("value")
-
-    def wait_for(self, expression, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.evaluate(expression):
-                return True
-            time.sleep(0.2)
-        return False
-
-    def problems(self):
-        """Script exceptions and console errors (a policy violation is one)."""
-        out = []
-        with self.cond:
-            for e in self.events:
-                if e.get("method") == "Runtime.exceptionThrown":
-                    out.append(e["params"]["exceptionDetails"].get("text", "exception"))
-                elif e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error":
-                    out.append(e["params"]["entry"]["text"])
-                elif e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error":
-                    out.append(str(e["params"]["args"]))
-        return out
-
-    def close(self):
-        try:
-            self.send("Browser.close", session=False, timeout=5)
-        except (RuntimeError, OSError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 # What the page shows, read from the DOM: the same for the script-drawn and the server-drawn table.
@@ -258,6 +153,120 @@ def check_rows(summary, listeners, how):
     return rows
 
 
+def config_for(ports):
+    """One listener of each kind on the given loopback ports; the announcer on a group no other test uses."""
+    group = "239.255.%d.%d" % (random.randint(1, 254), random.randint(1, 254))
+    listeners = [
+        {"name": "echo", "kind": "tcp-echo", "listen": "127.0.0.1:%d" % ports["echo"], "replyPrefix": "> "},
+        {"name": "responder", "kind": "udp-responder", "listen": "127.0.0.1:%d" % ports["responder"], "rateLimit": 1000, "rateLimitBurst": 1000},
+        {"name": "rebroadcast", "kind": "broadcast-rebroadcaster", "listen": "127.0.0.1:%d" % ports["rebroadcast"],
+         "targets": ["127.255.255.255:%d" % ports["target"], {"interface": HOSTILE_INTERFACE, "port": ports["target"]}]},
+        {"name": "time", "kind": "multicast-announcer", "group": group, "port": ports["multicast"], "interval": 0.5, "interface": "lo"},
+    ]
+    return {"eventLoopThreads": 1, "shutdownTimeout": 5, "logLevel": "info", "http": {"listen": "127.0.0.1:%d" % ports["http"]},
+            "listeners": listeners}
+
+
+def start_daemon(netrelayd, config, work):
+    """netrelayd on `config`, once /-/ready answers 200; its log in `work`."""
+    with open(os.path.join(work, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    log = open(os.path.join(work, "netrelayd.log"), "w")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
+    daemon = subprocess.Popen([netrelayd, "--config", os.path.join(work, "config.json")], stdin=subprocess.DEVNULL,
+                              stdout=log, stderr=log, env=env)
+    port = int(config["http"]["listen"].rsplit(":", 1)[1])
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            get(port, "/-/ready")
+            return daemon
+        except OSError:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                daemon.kill()
+                raise SystemExit("netrelayd did not become ready; log:\n" + open(log.name).read())
+            time.sleep(0.1)
+
+
+def stop_daemon(daemon):
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        rc = daemon.wait(15)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        rc = daemon.wait()
+    check(rc == 0, "SIGTERM: netrelayd exited %s" % rc)
+
+
+def check_live(browser, url, listeners, before):
+    """The page with its script, against the daemon while traffic flows."""
+    t0 = time.monotonic()
+    browser.send("Page.navigate", {"url": url})
+    check(browser.wait_for("Number(document.body && document.body.dataset.updates || 0) >= 4", 30),
+          "the page's script read /status.json 4 times (%.1f s)" % (time.monotonic() - t0))
+    summary = browser.evaluate(SUMMARY_JS)
+    rows = check_rows(summary, listeners, "with JavaScript")
+    counter = lambda name, key: rows.get(name, {}).get("counters", {}).get(key, {})
+    dgram, accepted, announced = counter("responder", "datagramsIn"), counter("echo", "connectionsAccepted"), counter("time", "announcements")
+    check(dgram.get("total", 0) > before["responder"].get("datagramsIn", 0) and (rate_value(dgram.get("rate")) or 0) > 0,
+          "responder: datagrams in moved from %s (server-rendered) to %s, rate %s" % (before["responder"].get("datagramsIn"), dgram.get("total"), dgram.get("rate")))
+    check((rate_value(accepted.get("rate")) or 0) > 0, "echo: connections accepted %s, rate %s" % (accepted.get("total"), accepted.get("rate")))
+    check(announced.get("total", 0) > 0, "time: %s announcements" % announced.get("total"))
+    check(summary["ready"] == "ready" and summary["uptime"].endswith(" s"), "daemon: %s, up for %s" % (summary["ready"], summary["uptime"]))
+    problems = browser.problems()
+    check(not problems, "no script error or console error (policy violations included): %s" % problems[:3])
+
+
+def screenshot(browser, path):
+    height = int(browser.send("Page.getLayoutMetrics")["cssContentSize"]["height"])
+    shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                   "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}})
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    print("screenshot: %s (1280x%d, %d bytes)" % (path, height, os.path.getsize(path)))
+
+
+def check_without_script(browser, url, listeners):
+    """The server-rendered page, JavaScript disabled."""
+    browser.send("Emulation.setScriptExecutionDisabled", {"value": True})
+    browser.send("Page.navigate", {"url": url})
+    check(browser.wait_for("document.readyState === 'complete' && document.querySelectorAll('#listeners > tbody > tr').length > 0", 15),
+          "without JavaScript: the page loaded")
+    plain = browser.evaluate(SUMMARY_JS)
+    check(plain["updates"] == 0, "without JavaScript: the script did not run (data-updates %s)" % plain["updates"])
+    rows = check_rows(plain, listeners, "without JavaScript")
+    check(rows.get("responder", {}).get("counters", {}).get("datagramsIn", {}).get("total", 0) > 0,
+          "without JavaScript: the server-rendered responder row has its datagram count")
+    browser.send("Emulation.setScriptExecutionDisabled", {"value": False})
+
+
+def check_future(browser, url):
+    """The daemon's page (and its policy) against FUTURE_STATUS from a stand-in server."""
+    with urllib.request.urlopen(url, timeout=5) as r:
+        page, csp = r.read(), r.headers["Content-Security-Policy"]
+    server = stand_in(page, csp)
+    try:
+        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % server.server_address[1]})
+        check(browser.wait_for("Number(document.body && document.body.dataset.updates || 0) >= 2", 20),
+              "a made-up /status.json from a stand-in server: the script rendered it")
+        future = browser.evaluate(SUMMARY_JS)
+        text = browser.evaluate("document.body.innerText")
+    finally:
+        server.shutdown()
+    row = (future["rows"] or [{}])[0]
+    check([r["name"] for r in future["rows"]] == ["relay"] and row["cells"][1] == "some-future-kind",
+          "a kind this build does not have is a row: %s" % row.get("cells"))
+    check(row.get("counters", {}).get("packetsRelayed", {}).get("total") == 7 and "0: packets looped" in text,
+          "its own counters: packets relayed 7, packets looped on the line of zeros")
+    check(set(row.get("extras", {})) == {"interfaces", "groups"} and "pending interfaces" in text and "histogram" not in text,
+          "its lists (interfaces, and groups from a group of extras) are tables, a scalar extra a row: %s" % sorted(row.get("extras", {})))
+    injected = browser.evaluate("document.querySelectorAll('body img, body svg, body b, body i').length")
+    check(injected == 0 and "<img src=x onerror=alert(1)>" in text and "<b>x</b>" in text,
+          "hostile text in every field is shown as text, no element made of it (%d elements)" % injected)
+    problems = browser.problems()
+    check(not problems, "still no script error or console error: %s" % problems[:3])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--netrelayd", required=True)
@@ -266,110 +275,28 @@ def main():
     a = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="netrelayd-page-")
-    ports = {"http": free_port(socket.SOCK_STREAM), "echo": free_port(socket.SOCK_STREAM),
-             "responder": free_port(socket.SOCK_DGRAM), "rebroadcast": free_port(socket.SOCK_DGRAM)}
-    target_port, mcast_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
-    group = "239.255.%d.%d" % (random.randint(1, 254), random.randint(1, 254))   # not another test's group
-    listeners = [
-        {"name": "echo", "kind": "tcp-echo", "listen": "127.0.0.1:%d" % ports["echo"], "replyPrefix": "> "},
-        {"name": "responder", "kind": "udp-responder", "listen": "127.0.0.1:%d" % ports["responder"], "rateLimit": 1000, "rateLimitBurst": 1000},
-        {"name": "rebroadcast", "kind": "broadcast-rebroadcaster", "listen": "127.0.0.1:%d" % ports["rebroadcast"],
-         "targets": ["127.255.255.255:%d" % target_port, {"interface": HOSTILE_INTERFACE, "port": target_port}]},
-        {"name": "time", "kind": "multicast-announcer", "group": group, "port": mcast_port, "interval": 0.5, "interface": "lo"},
-    ]
-    config = {"eventLoopThreads": 1, "shutdownTimeout": 5, "logLevel": "info", "http": {"listen": "127.0.0.1:%d" % ports["http"]},
-              "listeners": listeners}
-    with open(os.path.join(work, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    log = open(os.path.join(work, "netrelayd.log"), "w")
-    daemon = subprocess.Popen([a.netrelayd, "--config", os.path.join(work, "config.json")], stdin=subprocess.DEVNULL,
-                              stdout=log, stderr=log, env={k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")})
+    tcp, udp = socket.SOCK_STREAM, socket.SOCK_DGRAM
+    ports = {"http": free_port(tcp), "echo": free_port(tcp), "responder": free_port(udp), "rebroadcast": free_port(udp),
+             "target": free_port(udp), "multicast": free_port(udp)}
+    config = config_for(ports)
+    url = "http://127.0.0.1:%d/" % ports["http"]
+    daemon = start_daemon(a.netrelayd, config, work)
     traffic, browser = Traffic(ports), None
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                get(ports["http"], "/-/ready")
-                break
-            except OSError:
-                if time.monotonic() > deadline or daemon.poll() is not None:
-                    raise SystemExit("netrelayd did not become ready; log:\n" + open(log.name).read())
-                time.sleep(0.1)
-        first = get(ports["http"], "/status.json")
-        before = {l["name"]: l.get("counters", {}) for l in json.loads(first)["listeners"]}
+        before = {l["name"]: l.get("counters", {}) for l in json.loads(get(ports["http"], "/status.json"))["listeners"]}
         traffic.start()
-
         browser = Browser(a.chromium, work)
         browser.open_page()
-        t0 = time.monotonic()
-        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % ports["http"]})
-        check(browser.wait_for("Number(document.body && document.body.dataset.updates || 0) >= 4", 30),
-              "the page's script read /status.json 4 times (%.1f s)" % (time.monotonic() - t0))
-        summary = browser.evaluate(SUMMARY_JS)
-        rows = check_rows(summary, listeners, "with JavaScript")
-        dgram = rows.get("responder", {}).get("counters", {}).get("datagramsIn", {})
-        check(dgram.get("total", 0) > before["responder"].get("datagramsIn", 0) and (rate_value(dgram.get("rate")) or 0) > 0,
-              "responder: datagrams in moved from %s (server-rendered) to %s, rate %s" % (before["responder"].get("datagramsIn"), dgram.get("total"), dgram.get("rate")))
-        accepted = rows.get("echo", {}).get("counters", {}).get("connectionsAccepted", {})
-        check((rate_value(accepted.get("rate")) or 0) > 0, "echo: connections accepted %s, rate %s" % (accepted.get("total"), accepted.get("rate")))
-        announced = rows.get("time", {}).get("counters", {}).get("announcements", {})
-        check(announced.get("total", 0) > 0, "time: %s announcements" % announced.get("total"))
-        check(summary["ready"] == "ready" and summary["uptime"].endswith(" s"), "daemon: %s, up for %s" % (summary["ready"], summary["uptime"]))
-        problems = browser.problems()
-        check(not problems, "no script error or console error (policy violations included): %s" % problems[:3])
-
+        check_live(browser, url, config["listeners"], before)
         if a.screenshot:
-            height = int(browser.send("Page.getLayoutMetrics")["cssContentSize"]["height"])
-            shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                           "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}})
-            with open(a.screenshot, "wb") as f:
-                f.write(base64.b64decode(shot["data"]))
-            print("screenshot: %s (1280x%d, %d bytes)" % (a.screenshot, height, os.path.getsize(a.screenshot)))
-
-        browser.send("Emulation.setScriptExecutionDisabled", {"value": True})
-        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % ports["http"]})
-        check(browser.wait_for("document.readyState === 'complete' && document.querySelectorAll('#listeners > tbody > tr').length > 0", 15),
-              "without JavaScript: the page loaded")
-        plain = browser.evaluate(SUMMARY_JS)
-        check(plain["updates"] == 0, "without JavaScript: the script did not run (data-updates %s)" % plain["updates"])
-        rows = check_rows(plain, listeners, "without JavaScript")
-        check(rows.get("responder", {}).get("counters", {}).get("datagramsIn", {}).get("total", 0) > 0,
-              "without JavaScript: the server-rendered responder row has its datagram count")
-
-        with urllib.request.urlopen("http://127.0.0.1:%d/" % ports["http"], timeout=5) as r:
-            page, csp = r.read(), r.headers["Content-Security-Policy"]
-        server = stand_in(page, csp)
-        browser.send("Emulation.setScriptExecutionDisabled", {"value": False})
-        browser.send("Page.navigate", {"url": "http://127.0.0.1:%d/" % server.server_address[1]})
-        check(browser.wait_for("Number(document.body && document.body.dataset.updates || 0) >= 2", 20),
-              "a made-up /status.json from a stand-in server: the script rendered it")
-        future = browser.evaluate(SUMMARY_JS)
-        text = browser.evaluate("document.body.innerText")
-        row = (future["rows"] or [{}])[0]
-        check([r["name"] for r in future["rows"]] == ["relay"] and row["cells"][1] == "some-future-kind",
-              "a kind this build does not have is a row: %s" % row.get("cells"))
-        check(row.get("counters", {}).get("packetsRelayed", {}).get("total") == 7 and "0: packets looped" in text,
-              "its own counters: packets relayed 7, packets looped on the line of zeros")
-        check(set(row.get("extras", {})) == {"interfaces", "groups"} and "pending interfaces" in text and "histogram" not in text,
-              "its lists (interfaces, and groups from a group of extras) are tables, a scalar extra a row: %s" % sorted(row.get("extras", {})))
-        injected = browser.evaluate("document.querySelectorAll('body img, body svg, body b, body i').length")
-        check(injected == 0 and "<img src=x onerror=alert(1)>" in text and "<b>x</b>" in text,
-              "hostile text in every field is shown as text, no element made of it (%d elements)" % injected)
-        server.shutdown()
-        problems = browser.problems()
-        check(not problems, "still no script error or console error: %s" % problems[:3])
+            screenshot(browser, a.screenshot)
+        check_without_script(browser, url, config["listeners"])
+        check_future(browser, url)
     finally:
         traffic.stop.set()
         if browser:
             browser.close()
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                rc = daemon.wait(15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                rc = daemon.wait()
-            check(rc == 0, "SIGTERM: netrelayd exited %s" % rc)
+        stop_daemon(daemon)
     print("traffic: %d rounds; logs in %s" % (traffic.rounds, work))
     print("status page: %d check(s) failed" % len(failures) if failures else "status page: all checks passed")
     return 1 if failures else 0
