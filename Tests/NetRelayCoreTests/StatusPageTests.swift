@@ -15,6 +15,7 @@ struct StatusPageTests {
             "counters": {"connectionsAccepted": 5, "refusedDenied": 0, "bytesIn": 100, "closedIdle": 0}},
            {"name": "relay", "kind": "some-future-kind", "address": "0.0.0.0:5353", "state": "up", "counters": {"packetsRelayed": 7},
             "interfaces": [{"name": "eth0", "state": "up", "relayed": 3}, {"name": "<script>x", "state": "pending", "reason": "no such interface"}],
+            "notes": ["listens on every interface", "<i>x</i>"],
             "extras": {"pendingInterfaces": 1, "groups": [{"group": "224.0.0.251", "joined": true}], "histogram": {"le": [1]}}},
            {"name": "down", "kind": "udp-responder", "address": "127.0.0.1:2001", "state": "down",
             "reason": "Failed to bind \"<svg onload=alert(1)>\" \u0007 \u202e'&"}
@@ -43,6 +44,8 @@ struct StatusPageTests {
         #expect(Self.page.contains(#"<tr class="gauge"><th>pending interfaces</th><td class="total">1</td><td></td></tr>"#))
         #expect(Self.page.contains(#"<table class="extra" data-extra="groups"><caption>groups</caption><tr><th>group</th><th>joined</th></tr><tr><td>224.0.0.251</td><td>yes</td></tr></table>"#))
         #expect(!Self.page.contains("histogram"))
+        // A list of strings (a kind's notes): a row each.
+        #expect(Self.page.contains(#"<table class="extra" data-extra="notes"><caption>notes</caption><tr><td colspan="1">listens on every interface</td></tr><tr><td colspan="1">&lt;i&gt;x&lt;/i&gt;</td></tr></table>"#))
     }
 
     @Test("The daemon's facts: version, readiness with its reason, uptime, the last reload")

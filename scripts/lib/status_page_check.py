@@ -110,6 +110,7 @@ FUTURE_STATUS = {
     "listeners": [{"name": "relay", "kind": "some-future-kind", "address": "0.0.0.0:5353", "state": "up",
                    "counters": {"packetsRelayed": 7, "packetsLooped": 0},
                    "interfaces": [{"name": "eth0", "relayed": 3}, {"name": "<b>x</b>", "relayed": 0, "reason": "<i>gone</i>"}],
+                   "notes": ["a note <i>for people</i>"],
                    "extras": {"pendingInterfaces": 1, "groups": [{"group": "224.0.0.251", "joined": True}], "histogram": {"le": [1]}}}],
     "lastReload": {"successful": False, "timestamp": time.time() - 10, "summary": "reload 1 FAILED: <b>bad</b>", "succeeded": 0, "failed": 1},
 }
@@ -258,8 +259,9 @@ def check_future(browser, url):
           "a kind this build does not have is a row: %s" % row.get("cells"))
     check(row.get("counters", {}).get("packetsRelayed", {}).get("total") == 7 and "0: packets looped" in text,
           "its own counters: packets relayed 7, packets looped on the line of zeros")
-    check(set(row.get("extras", {})) == {"interfaces", "groups"} and "pending interfaces" in text and "histogram" not in text,
-          "its lists (interfaces, and groups from a group of extras) are tables, a scalar extra a row: %s" % sorted(row.get("extras", {})))
+    check(set(row.get("extras", {})) == {"interfaces", "groups", "notes"} and "pending interfaces" in text and "histogram" not in text
+          and "a note <i>for people</i>" in text,
+          "its lists (interfaces, notes, and groups from a group of extras) are tables, a scalar extra a row: %s" % sorted(row.get("extras", {})))
     injected = browser.evaluate("document.querySelectorAll('body img, body svg, body b, body i').length")
     check(injected == 0 and "<img src=x onerror=alert(1)>" in text and "<b>x</b>" in text,
           "hostile text in every field is shown as text, no element made of it (%d elements)" % injected)

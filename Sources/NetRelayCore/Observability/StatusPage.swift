@@ -11,7 +11,8 @@
 /// without code per kind, and the server and the script follow the same generic rules:
 /// - `counters`: one row per counter, total and rate (those still at 0 together on one line);
 /// - other numbers and strings of a listener (`openConnections`): a row without a rate;
-/// - a list of objects (`targets`, `interfaces`): a small table, one column per key.
+/// - a list (`targets`, `interfaces`, `notes`): a small table, one column per key of its objects;
+/// - an object of such fields (a group of extras): its members, one level down.
 ///
 /// Every text from the document is escaped (`HTMLText`); names, addresses and error messages
 /// come from the configuration and the network.
@@ -117,18 +118,21 @@ public enum StatusPage {
         }
     }
 
-    /// A list of objects (a rebroadcaster's targets, a relay's interfaces): one column per key.
+    /// A list (a rebroadcaster's targets, a relay's interfaces, notes): objects get one column per
+    /// key, other values a row each.
     static func extraTable(_ key: String, _ items: [JSONNode]) -> String {
+        guard !items.isEmpty else { return "" }
         var columns: [String] = []
         for item in items { for m in item.members where !columns.contains(m.key) { columns.append(m.key) } }
-        guard !columns.isEmpty else { return "" }
-        var html = "<table class=\"extra\" data-extra=\"\(HTMLText.escape(key))\"><caption>\(HTMLText.escape(humanize(key)))</caption><tr>"
-        for c in columns { html += "<th>\(HTMLText.escape(humanize(c)))</th>" }
-        html += "</tr>"
+        var html = "<table class=\"extra\" data-extra=\"\(HTMLText.escape(key))\"><caption>\(HTMLText.escape(humanize(key)))</caption>"
+        if !columns.isEmpty { html += "<tr>" + columns.map { "<th>\(HTMLText.escape(humanize($0)))</th>" }.joined() + "</tr>" }
         for item in items {
-            html += "<tr>"
-            for c in columns { html += "<td>\(HTMLText.escape(item[c]?.text ?? "–"))</td>" }
-            html += "</tr>"
+            if case .object = item.value {
+                html += "<tr>" + columns.map { "<td>\(HTMLText.escape(item[$0]?.text ?? "–"))</td>" }.joined() + "</tr>"
+            } else {
+                // A list of words or sentences (a kind's notes): one to a row.
+                html += "<tr><td colspan=\"\(max(1, columns.count))\">\(HTMLText.escape(item.text ?? "–"))</td></tr>"
+            }
         }
         return html + "</table>"
     }

@@ -48,7 +48,7 @@ enum StatusPageAssets {
             return e;
           }
           const humanize = k => k.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
-          const scalar = v => v === null || v === undefined ? "–" : typeof v === "boolean" ? (v ? "yes" : "no") : String(v);
+          const scalar = v => v === null || v === undefined || typeof v === "object" ? "–" : typeof v === "boolean" ? (v ? "yes" : "no") : String(v);
           function age(seconds) {
             const s = Math.max(0, Math.floor(seconds));
             if (s < 60) return s + " s";
@@ -81,13 +81,17 @@ enum StatusPageAssets {
             set("status", doc.status);
           }
 
+          const isObject = v => v !== null && typeof v === "object" && !Array.isArray(v);
+          // A list: objects get one column per key, other values a row each.
           function extraTable(key, items) {
+            if (!items.length) return null;
             const columns = [];
-            for (const item of items) for (const k of Object.keys(item || {})) if (!columns.includes(k)) columns.push(k);
-            if (!columns.length) return null;
+            for (const item of items) if (isObject(item)) for (const k of Object.keys(item)) if (!columns.includes(k)) columns.push(k);
             const t = el("table", { class: "extra", "data-extra": key }, el("caption", null, humanize(key)));
-            t.append(el("tr", null, ...columns.map(c => el("th", null, humanize(c)))));
-            for (const item of items) t.append(el("tr", null, ...columns.map(c => el("td", null, scalar((item || {})[c])))));
+            if (columns.length) t.append(el("tr", null, ...columns.map(c => el("th", null, humanize(c)))));
+            for (const item of items)
+              t.append(isObject(item) ? el("tr", null, ...columns.map(c => el("td", null, scalar(item[c]))))
+                                      : el("tr", null, el("td", { colspan: String(Math.max(1, columns.length)) }, scalar(item))));
             return t;
           }
 
@@ -105,14 +109,14 @@ enum StatusPageAssets {
             const counters = el("table", { class: "counters" }), extras = el("td"), zeros = [];
             for (const [k, v] of Object.entries(l)) {
               if (FIXED.includes(k)) continue;
-              if (k === "counters" && v && typeof v === "object" && !Array.isArray(v)) {
+              if (k === "counters" && isObject(v)) {
                 for (const [c, n] of Object.entries(v)) {
                   const r = typeof n === "number" ? rate(l.name + "\n" + c, t, n, seen) : "–";
                   if (n === 0) { zeros.push(humanize(c)); continue; }
                   counters.append(el("tr", { "data-counter": c }, el("th", null, humanize(c)), el("td", { class: "total" }, scalar(n)),
                                      el("td", { class: "rate" }, r)));
                 }
-              } else if (v && typeof v === "object" && !Array.isArray(v)) {
+              } else if (isObject(v)) {
                 for (const [ik, iv] of Object.entries(v)) other(ik, iv, counters, extras);   // a group of extras, one level down
               } else {
                 other(k, v, counters, extras);
