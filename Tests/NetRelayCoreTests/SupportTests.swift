@@ -32,9 +32,9 @@ struct SupportTests {
 
     @Test("Terminal escaping (netrelayctl's received text): the same control characters, Swift-style, quotes kept")
     func terminalEscaping() {
-        #expect(TextEscaping.escape("ping\r\n", for: .terminal) == #"ping\r\n"#)
-        #expect(TextEscaping.escape("\u{0}\u{1b}[0m\u{7f}", for: .terminal) == #"\u{0}\u{1b}[0m\u{7f}"#)
-        #expect(TextEscaping.escape(#"say "hi" \o/"#, for: .terminal) == #"say "hi" \o/"#)
+        #expect(TextEscaping.escape("ping\r\n", for: .line) == #"ping\r\n"#)
+        #expect(TextEscaping.escape("\u{0}\u{1b}[0m\u{7f}", for: .line) == #"\u{0}\u{1b}[0m\u{7f}"#)
+        #expect(TextEscaping.escape(#"say "hi" \o/"#, for: .line) == #"say "hi" \o/"#)
         #expect(TextEscaping.escape("a\tb", for: .json) == #"a\tb"#)
     }
 
