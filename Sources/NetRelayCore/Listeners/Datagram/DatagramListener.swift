@@ -68,6 +68,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
             if let local { options.listen = local }
             await startSiblings(options, loops: loops, primary: primary, settings: settings)
         }
+        await handOverStaleSiblings()
         startRefreshing()
         role.report(settings, previous: nil, core.erasedSpec, core.logger)
         return StartReport(start: .listening(on: local?.description ?? Role.listen(spec).description), line: line(spec, settings))
