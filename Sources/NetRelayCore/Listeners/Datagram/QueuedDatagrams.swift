@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CNetRelayShims
 import NIOCore
 
 /// What waits in a bound UDP socket's receive queue, read without blocking: for a stored socket
