@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CNetRelayShims
 import Logging
 import NIOCore
 import NIOPosix

@@ -20,29 +20,35 @@ struct ReloadMemoryTests {
         }
     }
 
-    /// Reloads `daemon` with `config`, which restarts all `count` listeners, and returns VmRSS
-    /// (KiB) once it is ready again.
-    static func reload(_ daemon: DaemonProcess, _ config: String, number: Int, count: Int) throws -> Int {
-        let mark = try daemon.reload(with: config)
-        let ready = try daemon.waitReady(after: mark, timeout: 60)
-        let status = NotifySocket.value("STATUS", in: ready) ?? ""
-        guard status.contains("reload \(number) ok (0 added, \(count) changed, 0 removed") else { throw TestFailure("reload \(number): \(status)\n\(daemon.log.suffix(2000))") }
-        return daemon.rssKiB
-    }
-
-    @Test("30 reloads, each restarting 200 datagram listeners into another kind on another address: RSS after reload 30 within 2 MiB of after reload 3")
-    func restartsLeaveNothing() throws {
+    /// Starts the daemon with `count` listeners (`listener(i, round)`), reloads it `rounds`
+    /// times, each moving every listener to the other loopback address (a restart), and returns
+    /// VmRSS (KiB) at start and after each reload.
+    static func rssAcrossReloads(count: Int, rounds: Int, _ listener: (Int, Int, String) -> String) throws -> [Int] {
         LargeConfigTests.raiseDescriptorLimit()
-        let announcePort = Ports.free()
         func config(_ round: Int) -> String {
             let host = round % 2 == 0 ? "127.0.0.1" : "127.0.0.2"
-            return "{\"logLevel\": \"notice\", \"listeners\": [" + (0..<200).map { Self.datagramListener($0, kind: $0 + round, host: host, announcePort: announcePort) }.joined(separator: ", ") + "]}"
+            return "{\"logLevel\": \"notice\", \"listeners\": [" + (0..<count).map { listener($0, round, host) }.joined(separator: ", ") + "]}"
         }
         let daemon = try DaemonProcess.launch(config: config(0), environment: ["NETRELAYD_KEEP_STARTUP_PAGES": "1"], logLevel: "notice")
         defer { daemon.stop() }
         var rss: [Int] = [daemon.rssKiB]
-        for round in 1...30 {
-            rss.append(try Self.reload(daemon, config(round), number: round, count: 200))
+        for round in 1...rounds {
+            let mark = try daemon.reload(with: config(round))
+            let ready = try daemon.waitReady(after: mark, timeout: 60)
+            let status = NotifySocket.value("STATUS", in: ready) ?? ""
+            guard status.contains("reload \(round) ok (0 added, \(count) changed, 0 removed") else {
+                throw TestFailure("reload \(round): \(status)\n\(daemon.log.suffix(2000))")
+            }
+            rss.append(daemon.rssKiB)
+        }
+        return rss
+    }
+
+    @Test("30 reloads, each restarting 200 datagram listeners into another kind on another address: RSS after reload 30 within 2 MiB of after reload 3")
+    func restartsLeaveNothing() throws {
+        let announcePort = Ports.free()
+        let rss = try Self.rssAcrossReloads(count: 200, rounds: 30) { i, round, host in
+            Self.datagramListener(i, kind: i + round, host: host, announcePort: announcePort)
         }
         print("restartsLeaveNothing: RSS (KiB) at start and after each reload: \(rss)")
         #expect(rss[30] - rss[3] < 2048, "RSS grew \(rss[30] - rss[3]) KiB from reload 3 to 30: \(rss)")
@@ -50,16 +56,8 @@ struct ReloadMemoryTests {
 
     @Test("2,000 datagram listeners moved to another address five times: RSS after reload 5 within 2 MiB of after reload 3")
     func manyListenersMoved() throws {
-        LargeConfigTests.raiseDescriptorLimit()
-        func config(_ round: Int) -> String {
-            let host = round % 2 == 0 ? "127.0.0.1" : "127.0.0.2"
-            return "{\"logLevel\": \"notice\", \"listeners\": [" + (0..<2000).map { Self.datagramListener($0, kind: $0 % 2, host: host, announcePort: 0) }.joined(separator: ", ") + "]}"
-        }
-        let daemon = try DaemonProcess.launch(config: config(0), environment: ["NETRELAYD_KEEP_STARTUP_PAGES": "1"], logLevel: "notice")
-        defer { daemon.stop() }
-        var rss: [Int] = [daemon.rssKiB]
-        for round in 1...5 {
-            rss.append(try Self.reload(daemon, config(round), number: round, count: 2000))
+        let rss = try Self.rssAcrossReloads(count: 2000, rounds: 5) { i, _, host in
+            Self.datagramListener(i, kind: i % 2, host: host, announcePort: 0)
         }
         print("manyListenersMoved: RSS (KiB) at start and after each reload: \(rss)")
         #expect(rss[5] - rss[3] < 2048, "RSS grew \(rss[5] - rss[3]) KiB from reload 3 to 5: \(rss)")
