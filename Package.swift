@@ -1,4 +1,6 @@
 // swift-tools-version:6.0
+// SPDX-License-Identifier: Apache-2.0
+// netrelayd is licensed under the Apache License 2.0: see LICENSE.
 import PackageDescription
 
 let package = Package(

@@ -100,6 +100,14 @@ enum CommandLineOptions {
         return candidates.min { distance(word, $0) < distance(word, $1) }.flatMap { distance(word, $0) <= 3 ? $0 : nil }
     }
 
+    /// `--version`: the version on the first line (scripts read it), then the license, as GNU tools print it.
+    static let versionText = """
+        netrelayd \(netrelaydVersion)
+        Copyright 2026 netrelayd maintainers
+        License: Apache-2.0 (the Apache License, Version 2.0: http://www.apache.org/licenses/LICENSE-2.0).
+        This is free software; it comes with no warranty, to the extent permitted by law.
+        """
+
     static let usage = """
         netrelayd \(netrelaydVersion): a systemd-native TCP echo, UDP responder, broadcast rebroadcaster and multicast announcer.
 
@@ -116,7 +124,7 @@ enum CommandLineOptions {
           -c, --config PATH      the JSON configuration (default: /etc/netrelayd/config.json)
           --log-level LEVEL      trace, debug, info, notice, warning, error or critical;
                                  overrides the config's "logLevel"
-          -V, --version          print the version
+          -V, --version          print the version and the license (Apache-2.0)
           -h, --help             print this help
 
         SUBCOMMANDS:

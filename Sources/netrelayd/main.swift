@@ -78,7 +78,7 @@ do {
     case .checkConfig(let path):
         status = checkConfig(path: path)
     case .version:
-        print("netrelayd \(netrelaydVersion)")
+        print(CommandLineOptions.versionText)
         status = 0
     case .help(let topic):
         print(topic == "check-config" ? CommandLineOptions.checkConfigUsage : CommandLineOptions.usage)

@@ -76,10 +76,12 @@ struct CommandLineTests {
         #expect(r.stderr == expected + "\nRun 'netrelayd --help' for usage.\n")
     }
 
-    @Test("--version and --help")
+    @Test("--version (with the license) and --help")
     func versionAndHelp() throws {
         let v = try run(["--version"])
         #expect(v.status == 0 && v.stdout.hasPrefix("netrelayd "))
+        #expect(v.stdout.split(separator: "\n").first?.split(separator: " ").count == 2, "the first line is 'netrelayd VERSION': \(v.stdout)")
+        #expect(v.stdout.contains("License: Apache-2.0"), "\(v.stdout)")
         let h = try run(["--help"])
         #expect(h.status == 0 && h.stdout.contains("netrelayd check-config PATH") && h.stdout.contains("78 configuration error"))
     }

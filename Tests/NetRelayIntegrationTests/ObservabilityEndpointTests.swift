@@ -153,7 +153,7 @@ struct ObservabilityEndpointTests {
         #expect(endpointAt.lowerBound < listenerAt.lowerBound)
         #expect(try HTTPTestClient.get(port: httpPort, "/-/healthy").body == "Healthy\n")
         let landing = try HTTPTestClient.get(port: httpPort, "/")
-        #expect(landing.status == 200 && landing.body.contains("href=\"/metrics\""))
+        #expect(landing.status == 200 && landing.body.contains("href=\"metrics\""))
         #expect(try HTTPTestClient.get(port: httpPort, "/nope").status == 404)
         let head = try HTTPTestClient.get(port: httpPort, "/metrics", method: "HEAD")
         #expect(head.status == 200 && head.body.isEmpty)
@@ -337,6 +337,9 @@ struct ObservabilityEndpointTests {
         let gone = try CtlRun(["status", "--url", "http://127.0.0.1:\(Ports.free())"])
         #expect(gone.status == 2)
         #expect(gone.stderr.hasPrefix("netrelayctl: cannot reach netrelayd at 127.0.0.1:"))
+        // No --url: $NETRELAYCTL_STATUS_URL (the container image's health check), else 127.0.0.1:9477.
+        let byEnvironment = try CtlRun(["status"], environment: ["NETRELAYCTL_STATUS_URL": url])
+        #expect(byEnvironment.status == 0 && byEnvironment.stdout == table.stdout, "\(byEnvironment.stderr)")
         let bad = try CtlRun(["status", "--url", "https://x"])
         #expect(bad.status == 2)
     }
@@ -422,10 +425,11 @@ struct CtlRun {
     var stdout: String
     var stderr: String
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Paths.netrelayctl)
         p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

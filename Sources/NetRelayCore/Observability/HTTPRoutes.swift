@@ -20,8 +20,8 @@ public enum HTTPRoute: Sendable, Equatable {
     /// the supervisor is busy with a reload, so it does not).
     public var needsSnapshot: Bool {
         switch self {
-        case .metrics, .ready, .status: return true
-        case .landing, .healthy, .notFound: return false
+        case .landing, .metrics, .ready, .status: return true
+        case .healthy, .notFound: return false
         }
     }
 }
@@ -63,22 +63,8 @@ public struct HTTPReply: Sendable, Equatable {
             if let reason = s.notReadyReason { return HTTPReply(503, "Service Unavailable", body: "Not ready: \(TextEscaping.escape(reason, for: .line))\n") }
             return HTTPReply(200, "OK", body: "Ready\n")
         case .healthy: return healthy(unhealthyReason: s.unhealthyReason)
-        case .landing: return landing
+        case .landing: return StatusPage.reply(s)
         case .notFound: return notFound
         }
     }
-
-    public static let landing = HTTPReply(200, "OK", contentType: "text/html; charset=utf-8", body: """
-        <!DOCTYPE html>
-        <html><head><title>netrelayd</title></head><body>
-        <h1>netrelayd</h1>
-        <ul>
-        <li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
-        <li><a href="/status.json">/status.json</a>: every listener with its state and counters, and the last reload</li>
-        <li><a href="/-/healthy">/-/healthy</a>: 200 while the event loops answer</li>
-        <li><a href="/-/ready">/-/ready</a>: 200 while every listener serves</li>
-        </ul>
-        </body></html>
-
-        """)
 }

@@ -25,8 +25,10 @@ struct StatusCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The daemon's HTTP endpoint.", valueName: "url"))
-    var url = "http://127.0.0.1:9477"
+    /// NETRELAYCTL_STATUS_URL: where a container's health check (`netrelayctl status`, no
+    /// arguments) finds an endpoint the config moved away from 127.0.0.1:9477.
+    @Option(help: ArgumentHelp("The daemon's HTTP endpoint; without --url, $NETRELAYCTL_STATUS_URL if set.", valueName: "url"))
+    var url = ProcessInfo.processInfo.environment["NETRELAYCTL_STATUS_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:9477"
 
     @Flag(help: "Print /status.json as the daemon sent it.")
     var json = false
