@@ -3,7 +3,7 @@ import Testing
 
 /// Text from a config (keys, names, values, interface names) or from the host (interface
 /// names) on every way out of the daemon: check-config, the log at start and on reload,
-/// STATUS= and every notify message, /status.json, /metrics and netrelayctl. None may carry a
+/// STATUS= and every notify message, /status.json, /metrics, the status page and netrelayctl. None may carry a
 /// raw control character (C0, DEL, C1), a line or paragraph separator, a bidirectional
 /// control or bytes that are not UTF-8; none may start a line of its own.
 @Suite("Hostile text on every output channel")
@@ -132,7 +132,7 @@ struct HostileTextTests {
         }
     }
 
-    @Test("Reload with the hostile config, and relay targets named by hostile interface names: log, STATUS=, READY=1, /status.json, /metrics and netrelayctl status are all escaped")
+    @Test("Reload with the hostile config, and relay targets named by hostile interface names: log, STATUS=, READY=1, /status.json, /metrics, the status page and netrelayctl status are all escaped")
     func reloadAndEndpoint() throws {
         let port = Ports.free(), http = Ports.free(), relay = Ports.free()
         let targets = Self.interfaceCorpus.map { "{\"interface\": \(Self.json($0)), \"port\": 9}" } + ["\"127.255.255.255:9\""]
@@ -159,6 +159,10 @@ struct HostileTextTests {
         let metrics = try HTTPTestClient.get(port: http, "/metrics")
         #expect(Self.offending(metrics.body).isEmpty, "\(Self.offending(metrics.body))")
         #expect(metrics.body.contains(#"target="esc\\u{1b}[2J:9""#), "\(metrics.body.split(separator: "\n").filter { $0.contains("target=") }.prefix(3))")
+
+        let page = try HTTPTestClient.get(port: http, "/")
+        #expect(page.status == 200 && Self.offending(page.body).isEmpty, "status page: \(Self.offending(page.body))")
+        #expect(page.body.contains(#"esc\u{1b}[2J"#))
 
         let ctl = Process()
         ctl.executableURL = URL(fileURLWithPath: Paths.netrelayctl)
