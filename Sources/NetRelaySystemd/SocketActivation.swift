@@ -43,6 +43,10 @@ public final class SystemdSockets: InheritedSocketSource {
         remaining.withLockedValue { $0.takeSibling(of: name, index: index) }
     }
 
+    public func takeSiblings(of name: String, from index: Int) -> [InheritedSocket] {
+        remaining.withLockedValue { $0.takeSiblings(of: name, from: index) }
+    }
+
     public func unclaimed() -> [InheritedSocket] {
         remaining.withLockedValue { $0.unclaimed }
     }

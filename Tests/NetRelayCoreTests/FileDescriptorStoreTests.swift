@@ -70,6 +70,7 @@ final class ListSource: InheritedSocketSource, @unchecked Sendable {
     init(_ sockets: [InheritedSocket]) { pool = NIOLockedValueBox(InheritedSocketPool(sockets)) }
     func take(named name: String) -> InheritedSocket? { pool.withLockedValue { $0.take(named: name) } }
     func takeSibling(of name: String, index: Int) -> InheritedSocket? { pool.withLockedValue { $0.takeSibling(of: name, index: index) } }
+    func takeSiblings(of name: String, from index: Int) -> [InheritedSocket] { pool.withLockedValue { $0.takeSiblings(of: name, from: index) } }
     func unclaimed() -> [InheritedSocket] { pool.withLockedValue { $0.unclaimed } }
     func takeConnections(of name: String) -> [InheritedSocket] { pool.withLockedValue { $0.takeConnections(of: name) } }
     func takeStale() -> [InheritedSocket] { pool.withLockedValue { $0.takeStale() } }

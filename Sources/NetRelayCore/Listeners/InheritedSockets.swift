@@ -88,6 +88,9 @@ public protocol InheritedSocketSource: Sendable {
     /// Removes and returns the Kth sibling socket of listener `name` the previous instance
     /// stored (`listen/NAME/K`), if there is one.
     func takeSibling(of name: String, index: Int) -> InheritedSocket?
+    /// Removes and returns the stored siblings of listener `name` from the Kth on (the previous
+    /// instance had more event loops), in index order.
+    func takeSiblings(of name: String, from index: Int) -> [InheritedSocket]
     /// Socket-activated sockets no listener has taken (fd-store entries are not among them).
     func unclaimed() -> [InheritedSocket]
     /// Removes and returns the stored connections of listener `name` (`conn/NAME/N`), in order.
@@ -98,6 +101,7 @@ public protocol InheritedSocketSource: Sendable {
 
 extension InheritedSocketSource {
     public func takeSibling(of name: String, index: Int) -> InheritedSocket? { nil }
+    public func takeSiblings(of name: String, from index: Int) -> [InheritedSocket] { [] }
     public func takeConnections(of name: String) -> [InheritedSocket] { [] }
     public func takeStale() -> [InheritedSocket] { [] }
 }
@@ -128,6 +132,16 @@ public struct InheritedSocketPool: Sendable {
     public mutating func takeSibling(of name: String, index: Int) -> InheritedSocket? {
         guard let i = sockets.firstIndex(where: { $0.storedEntry == .sibling(name, index) }) else { return nil }
         return sockets.remove(at: i)
+    }
+
+    public mutating func takeSiblings(of name: String, from index: Int) -> [InheritedSocket] {
+        func sibling(_ s: InheritedSocket) -> Int? {
+            if case .sibling(let n, let k) = s.storedEntry, n == name, k >= index { return k }
+            return nil
+        }
+        let found = sockets.filter { sibling($0) != nil }.sorted { sibling($0)! < sibling($1)! }
+        sockets.removeAll { sibling($0) != nil }
+        return found
     }
 
     public var unclaimed: [InheritedSocket] { sockets.filter { $0.storedEntry == nil } }

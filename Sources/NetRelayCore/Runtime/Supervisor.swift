@@ -194,7 +194,8 @@ public actor Supervisor {
     /// One log line per listener with its counters (SIGUSR1).
     public func logStatistics() {
         let budget = context.memoryBudget
-        logger.notice("Memory held for peers that do not read: \(budget.held) of memoryBudget \(budget.limit) bytes", metadata: ["event": "statistics"])
+        let peak = budget.peak > budget.limit ? "; at most \(budget.peak) since the start, before the budget closed connections" : ""
+        logger.notice("Memory held for peers that do not read: \(budget.held) of memoryBudget \(budget.limit) bytes\(peak)", metadata: ["event": "statistics"])
         for l in listeners {
             logger.notice("\(l.spec.label): \(l.stats.summary())", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
         }
