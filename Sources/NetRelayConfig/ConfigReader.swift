@@ -1,15 +1,38 @@
 /// Collects configuration issues while the decoder walks a document; nothing stops at the
-/// first problem, so an operator sees every mistake in one run of `check-config`.
+/// first problem, so an operator sees every mistake in one run of `check-config`. Only the first
+/// `ConfigurationIssue.shownLimit` in file order are kept, and only their messages are written:
+/// the others are counted, so a file of a million unknown keys costs what a file of 50 does.
 final class IssueCollector {
     let file: String
-    private(set) var issues: [ConfigurationIssue] = []
+    /// Every issue reported, kept or not.
+    private(set) var count = 0
+    /// The kept issues in file order, by (line, column, order of report).
+    private var kept: [(order: (Int, Int, Int), issue: ConfigurationIssue)] = []
+    private let limit: Int
 
-    init(file: String) {
+    init(file: String, limit: Int = ConfigurationIssue.shownLimit) {
         self.file = file
+        self.limit = limit
     }
 
-    func report(_ location: SourceLocation?, _ path: String, _ message: String) {
-        issues.append(ConfigurationIssue(file: file, location: location, path: path, message: message))
+    /// The kept issues, in file order (cross-listener checks run last but sort by position).
+    var issues: [ConfigurationIssue] { kept.map(\.issue) }
+
+    func report(_ location: SourceLocation?, _ path: @autoclosure () -> String, _ message: @autoclosure () -> String) {
+        let l = location ?? SourceLocation(line: 0, column: 0)
+        let order = (l.line, l.column, count)
+        count += 1
+        if kept.count == limit {
+            guard let last = kept.last, order < last.order else { return }
+            kept.removeLast()
+        }
+        // Binary search: issues mostly arrive in file order, so this is usually the end.
+        var lo = 0, hi = kept.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if kept[mid].order < order { lo = mid + 1 } else { hi = mid }
+        }
+        kept.insert((order, ConfigurationIssue(file: file, location: location, path: path(), message: message())), at: lo)
     }
 }
 
@@ -103,19 +126,28 @@ package final class ObjectReader {
 
     /// Reports every key that no reader asked for. `elsewhere` maps keys that belong to other
     /// kinds of listener to the name of that kind, for a more useful message.
+    /// Only the messages that are kept are written (`IssueCollector`), and the list of known
+    /// keys only in the first of an object's messages that needs it: a file of unknown keys
+    /// must not cost a sentence, a search for the nearest key and the key list per key.
     func rejectUnknownKeys(context: String, elsewhere: [String: String] = [:]) {
         let known = Set(asked)
         let asked = known.sorted()
+        var listed = false
         for member in members where !known.contains(member.key) && !ignored.contains(member.key) {
-            var message = "unknown key \(JSONNode.excerpt(member.key)) in \(context)"
-            if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
-                message += "; did you mean \"\(suggestion)\"?"
-            } else if let owner = elsewhere[member.key] {
-                message += "; \"\(member.key)\" is a setting of \(owner) listeners"
-            } else {
-                message += "; known keys are: " + asked.map { "\"\($0)\"" }.joined(separator: ", ")
-            }
-            collector.report(member.keyLocation, childPath(JSONNode.pathComponent(member.key)), message)
+            collector.report(member.keyLocation, childPath(JSONNode.pathComponent(member.key)), {
+                var message = "unknown key \(JSONNode.excerpt(member.key)) in \(context)"
+                if let suggestion = ObjectReader.closest(to: member.key, among: asked) {
+                    message += "; did you mean \"\(suggestion)\"?"
+                } else if let owner = elsewhere[member.key] {
+                    message += "; \"\(member.key)\" is a setting of \(owner) listeners"
+                } else if listed {
+                    message += " (known keys: see above)"
+                } else {
+                    listed = true
+                    message += "; known keys are: " + asked.map { "\"\($0)\"" }.joined(separator: ", ")
+                }
+                return message
+            }())
         }
     }
 

@@ -60,7 +60,7 @@ extension FieldType {
             switch self.convert(node) {
             case .success(let v): return .success(v)
             case .failure:
-                if case .number(let text) = node.value { return .failure(FieldProblem("\(text) is out of range; expected \(expected)")) }
+                if case .number(let text) = node.value { return .failure(FieldProblem("\(JSONNode.excerpt(number: text)) is out of range; expected \(expected)")) }
                 return .failure(FieldProblem("expected \(expected), got \(node.kindDescription)"))
             }
         }

@@ -19,14 +19,8 @@ public enum ConfigurationDecoder {
         }
         let collector = IssueCollector(file: file)
         let config = decodeRoot(root, collector, KindIndex(kinds))
-        if collector.issues.isEmpty, let config { return .success(config) }
-        // In file order, as a compiler reports them (cross-listener checks run last).
-        let ordered = collector.issues.enumerated().sorted { a, b in
-            let la = a.element.location ?? SourceLocation(line: 0, column: 0)
-            let lb = b.element.location ?? SourceLocation(line: 0, column: 0)
-            return (la.line, la.column, a.offset) < (lb.line, lb.column, b.offset)
-        }.map(\.element)
-        return .failure(ConfigurationError(issues: ordered))
+        if collector.count == 0, let config { return .success(config) }
+        return .failure(ConfigurationError(issues: collector.issues, total: collector.count))
     }
 
     private static func decodeRoot(_ root: JSONNode, _ c: IssueCollector, _ kinds: KindIndex) -> Configuration? {

@@ -62,7 +62,11 @@ extension FieldType where T == Int {
                 return .failure(FieldProblem("expected \(expected()), got \(node.kindDescription)"))
             }
             guard let v = Int(text) else {
-                return .failure(FieldProblem("expected \(expected()), got \(text) (not a whole number)"))
+                // Digits only: a whole number too large for Int.
+                if text.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }) {
+                    return .failure(FieldProblem("\(JSONNode.excerpt(number: text)) is out of range; expected \(expected())"))
+                }
+                return .failure(FieldProblem("expected \(expected()), got \(JSONNode.excerpt(number: text)) (not a whole number)"))
             }
             guard range.contains(v) else {
                 return .failure(FieldProblem("\(v) is out of range; expected \(expected())"))
@@ -85,7 +89,7 @@ extension FieldType where T == Double {
                 }
                 return .failure(FieldProblem("expected \(expected()), got \(node.kindDescription)"))
             }
-            guard range.contains(v) else { return .failure(FieldProblem("\(text) is out of range; expected \(expected())")) }
+            guard range.contains(v) else { return .failure(FieldProblem("\(JSONNode.excerpt(number: text)) is out of range; expected \(expected())")) }
             return .success(v)
         }
     }

@@ -30,7 +30,7 @@ public struct JSONNode: Sendable {
         case .object: return "an object"
         case .array: return "an array"
         case .string(let s): return "the string \(JSONNode.excerpt(s))"
-        case .number(let n): return "the number \(n)"
+        case .number(let n): return "the number \(JSONNode.excerpt(number: n))"
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         }
@@ -50,11 +50,20 @@ public struct JSONNode: Sendable {
         return quoted.dropLast() + "…\" (\(s.utf8.count) bytes)"
     }
 
-    /// A key as a JSON path shows it, cut like `excerpt`.
+    /// A number's literal text as a message shows it: cut like `excerpt`, e.g.
+    /// `1111…` (4000000 characters)`; the text is JSON number syntax, so nothing needs escaping.
+    static func excerpt(number text: String, limit: Int = 64) -> String {
+        let utf8 = text.utf8
+        guard utf8.count > limit else { return text }
+        return String(decoding: utf8.prefix(limit), as: UTF8.self) + "… (\(utf8.count) characters)"
+    }
+
+    /// A key as a JSON path shows it: escaped (`TextEscaping`: a key may hold a newline or an
+    /// ESC) and cut like `excerpt`.
     static func pathComponent(_ key: String, limit: Int = 64) -> String {
         let scalars = key.unicodeScalars
-        guard scalars.count > limit else { return key }
-        return String(String.UnicodeScalarView(scalars.prefix(limit))) + "…"
+        guard scalars.count > limit else { return TextEscaping.escape(key, for: .line) }
+        return TextEscaping.escape(String(String.UnicodeScalarView(scalars.prefix(limit))), for: .line) + "…"
     }
 }
 

@@ -34,20 +34,27 @@ public struct JournalLogHandler: ControlledLogHandler {
     }
 
     public func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        Self.send(Self.fields(event, metadata: all, identifier: identifier))
+    }
+
+    /// The `FIELD=value` assignments for one record. Every value escaped as on stderr
+    /// (`TextEscaping`): journald would store a newline, but `journalctl` and syslog forwarding
+    /// print it as a second line, and a NUL would end the C string early.
+    static func fields(_ event: LogEvent, metadata: Logger.Metadata, identifier: String) -> [String] {
         var fields: [String] = [
-            "MESSAGE=\(event.message)",
+            "MESSAGE=\(TextEscaping.escape("\(event.message)", for: .line))",
             "PRIORITY=\(Self.priority(event.level))",
             "SYSLOG_IDENTIFIER=\(identifier)",
             "CODE_FILE=\(event.file)",
             "CODE_LINE=\(event.line)",
             "CODE_FUNC=\(event.function)",
         ]
-        var all = metadata
-        if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        for (key, value) in all {
-            fields.append("\(Self.fieldName(key))=\(value)")
+        for (key, value) in metadata {
+            fields.append("\(Self.fieldName(key))=\(TextEscaping.escape("\(value)", for: .line))")
         }
-        Self.send(fields)
+        return fields
     }
 
     /// syslog priorities, as journald uses them.

@@ -130,7 +130,8 @@ enum CommandLineOptions {
 
         SUBCOMMANDS:
           check-config PATH      validate a configuration: prints "configuration OK" and exits 0,
-                                 or prints every error (FILE:LINE:COLUMN: JSON.PATH: message) and exits 1
+                                 or prints the errors (FILE:LINE:COLUMN: JSON.PATH: message; the first 50,
+                                 then how many more) and exits 1
 
         EXIT STATUS:
           0 clean stop; 64 bad command line; 69 a listener could not be started (address in use,
@@ -144,9 +145,9 @@ enum CommandLineOptions {
         USAGE: netrelayd check-config PATH
 
         Validates a configuration file without running it. Prints "configuration OK" and exits 0,
-        or prints every error, one per line as FILE:LINE:COLUMN: JSON.PATH: what is wrong and what
-        to write instead, and exits 1. Warnings (valid, but probably not what you meant) go to
-        stderr and do not fail the check.
+        or prints the errors, one per line as FILE:LINE:COLUMN: JSON.PATH: what is wrong and what
+        to write instead (the first 50, then "… and N more errors"), and exits 1. Warnings (valid,
+        but probably not what you meant) go to stderr and do not fail the check.
 
         Example: netrelayd check-config /etc/netrelayd/config.json
         """

@@ -50,22 +50,23 @@ func checkConfig(path: String) -> Int32 {
     switch ConfigurationLoader.load(path: path) {
     case .success(let configuration):
         // Compiler form: "config.json:12:5: warning: listeners[0].ttl: ...".
-        for warning in configuration.warnings(file: path) { writeErr("\(warning)") }
+        var warnings = configuration.warnings(file: path)
         // The daemon raises its soft limit to the hard one at start; judge by that.
         if let warning = configuration.fileDescriptorWarning(file: path, limit: FileDescriptorLimit.effective()) {
-            writeErr("\(warning)")
+            warnings.append(warning)
         }
         // Judged against the unit's store when run from it (ExecReload=) or given the variable.
         if let max = getenv("NETRELAYD_FDSTORE_MAX").flatMap({ Int(String(cString: $0)) }),
            let warning = FileDescriptorStore.warning(configuration, file: path, capacity: max) {
-            writeErr("\(warning)")
+            warnings.append(warning)
         }
+        for line in ConfigurationIssue.lines(warnings) { writeErr(line) }
         print("configuration OK")
         return 0
     case .failure(let error):
-        for issue in error.issues { writeErr("\(issue)") }
-        let n = error.issues.count
-        writeErr("\(path): \(n) error\(n == 1 ? "" : "s")")
+        for line in error.lines { writeErr(line) }
+        let n = error.total
+        writeErr(TextEscaping.escape("\(path): \(ConfigurationIssue.grouped(n)) error\(n == 1 ? "" : "s")", for: .line))
         return 1
     }
 }

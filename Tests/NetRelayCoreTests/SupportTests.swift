@@ -28,15 +28,35 @@ struct SupportTests {
         #expect(JSONString.quote("a\"b\\c") == #""a\"b\\c""#)
         #expect(JSONString.quote("\n\t\r") == #""\n\t\r""#)
         #expect(JSONString.quote("\u{0}\u{1f}\u{7f}") == #""\u0000\u001f\u007f""#)
-        #expect(JSONString.quote("é ✓ \u{80}") == "\"é ✓ \u{80}\"")
+        #expect(JSONString.quote("é ✓ \u{80}") == #""é ✓ \u0080""#)
+        #expect(JSONString.quote("rlo\u{202e}x\u{2066}\u{2028}") == #""rlo\u202ex\u2066\u2028""#)
     }
 
-    @Test("Terminal escaping (netrelayctl's received text): the same control characters, Swift-style, quotes kept")
-    func terminalEscaping() {
-        #expect(TextEscaping.escape("ping\r\n", for: .terminal) == #"ping\r\n"#)
-        #expect(TextEscaping.escape("\u{0}\u{1b}[0m\u{7f}", for: .terminal) == #"\u{0}\u{1b}[0m\u{7f}"#)
-        #expect(TextEscaping.escape(#"say "hi" \o/"#, for: .terminal) == #"say "hi" \o/"#)
+    @Test("One escaping rule for text that leaves the process: C0, DEL, C1, separators, bidi controls; quotes and backslashes kept in a line")
+    func lineEscaping() {
+        #expect(TextEscaping.escape("ping\r\n", for: .line) == #"ping\r\n"#)
+        #expect(TextEscaping.escape("\u{0}\u{1b}[0m\u{7f}", for: .line) == #"\u{0}\u{1b}[0m\u{7f}"#)
+        #expect(TextEscaping.escape(#"say "hi" \o/"#, for: .line) == #"say "hi" \o/"#)
         #expect(TextEscaping.escape("a\tb", for: .json) == #"a\tb"#)
+        #expect(TextEscaping.escape("c1 \u{85}\u{9b}6n", for: .line) == #"c1 \u{85}\u{9b}6n"#)
+        #expect(TextEscaping.escape("\u{61c}\u{200e}\u{200f}\u{202a}\u{202e}\u{2066}\u{2069}\u{2028}\u{2029}", for: .line)
+            == #"\u{61c}\u{200e}\u{200f}\u{202a}\u{202e}\u{2066}\u{2069}\u{2028}\u{2029}"#)
+        // Untouched: other non-ASCII text (lead bytes C2, D8, E2 that start no unsafe character).
+        for plain in ["é ✓ ü ß", "\u{a0}x", "\u{600}\u{2030}‰ — “q”", "日本語", "echo"] {
+            #expect(TextEscaping.escape(plain, for: .line) == plain, "\(plain.debugDescription)")
+        }
+        // Escaping escaped text changes nothing: each exit may apply the rule again.
+        let once = TextEscaping.escape("a\nb\u{1b}\u{202e}", for: .line)
+        #expect(TextEscaping.escape(once, for: .line) == once)
+        #expect(TextEscaping.isUnsafe("\u{9f}") && !TextEscaping.isUnsafe("\u{a0}") && TextEscaping.isUnsafe("\u{2069}") && !TextEscaping.isUnsafe("\u{206a}"))
+    }
+
+    @Test("Bytes that are not UTF-8 become \\xHH; valid sequences around them stay")
+    func invalidUTF8() {
+        #expect(TextEscaping.fromBytes(Array("eth0".utf8)) == "eth0")
+        #expect(TextEscaping.fromBytes([0x62, 0xFF, 0xFE, 0x61, 0x64]) == #"b\xFF\xFEad"#)
+        #expect(TextEscaping.fromBytes([0xC3, 0xA9, 0xC3]) == #"é\xC3"#)
+        #expect(TextEscaping.fromBytes([0xE2, 0x80, 0xAE, 0xED, 0xA0, 0x80]) == "\u{202e}" + #"\xED\xA0\x80"#)
     }
 
     @Test("Durations: milliseconds under a second, tenths under two minutes, then minutes and seconds")

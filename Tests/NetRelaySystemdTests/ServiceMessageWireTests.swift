@@ -30,15 +30,24 @@ struct ServiceMessageWireTests {
         #expect(ServiceMessageWire.render([]) == "")
     }
 
-    @Test("STATUS= stays one line: line breaks become single spaces, empty lines and edge breaks go")
+    @Test("STATUS= stays one line of printable text: line breaks, NUL, ESC, C1 and bidi controls are escaped (TextEscaping), as in every log line")
     func statusIsOneLine() {
-        #expect(ServiceMessageWire.render([.status("a\nb")]) == "STATUS=a b")
-        #expect(ServiceMessageWire.render([.status("a\r\nb\rc")]) == "STATUS=a b c")
-        #expect(ServiceMessageWire.render([.status("\na\n\n\nb\n")]) == "STATUS=a b")
-        #expect(ServiceMessageWire.render([.status("a\u{2028}b")]) == "STATUS=a b")
+        #expect(ServiceMessageWire.render([.status("a\nb")]) == #"STATUS=a\nb"#)
+        #expect(ServiceMessageWire.render([.status("a\r\nb\rc")]) == #"STATUS=a\r\nb\rc"#)
+        #expect(ServiceMessageWire.render([.status("a\u{2028}b")]) == #"STATUS=a\u{2028}b"#)
         #expect(ServiceMessageWire.render([.status("")]) == "STATUS=")
-        // A status cannot smuggle in another assignment.
-        #expect(ServiceMessageWire.render([.status("x\nREADY=1"), .errno(5)]) == "STATUS=x READY=1\nERRNO=5")
+        // A status cannot smuggle in another assignment, nor make systemd drop the datagram (NUL).
+        #expect(ServiceMessageWire.render([.status("x\nREADY=1"), .errno(5)]) == "STATUS=x\\nREADY=1\nERRNO=5")
+        #expect(ServiceMessageWire.render([.ready, .status("key \u{0} \u{1b}[2J \u{9b} \u{202e}evil")])
+            == #"READY=1"# + "\n" + #"STATUS=key \u{0} \u{1b}[2J \u{9b} \u{202e}evil"#)
+    }
+
+    @Test("A STATUS= text longer than 2 KiB is cut (systemd 252 drops a notification over 4 KiB, READY=1 with it)")
+    func statusIsCut() {
+        let wire = ServiceMessageWire.render([.ready, .status(String(repeating: "é", count: 5000))])
+        #expect(wire.hasPrefix("READY=1\nSTATUS=éé"))
+        #expect(wire.hasSuffix(" …"))
+        #expect(wire.utf8.count <= 2048 + "READY=1\nSTATUS=".utf8.count)
     }
 
     @Test("reloadingNow() stamps CLOCK_MONOTONIC microseconds, never going back")

@@ -8,6 +8,10 @@ Probes run in the container's network namespace (the caller wraps them in nsente
   probe.py listen GROUP:PORT IFADDR [TIMEOUT]       join GROUP on the interface with IFADDR, print one datagram
   probe.py hold HOST:PORT GOFILE [TIMEOUT]          keep one TCP connection open: echo "before", wait for
                                                     GOFILE to exist, echo "after" on the same connection
+  probe.py udpspread HOST:PORT PREFIX N STOPFILE OUT  from N sockets on 127.0.0.1..N (N source addresses, so
+                                                    the steering program uses every socket of the group), one
+                                                    datagram each per 10 ms until STOPFILE exists; writes
+                                                    {"sent", "answered", "missing"} as JSON to OUT
 Config helpers:
   probe.py describe CONFIG                          shell assignments describing the listeners
   probe.py edit CONFIG OUT key=value...             write an edited copy (see edit())
@@ -96,6 +100,45 @@ def hold(addr, gofile, timeout=60.0):
         return 0
 
 
+def udpspread(addr, prefix, n, stopfile, out):
+    target = hostport(addr)
+    socks = []
+    for i in range(1, n + 1):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.%d" % i, 0))
+        s.setblocking(False)
+        socks.append(s)
+    sent, answered = set(), set()
+    def collect():
+        for s in socks:
+            while True:
+                try:
+                    data = s.recv(65536).decode(errors="replace")
+                except BlockingIOError:
+                    break
+                if data.startswith(prefix):
+                    answered.add(data[len(prefix):])
+    seq = 0
+    while not os.path.exists(stopfile):
+        for i, s in enumerate(socks):
+            text = "s%d-%d" % (i, seq)
+            try:
+                s.sendto(text.encode(), target)
+                sent.add(text)
+            except OSError:
+                pass
+        seq += 1
+        collect()
+        time.sleep(0.01)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and len(answered & sent) < len(sent):
+        collect()
+        time.sleep(0.05)
+    missing = sorted(sent - answered)
+    json.dump({"sent": len(sent), "answered": len(answered & sent), "missing": len(missing), "first_missing": missing[:5]}, open(out, "w"))
+    return 0 if not missing else 1
+
+
 def describe(path):
     """KIND_NAME/KIND_ADDR/... for the first listener of each kind, plus NAMES (all names)."""
     cfg = json.load(open(path))
@@ -125,7 +168,7 @@ def describe(path):
 def edit(path, outpath, ops):
     """Ops: add-tcp=NAME@HOST:PORT (a new tcp-echo listener), prefix=INDEX:TEXT (set the
     replyPrefix, or prefix for a broadcast-rebroadcaster, of listener INDEX),
-    set=INDEX:KEY:JSONVALUE (set any key)."""
+    set=INDEX:KEY:JSONVALUE (set any key), top=KEY:JSONVALUE (a top-level key)."""
     cfg = json.load(open(path))
     for op in ops:
         key, _, val = op.partition("=")
@@ -136,6 +179,9 @@ def edit(path, outpath, ops):
             idx, _, text = val.partition(":")
             l = cfg["listeners"][int(idx)]
             l["prefix" if l["kind"] == "broadcast-rebroadcaster" else "replyPrefix"] = text
+        elif key == "top":
+            k, v = val.split(":", 1)
+            cfg[k] = json.loads(v)
         elif key == "set":
             idx, k, v = val.split(":", 2)
             cfg["listeners"][int(idx)][k] = json.loads(v)
@@ -157,6 +203,8 @@ def main(argv):
             print(broadcast(args[0], args[1], args[2], float(args[3]) if len(args) > 3 else 3.0))
         elif cmd == "listen":
             print(listen(args[0], args[1], float(args[2]) if len(args) > 2 else 5.0))
+        elif cmd == "udpspread":
+            return udpspread(args[0], args[1], int(args[2]), args[3], args[4])
         elif cmd == "hold":
             return hold(args[0], args[1], float(args[2]) if len(args) > 2 else 60.0)
         elif cmd == "describe":

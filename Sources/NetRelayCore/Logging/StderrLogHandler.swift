@@ -22,11 +22,13 @@ public struct StderrLogHandler: ControlledLogHandler {
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
         let listener = all.removeValue(forKey: "listener")
         all.removeValue(forKey: "kind")
+        // One record is one line: whatever the message quotes (a config key, an interface
+        // name) is escaped (`TextEscaping`), so it cannot start a forged line or drive a terminal.
         var line = "\(Self.timestamp()) \(event.level.rawValue.padding(8))"
-        if let listener { line += "[\(listener)] " }
-        line += "\(event.message)"
+        if let listener { line += "[\(TextEscaping.escape("\(listener)", for: .line))] " }
+        line += TextEscaping.escape("\(event.message)", for: .line)
         if !all.isEmpty {
-            line += " (" + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + ")"
+            line += " (" + all.sorted { $0.key < $1.key }.map { TextEscaping.escape("\($0.key)=\($0.value)", for: .line) }.joined(separator: " ") + ")"
         }
         line += "\n"
         line.withCString { p in

@@ -46,6 +46,20 @@ public struct InterfaceAddress: Sendable, Equatable {
 /// The host's interface addresses, read with getifaddrs(3) (a netlink dump on Linux: cheap, but
 /// not for a per-datagram path; callers read it at start and on reload).
 public enum InterfaceAddresses {
+    /// The name of every interface, up or down, with or without an address (if_nameindex(3)),
+    /// bytes that are not UTF-8 written as `\xHH` (`TextEscaping.fromBytes`), for messages.
+    public static func names() -> [String] {
+        guard let list = if_nameindex() else { return [] }
+        defer { if_freenameindex(list) }
+        var out: [String] = []
+        var i = 0
+        while list[i].if_index != 0, let name = list[i].if_name {
+            out.append(TextEscaping.fromBytes(UnsafeBufferPointer(start: name, count: strlen(name)).lazy.map { UInt8(bitPattern: $0) }))
+            i += 1
+        }
+        return out
+    }
+
     public static func current() -> [InterfaceAddress] {
         var head: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&head) == 0, let first = head else { return [] }
@@ -61,7 +75,8 @@ public enum InterfaceAddresses {
                 broadcast = ipAddress(b)
             }
             out.append(InterfaceAddress(
-                interface: String(cString: entry.ifa_name),
+                // Any bytes but '/', ':' and white space: not UTF-8 shows as \xHH (`TextEscaping`).
+                interface: TextEscaping.fromBytes(UnsafeBufferPointer(start: entry.ifa_name, count: strlen(entry.ifa_name)).lazy.map { UInt8(bitPattern: $0) }),
                 address: address,
                 prefixLength: entry.ifa_netmask.flatMap(ipAddress).map(prefixLength),
                 broadcast: broadcast,

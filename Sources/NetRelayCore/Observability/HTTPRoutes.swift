@@ -53,7 +53,7 @@ public struct HTTPReply: Sendable, Equatable {
     public static let notFound = HTTPReply(404, "Not Found", body: "Not found; see / for the endpoints\n")
 
     public static func healthy(unhealthyReason: String?) -> HTTPReply {
-        if let reason = unhealthyReason { return HTTPReply(503, "Service Unavailable", body: "Unhealthy: \(reason)\n") }
+        if let reason = unhealthyReason { return HTTPReply(503, "Service Unavailable", body: "Unhealthy: \(TextEscaping.escape(reason, for: .line))\n") }
         return HTTPReply(200, "OK", body: "Healthy\n")
     }
 
@@ -62,7 +62,7 @@ public struct HTTPReply: Sendable, Equatable {
         case .metrics: return HTTPReply(200, "OK", contentType: PrometheusExposition.contentType, body: PrometheusExposition.render(s))
         case .status: return HTTPReply(200, "OK", contentType: "application/json", body: StatusDocument.render(s))
         case .ready:
-            if let reason = s.notReadyReason { return HTTPReply(503, "Service Unavailable", body: "Not ready: \(reason)\n") }
+            if let reason = s.notReadyReason { return HTTPReply(503, "Service Unavailable", body: "Not ready: \(TextEscaping.escape(reason, for: .line))\n") }
             return HTTPReply(200, "OK", body: "Ready\n")
         case .healthy: return healthy(unhealthyReason: s.unhealthyReason)
         case .landing: return StatusPage.reply(s)

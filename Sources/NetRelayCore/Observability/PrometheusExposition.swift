@@ -155,14 +155,15 @@ public enum PrometheusExposition {
             sample(name + "_count", labels, "\(cumulative)")
         }
 
+        /// A label value: escaped as every text that leaves the daemon (`TextEscaping`: a target
+        /// label is an interface name), then in the exposition format's own way (`\\`, `\"`).
         private func escape(_ v: String) -> String {
             var out = ""
-            for ch in v {
+            for ch in TextEscaping.escape(v, for: .line).unicodeScalars {
                 switch ch {
                 case "\\": out += "\\\\"
                 case "\"": out += "\\\""
-                case "\n": out += "\\n"
-                default: out.append(ch)
+                default: out.unicodeScalars.append(ch)
                 }
             }
             return out

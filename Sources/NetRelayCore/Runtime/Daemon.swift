@@ -107,8 +107,8 @@ public enum Daemon {
         var warnings = configuration.warnings(file: options.configPath)
         if let w = configuration.fileDescriptorWarning(file: options.configPath, limit: fileDescriptorLimit) { warnings.append(w) }
         if let w = FileDescriptorStore.warning(configuration, file: options.configPath, capacity: options.fdStore.capacity) { warnings.append(w) }
-        for warning in warnings {
-            options.logger.warning("\(warning)", metadata: ["event": "config-warning"])
+        for line in ConfigurationIssue.lines(warnings) {
+            options.logger.warning("\(line)", metadata: ["event": "config-warning"])
         }
     }
 
@@ -120,11 +120,14 @@ public enum Daemon {
     }
 
     static func logConfigurationError(_ error: ConfigurationError, logger: Logger) {
-        for issue in error.issues {
+        for issue in error.issues.prefix(ConfigurationIssue.shownLimit) {
             logger.error("\(issue)", metadata: ["event": "config-error", "config_path": .string(issue.path)])
         }
-        let n = error.issues.count
-        logger.error("Configuration has \(n) error\(n == 1 ? "" : "s"); fix them and run `netrelayd check-config \(error.issues.first?.file ?? "FILE")`", metadata: ["event": "config-error"])
+        let n = error.total
+        if let more = error.lines.last, n > ConfigurationIssue.shownLimit {
+            logger.error("\(more)", metadata: ["event": "config-error"])
+        }
+        logger.error("Configuration has \(ConfigurationIssue.grouped(n)) error\(n == 1 ? "" : "s"); fix them and run `netrelayd check-config \(error.issues.first?.file ?? "FILE")`", metadata: ["event": "config-error"])
     }
 }
 

@@ -16,7 +16,8 @@ public enum ServiceMessage: Sendable, Hashable {
     case reloading(monotonicMicroseconds: UInt64)
     /// STOPPING=1: graceful shutdown has begun.
     case stopping
-    /// STATUS=: one line for `systemctl status` (newlines in `text` become spaces on the wire).
+    /// STATUS=: one line for `systemctl status` (control characters and newlines in `text` are
+    /// escaped on the wire, `TextEscaping`).
     case status(String)
     /// ERRNO=: why the daemon failed, as an errno value.
     case errno(Int32)

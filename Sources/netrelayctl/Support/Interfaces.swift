@@ -1,5 +1,6 @@
 import ArgumentParser
 import NIOCore
+import enum NetRelayConfig.TextEscaping
 
 /// `--interface NAME|ADDR` resolved to one of `System.enumerateDevices()`.
 enum Interfaces {
@@ -13,16 +14,16 @@ enum Interfaces {
             throw ProbeFailure("cannot list the network interfaces: \(error)")
         }
         let familyName = family == .v4 ? "IPv4" : "IPv6"
-        let names = Array(Set(devices.map(\.name))).sorted()
+        let names = Array(Set(devices.map { TextEscaping.escape($0.name, for: .line) })).sorted()
 
         if let specFamily = IPLiteral.family(spec) {
             let wanted = try? SocketAddress(ipAddress: spec, port: 0).ipAddress
             guard let device = devices.first(where: { $0.address?.ipAddress == wanted }) else {
-                let known = devices.compactMap { d in d.address?.ipAddress.map { "\(d.name) \($0)" } }
+                let known = devices.compactMap { d in d.address?.ipAddress.map { "\(TextEscaping.escape(d.name, for: .line)) \($0)" } }
                 throw ValidationError("--interface \(spec): no interface has that address (here: \(known.joined(separator: ", "))).")
             }
             guard specFamily == family else {
-                throw ValidationError("--interface \(spec) is not an \(familyName) address, but the group is \(familyName): give the interface's name (--interface \(device.name)) or one of its \(familyName) addresses.")
+                throw ValidationError("--interface \(spec) is not an \(familyName) address, but the group is \(familyName): give the interface's name (--interface \(TextEscaping.escape(device.name, for: .line))) or one of its \(familyName) addresses.")
             }
             return device
         }

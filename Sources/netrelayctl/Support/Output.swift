@@ -51,9 +51,12 @@ enum StandardStream {
     static func out(_ text: String) { write(text, to: 1) }
     static func err(_ text: String) { write(text, to: 2) }
 
-    /// write(2) directly: stdio's buffer would hold lines back when stdout is a pipe.
+    /// write(2) directly: stdio's buffer would hold lines back when stdout is a pipe. Each line
+    /// escaped (`TextEscaping`): what we print comes from a peer or a daemon (a datagram, a
+    /// listener name, an interface name) and must not drive the terminal.
     private static func write(_ text: String, to fd: Int32) {
-        let bytes = Array(text.utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let bytes = Array(lines.map { TextEscaping.escape(String($0), for: .line) }.joined(separator: "\n").utf8)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { raw in
@@ -83,16 +86,16 @@ extension Event {
         case .connected(let peer, let local):
             return "connected to \(peer) from \(local)"
         case .sent(let to, let text, let bytes):
-            return "sent \(bytes) bytes to \(to): \(TextEscaping.escape(text, for: .terminal))"
+            return "sent \(bytes) bytes to \(to): \(TextEscaping.escape(text, for: .line))"
         case .data(let text, let bytes):
-            return "received \(bytes) bytes: \(TextEscaping.escape(text, for: .terminal))"
+            return "received \(bytes) bytes: \(TextEscaping.escape(text, for: .line))"
         case .halfClosed(let peer):
             return "sent FIN (write side shut down); reading until \(peer) closes"
         case .closed(let by, let peer, let received):
             let who = by == "peer" ? "\(peer) closed the connection" : "closed the connection to \(peer)"
             return "\(who) (\(received) bytes received in all)"
         case .reply(let from, let text, let bytes):
-            return "reply from \(from) (\(bytes) bytes): \(TextEscaping.escape(text, for: .terminal))"
+            return "reply from \(from) (\(bytes) bytes): \(TextEscaping.escape(text, for: .line))"
         case .listening(let local):
             return "listening on \(local)"
         case .joined(let group, let interface, let interfaceAddress, let local):
@@ -101,10 +104,10 @@ extension Event {
             return "joined \(group)\(on), listening on \(local)"
         case .broadcast(let from, let to, let text, let bytes):
             let dest = to.map { " to \($0)" } ?? ""
-            return "broadcast from \(from)\(dest) (\(bytes) bytes): \(TextEscaping.escape(text, for: .terminal))"
+            return "broadcast from \(from)\(dest) (\(bytes) bytes): \(TextEscaping.escape(text, for: .line))"
         case .announcement(let from, let text, let bytes, let seq):
             let s = seq.map { ", seq \($0)" } ?? ""
-            return "announcement from \(from) (\(bytes) bytes\(s)): \(TextEscaping.escape(text, for: .terminal))"
+            return "announcement from \(from) (\(bytes) bytes\(s)): \(TextEscaping.escape(text, for: .line))"
         case .stats(let summary):
             return summary.textLine
         case .timeout, .error:

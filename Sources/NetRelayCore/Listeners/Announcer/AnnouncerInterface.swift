@@ -87,10 +87,17 @@ struct AnnouncerInterface: Sendable, Equatable {
         return .success(AnnouncerInterface(device: device, address: address))
     }
 
-    /// `resolve` against the host's interfaces now.
+    /// `resolve` against the host's interfaces now. A failure lists the names as the kernel has
+    /// them (NIO's list replaces bytes that are not UTF-8; `InterfaceAddresses.names` shows them).
     static func resolveOnHost(_ setting: String, for group: IPAddress) -> Result<AnnouncerInterface, ResolutionError> {
         let devices = (try? System.enumerateDevices()) ?? []
-        return resolve(setting, for: group, devices: devices)
+        return resolve(setting, for: group, devices: devices).mapError { error in
+            switch error {
+            case .noSuchInterface(let name, _): return .noSuchInterface(name, available: InterfaceAddresses.names())
+            case .noSuchAddress(let address, _): return .noSuchAddress(address, available: InterfaceAddresses.names())
+            case .noAddressOfFamily: return error
+            }
+        }
     }
 
     /// The device to hand NIO's `joinGroup(_:device:)`. NIO refuses devices without

@@ -29,7 +29,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     let core: ListenerCore<DatagramListener<Role>>
     private let role: Role
     /// Refreshes the setup every `Role.refreshInterval`, while it runs.
-    private let refresher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let refresher = NIOLockedValueBox<RepeatedTask?>(nil)
 
     init(name: String, spec: Spec, context: ListenerContext) {
         let stats = ListenerStats()
@@ -69,6 +69,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
             if let local { options.listen = local }
             await startSiblings(options, loops: loops, primary: primary, setup: setup)
         }
+        await handOverStaleSiblings()
         startRefreshing()
         role.report(setup, previous: nil, core.erasedSpec, core.logger)
         return StartReport(address: local?.description, line: line(spec, setup))
@@ -116,14 +117,18 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     }
 
     /// Socket `index` of the listener, on `loop` (nil: the group's next).
+    ///
+    /// The socket's closures hold `core` weakly: `core` holds the socket (`running.sockets`),
+    /// and a strong reference back made a cycle that kept every restarted listener's sockets,
+    /// handlers and their buffers (about 30 KiB each) for the daemon's life.
     private func makeSocket(index: Int, options: DatagramSocket.Options, loop: EventLoop?) -> DatagramSocket {
         let core = self.core
         let stats = self.stats
         let logger = core.logger
         return DatagramSocket(
             spec: core.erasedSpec, options: options, context: core.context, logger: logger, index: index, loop: loop,
-            initializer: { channel, senderFD in
-                guard let (current, count) = core.withState({ s in s.running.setup.map { ($0, s.running.socketCount) } }) else {
+            initializer: { [weak core] channel, senderFD in
+                guard let core, let (current, count) = core.withState({ s in s.running.setup.map { ($0, s.running.socketCount) } }) else {
                     if let senderFD { close(senderFD) }
                     return
                 }
@@ -132,7 +137,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
                 try channel.pipeline.syncOperations.addHandler(handler)
                 core.withState { $0.running.handlers[index] = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
             },
-            lastSendError: { core.withState { $0.running.handlers[index] }.map { Role.lastSendError(of: $0.value) } ?? nil },
+            lastSendError: { [weak core] in core?.withState { $0.running.handlers[index] }.map { Role.lastSendError(of: $0.value) } ?? nil },
             stats: stats
         )
     }
@@ -199,6 +204,11 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     func closeSockets() async {
         refresher.withLockedValue { $0?.cancel() }
         for socket in core.running.sockets { await socket.stop() }
+        // A stopped listener may be kept a while (a drain, a rollback): not its handlers' buffers.
+        core.withState {
+            $0.running.sockets = []
+            $0.running.handlers = [:]
+        }
     }
 
     /// Gives every socket's handler its share of `setup`, on its loop.
@@ -213,14 +223,14 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
 
     // MARK: Refreshing between reloads
 
+    /// On an event loop's timer, which cancelling removes: a cancelled `Task.sleep` kept its
+    /// timer (and about 600 bytes) until the interval was over, 30 s for every restarted listener.
     private func startRefreshing() {
         guard let interval = Role.refreshInterval else { return }
-        let task = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard let self, !Task.isCancelled else { return }
-                await self.refresh()
-            }
+        let delay = TimeAmount.nanoseconds(Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
+        let task = core.context.group.next().scheduleRepeatedTask(initialDelay: delay, delay: delay) { [weak self] _ in
+            guard let self else { return }
+            Task { await self.refresh() }
         }
         refresher.withLockedValue { $0 = task }
     }

@@ -13,6 +13,11 @@ public final class InheritedSockets: Sendable {
     /// Removes and returns the socket for `slot`, if there is one: for a listener's own slot the
     /// socket unit's (FileDescriptorName=NAME) first, else the stored one.
     public func take(_ slot: StoredSocketName) -> InheritedSocket? { pool.withLockedValue { $0.take(slot) } }
+    /// Removes and returns the further stored sockets of listener `name` (`listen/NAME/KEY`)
+    /// whose key is `wanted`, in key order (numbers by value).
+    public func takeSockets(of name: String, where wanted: (String) -> Bool) -> [InheritedSocket] {
+        pool.withLockedValue { $0.takeSockets(of: name, where: wanted) }
+    }
     /// Socket-activated sockets no listener has taken (fd-store entries are not among them).
     public func unclaimed() -> [InheritedSocket] { pool.withLockedValue { $0.unclaimed } }
     /// Removes and returns the stored connections of listener `name` (`conn/NAME/N`), in order.
@@ -34,6 +39,20 @@ public struct InheritedSocketPool: Sendable {
         }
         guard let i = sockets.firstIndex(where: { $0.storedEntry == slot }) else { return nil }
         return sockets.remove(at: i)
+    }
+
+    public mutating func takeSockets(of name: String, where wanted: (String) -> Bool) -> [InheritedSocket] {
+        func key(_ s: InheritedSocket) -> String? {
+            if case .socket(let n, let k) = s.storedEntry, n == name, wanted(k) { return k }
+            return nil
+        }
+        let found = sockets.filter { key($0) != nil }.sorted { a, b in
+            let (ka, kb) = (key(a)!, key(b)!)
+            if let na = Int(ka), let nb = Int(kb) { return na < nb }
+            return ka < kb
+        }
+        sockets.removeAll { key($0) != nil }
+        return found
     }
 
     public var unclaimed: [InheritedSocket] { sockets.filter { $0.storedEntry == nil } }

@@ -61,6 +61,10 @@ final class TCPEchoHandler: ChannelDuplexHandler {
             // NIO reads without asking us when the peer half-closes (it drains the socket to the
             // EOF), so backpressure alone does not bound what we queue then. Cap it.
             unrequested += count
+            if let account, account.isClosing {
+                // Picked by the memory budget: its close is on the way; queue nothing more.
+                return
+            }
             if let account, !finishing {
                 // Only what is queued; input discarded while finishing is freed at once. The
                 // whole buffer stays allocated until written, however little of it was filled.
