@@ -25,9 +25,14 @@ let package = Package(
         ),
         // sendmmsg(2) for the datagram listeners (a GNU extension Glibc's Swift module leaves out).
         .target(name: "CNetRelayShims"),
+        // The configuration model, its parser and decoder, each kind's configuration half, and
+        // the text helpers every layer shares. No dependency: the compiler keeps it free of NIO,
+        // so check-config's decoding, the fuzzer (scripts/fuzz) and netrelayctl build on it alone.
+        .target(name: "NetRelayConfig"),
         .target(
             name: "NetRelayCore",
             dependencies: [
+                "NetRelayConfig",
                 "CNetRelayShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -52,6 +57,7 @@ let package = Package(
         .executableTarget(
             name: "netrelayd",
             dependencies: [
+                "NetRelayConfig",
                 "NetRelayCore",
                 "NetRelaySystemd",
                 .product(name: "Logging", package: "swift-log"),
@@ -60,8 +66,9 @@ let package = Package(
         .executableTarget(
             name: "netrelayctl",
             dependencies: [
-                // For the helpers in NetRelayCore/Support (JSON quoting); the probes talk to the daemon only over the network.
-                "NetRelayCore",
+                // For the text helpers in NetRelayConfig/Support (JSON quoting, escaping); the probes
+                // talk to the daemon only over the network.
+                "NetRelayConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -70,6 +77,7 @@ let package = Package(
         .testTarget(
             name: "NetRelayCoreTests",
             dependencies: [
+                "NetRelayConfig",
                 "NetRelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NetRelaySystemdTests",
-            dependencies: ["NetRelayCore", "NetRelaySystemd"]
+            dependencies: ["NetRelayConfig", "NetRelayCore", "NetRelaySystemd"]
         ),
         .testTarget(
             name: "NetRelayCtlTests",
@@ -95,6 +103,7 @@ let package = Package(
         .testTarget(
             name: "NetRelayIntegrationTests",
             dependencies: [
+                "NetRelayConfig",
                 "NetRelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,9 +1,8 @@
 /// libFuzzer entry point over the JSON parser and the configuration decoder.
 ///
-/// Built only by `scripts/fuzz`, with swiftc over the configuration sources (they depend on
-/// nothing but the standard library and Glibc, so the sanitizer build skips NIO entirely). The
-/// module it is compiled into is the configuration code itself, hence no import. `standardKinds`
-/// (the rows of `ListenerKinds.standard`) comes from the stub scripts/fuzz generates.
+/// Built only by `scripts/fuzz`, with swiftc over the NetRelayConfig target's sources (a target
+/// with no dependency: nothing but the standard library and Glibc, so the sanitizer build skips
+/// NIO entirely). The module it is compiled into is that target itself, hence no import.
 ///
 /// Besides crashes, sanitizer reports and timeouts, it traps on broken promises of the decoder:
 /// a refused configuration names at least one issue, every position is 1-based, and no message
@@ -20,7 +19,7 @@ public func netrelaydConfigFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         precondition(error.message.utf8.count < 1024, "syntax message of \(error.message.utf8.count) bytes")
         syntaxOK = false
     }
-    switch ConfigurationDecoder.decode(bytes, file: "fuzz.json", kinds: standardKinds) {
+    switch ConfigurationDecoder.decode(bytes, file: "fuzz.json", kinds: ConfigurationKinds.standard) {
     case .success(let configuration):
         precondition(syntaxOK, "a document the parser refused was decoded")
         precondition(!configuration.listeners.isEmpty, "a configuration without listeners was accepted")

@@ -6,30 +6,21 @@ import Musl
 import CSystemd
 import Logging
 import NetRelayCore
+import NetRelayConfig
 
 /// Sends log records to journald with sd_journal_sendv(3): MESSAGE, PRIORITY,
 /// SYSLOG_IDENTIFIER, CODE_FILE/LINE/FUNC, and each metadata key as an upper-case field
 /// (`listener` → LISTENER=, `event` → EVENT=, `peer` → PEER=), so that
 /// `journalctl -u netrelayd LISTENER=echo` finds a listener's lines.
-public struct JournalLogHandler: LogHandler {
+public struct JournalLogHandler: ControlledLogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
-    private let control: LogLevelControl
+    public let control: LogLevelControl
     private let identifier: String
 
     public init(identifier: String = "netrelayd", control: LogLevelControl) {
         self.identifier = identifier
         self.control = control
-    }
-
-    public var logLevel: Logger.Level {
-        get { control.level }
-        set { control.level = newValue }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 
     /// True when stderr is connected to the journal (JOURNAL_STREAM names stderr's device:inode).

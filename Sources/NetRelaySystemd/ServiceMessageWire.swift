@@ -1,4 +1,5 @@
 import NetRelayCore
+import NetRelayConfig
 
 /// sd_notify(3)'s wire format for `ServiceMessage`: newline-separated `KEY=value` assignments,
 /// in the order given, sent as one datagram.

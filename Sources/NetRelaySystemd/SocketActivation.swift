@@ -4,19 +4,17 @@ import Glibc
 import Musl
 #endif
 import CSystemd
-import NIOConcurrencyHelpers
 import NetRelayCore
 import NIOCore
+import NetRelayConfig
 
 /// Sockets passed by systemd (sd_listen_fds_with_names(3)): socket activation's, by
 /// FileDescriptorName=, and the file descriptor store's, by the FDNAME= the previous instance
 /// gave them (`StoredSocketName`). A listener adopts the socket named after it; the matching
 /// rules are `InheritedSocketPool`'s.
-public final class SystemdSockets: InheritedSocketSource {
-    private let remaining: NIOLockedValueBox<InheritedSocketPool>
-
+public enum SystemdSockets {
     /// Reads LISTEN_FDS/LISTEN_FDNAMES once and unsets them, so children do not see them.
-    public init() {
+    public static func inherited() -> [InheritedSocket] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let n = sd_listen_fds_with_names(1, &names)
         var found: [InheritedSocket] = []
@@ -28,35 +26,11 @@ public final class SystemdSockets: InheritedSocketSource {
                     name = String(cString: p)
                     free(p)
                 }
-                found.append(InheritedSocket(fd: fd, name: name, type: Self.socketType(fd), localAddress: Self.localAddress(fd)))
+                found.append(InheritedSocket(fd: fd, name: name, type: socketType(fd), localAddress: localAddress(fd)))
             }
             free(names)
         }
-        remaining = NIOLockedValueBox(InheritedSocketPool(found))
-    }
-
-    public func take(named name: String) -> InheritedSocket? {
-        remaining.withLockedValue { $0.take(named: name) }
-    }
-
-    public func takeSibling(of name: String, index: Int) -> InheritedSocket? {
-        remaining.withLockedValue { $0.takeSibling(of: name, index: index) }
-    }
-
-    public func takeSiblings(of name: String, from index: Int) -> [InheritedSocket] {
-        remaining.withLockedValue { $0.takeSiblings(of: name, from: index) }
-    }
-
-    public func unclaimed() -> [InheritedSocket] {
-        remaining.withLockedValue { $0.unclaimed }
-    }
-
-    public func takeConnections(of name: String) -> [InheritedSocket] {
-        remaining.withLockedValue { $0.takeConnections(of: name) }
-    }
-
-    public func takeStale() -> [InheritedSocket] {
-        remaining.withLockedValue { $0.takeStale() }
+        return found
     }
 
     static func socketType(_ fd: Int32) -> InheritedSocket.SocketType {

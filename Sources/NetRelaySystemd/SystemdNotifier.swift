@@ -6,6 +6,7 @@ import Musl
 import CSystemd
 import NetRelayCore
 import NIOCore
+import NetRelayConfig
 
 /// sd_notify(3): a no-op when NOTIFY_SOCKET is unset (not under systemd).
 ///

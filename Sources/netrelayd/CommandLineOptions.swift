@@ -1,4 +1,5 @@
 import NetRelayCore
+import NetRelayConfig
 
 /// The daemon's command line, parsed by hand: netrelayd needs four flags, and dropping
 /// swift-argument-parser keeps Foundation (which it links) out of the daemon, about 2 MiB of

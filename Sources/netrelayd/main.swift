@@ -6,6 +6,7 @@ import Musl
 import Logging
 import NetRelayCore
 import NetRelaySystemd
+import NetRelayConfig
 
 let netrelaydVersion = "0.1.0"
 
@@ -29,7 +30,7 @@ func runDaemon(configPath: String, logLevel: String?) async -> Int32 {
         logger: Logger(label: "netrelayd"),
         notifier: notifier,
         watchdogInterval: SystemdNotifier.watchdogInterval(),
-        sockets: SystemdSockets(),
+        sockets: InheritedSockets(SystemdSockets.inherited()),
         version: netrelaydVersion,
         fdStore: FileDescriptorStore(capacity: fdStoreCapacity(), notifier: notifier)
     )

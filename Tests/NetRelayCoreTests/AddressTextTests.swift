@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import CNetRelayShims
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// CNetRelayShims' inet_ntop, which the linker puts ahead of the C library's in every binary

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `targets` and `listenInterfaces` as check-config reads them.
@@ -12,7 +13,7 @@ struct RelayTargetsConfigurationTests {
 
     func spec(_ json: String) throws -> BroadcastSpec {
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
-        guard let b = config.listeners[0].settings(as: BroadcastSpec.self) else { throw NotARebroadcaster() }
+        guard let b = config.listeners[0].kindSpec(as: BroadcastSpec.self) else { throw NotARebroadcaster() }
         return b
     }
 
@@ -98,14 +99,15 @@ struct RelayTargetsConfigurationTests {
         #expect(errors(json) == [
             #"test.json:2:109: listeners[0].targets[1]: these listeners form a loop: "a" sends to 127.255.255.255:2002 and "b" hears it on 0.0.0.0:2002; "b" sends to 127.255.255.255:2001 and "a" hears it on 0.0.0.0:2001; every datagram would go round for ever, one more prefix each pass; point a target at a port no listener in the loop listens on, or set "allowLoop": true on one of "a" or "b" if the relay mark and the rate limits are to break it"#,
         ])
+        let first = BroadcastSpec.Target.address(Endpoint(address: IPAddress("10.9.9.255")!, port: 2005))
         let nodes = [
-            RelayLoops.Node(listen: Endpoint(address: .v4(0), port: 2001), targets: [.address(Endpoint(address: IPAddress("10.9.9.255")!, port: 2005)), .interface(name: "eth1", port: 2002)], allowLoop: false),
-            RelayLoops.Node(listen: Endpoint(address: .v4(0), port: 2002), role: .responder),
+            BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2001), targets: [first, .interface(name: "eth1", port: 2002)]).relay,
+            UDPResponderSpec(listen: Endpoint(address: .v4(0), port: 2002)).relay,
         ]
         #expect(RelayLoops.edges(nodes) == [[1], [0]])
         #expect(RelayLoops.loops(nodes) == [[0, 1]])
         // Only the first target: no edge.
-        #expect(RelayLoops.edges([RelayLoops.Node(listen: nodes[0].listen, role: .rebroadcaster(target: nodes[0].targets[0], allowLoop: false)), nodes[1]]) == [[], []])
+        #expect(RelayLoops.edges([BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2001), target: first).relay, nodes[1]]) == [[], []])
     }
 }
 
@@ -185,8 +187,9 @@ struct RelayTargetsHandlerTests {
     struct Harness {
         let channel = EmbeddedChannel()
         let stats = ListenerStats()
+        let table = RelayTargetTable()
         let handler: RebroadcastHandler
-        let entries: [RelayTargetTable.Entry]
+        let entries: [DestinationCounter]
 
         init(listenInterfaces: Set<Int>? = nil) throws {
             var spec = BroadcastSpec(listen: RelayTargetsHandlerTests.listen, targets: [.interface(name: "eth1", port: 2002), .interface(name: "eth2", port: 2002), .interface(name: "eth3", port: 2002)])
@@ -194,11 +197,11 @@ struct RelayTargetsHandlerTests {
             let targets = [(11, "10.0.1.255"), (12, "10.0.2.255"), (13, "10.0.3.255")].enumerated().map { k, t in
                 RelayTarget(label: "eth\(k + 1):2002", endpoint: Endpoint(address: IPAddress(t.1)!, port: 2002), address: address(t.1, 2002), interfaceIndex: t.0, pinned: true)
             }
-            entries = stats.relayTargets.set(targets.map { ($0.label, $0.endpoint.description, nil) })
-            var settings = RebroadcastSettings(spec, targets: targets, counters: entries, ownAddresses: [IPAddress("10.0.1.254")!, IPAddress("10.0.2.254")!, IPAddress("10.0.3.254")!])
-            settings.broadcastDestinations = [IPAddress("255.255.255.255")!, IPAddress("10.0.1.255")!, IPAddress("10.0.2.255")!, IPAddress("10.0.3.255")!]
-            settings.acceptedInterfaces = listenInterfaces
-            handler = RebroadcastHandler(settings: settings, stats: stats, logger: RecordedLog().logger)
+            entries = table.set(targets.map { ($0.label, $0.endpoint.description, nil) })
+            var setup = RebroadcastSetup(spec, targets: targets, counters: entries, ownAddresses: [IPAddress("10.0.1.254")!, IPAddress("10.0.2.254")!, IPAddress("10.0.3.254")!])
+            setup.broadcastDestinations = [IPAddress("255.255.255.255")!, IPAddress("10.0.1.255")!, IPAddress("10.0.2.255")!, IPAddress("10.0.3.255")!]
+            setup.acceptedInterfaces = listenInterfaces
+            handler = RebroadcastHandler(setup: setup, stats: stats, logger: RecordedLog().logger)
             channel.localAddress = address("0.0.0.0", 2002)
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: address("10.0.1.99", 9)).wait()
@@ -220,7 +223,8 @@ struct RelayTargetsHandlerTests {
         _ = try h.exchange("again", from: "10.0.1.5", to: "10.0.1.255", ingress: 11)
         #expect(h.entries.map(\.sent) == [0, 2, 2])
         #expect(h.stats.value(.skippedIngressTarget) == 2 && h.stats.value(.datagramsOut) == 4)
-        #expect(h.stats.summary().contains("targets: eth1:2002 (10.0.1.255:2002) sent=0 errors=0, eth2:2002 (10.0.2.255:2002) sent=2 errors=0, eth3:2002 (10.0.3.255:2002) sent=2 errors=0"))
+        let relay = ListenerSpec(name: "r", kindSpec: BroadcastSpec(listen: RelayTargetsHandlerTests.listen, target: .interface(name: "eth1", port: 2002)))
+        #expect(h.table.extras(of: relay).statistics == ["targets: eth1:2002 (10.0.1.255:2002) sent=0 errors=0, eth2:2002 (10.0.2.255:2002) sent=2 errors=0, eth3:2002 (10.0.3.255:2002) sent=2 errors=0"])
     }
 
     @Test("A datagram sent to the relay's own address goes to every target, its own subnet too")
@@ -250,7 +254,8 @@ struct RelayTargetsHandlerTests {
         // Entries survive a reload by label; a new label starts at zero.
         let again = table.set([("b", "2", nil), ("c", nil, "interface \"c\" is down")])
         #expect(again[0] === e[1] && again[1].sent == 0)
-        #expect(table.skippedSummary == ["c (interface \"c\" is down)"])
+        let relay = ListenerSpec(name: "r", kindSpec: BroadcastSpec(listen: RelayTargetsHandlerTests.listen, target: .interface(name: "b", port: 2)))
+        #expect(table.extras(of: relay).statusParts == ["broadcast-rebroadcaster \"r\" on 0.0.0.0:2002 skips c (interface \"c\" is down)"])
     }
 }
 struct NotARebroadcaster: Error {}
@@ -261,11 +266,13 @@ struct RelayTargetsMetricsTests {
         var relay = ListenerSnapshot(name: "relay", kind: BroadcastKind().tag, address: "0.0.0.0:2002", state: .up)
         relay.counters[Counter.datagramsOut.rawValue] = 5
         relay.counters[Counter.skippedIngressTarget.rawValue] = 3
-        relay.relayTargets = [
-            .init(label: "eth1:2002", destination: "10.0.1.255:2002", sent: 2, errors: 0, skipped: nil),
-            .init(label: "limited@eth2:2002", destination: "255.255.255.255:2002", sent: 3, errors: 1, skipped: nil),
-            .init(label: "eth3:2002", destination: nil, sent: 0, errors: 0, skipped: "interface \"eth3\" is down"),
-        ]
+        let table = RelayTargetTable()
+        let entries = table.set([("eth1:2002", "10.0.1.255:2002", nil), ("limited@eth2:2002", "255.255.255.255:2002", nil),
+                                 ("eth3:2002", nil, "interface \"eth3\" is down")])
+        entries[0].addSent(2)
+        entries[1].addSent(3)
+        entries[1].addError(1)
+        relay.extras = table.extras(of: ListenerSpec(name: "relay", kindSpec: BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2002), target: .interface(name: "eth1", port: 2002))))
         return DaemonSnapshot(version: "0.1.0", startTime: 1, process: nil, listeners: [relay],
                               reloads: ReloadFacts(lastTimestamp: 1), loopLateness: .empty, notReadyReason: nil, unhealthyReason: nil,
                               statusLine: "Serving 1 listener")
@@ -293,5 +300,6 @@ struct RelayTargetsMetricsTests {
     func status() {
         let json = StatusDocument.render(Self.snapshot)
         #expect(json.contains(#""targets": [{"target": "eth1:2002", "destination": "10.0.1.255:2002", "sent": 2, "errors": 0, "skipped": null}, {"target": "limited@eth2:2002", "destination": "255.255.255.255:2002", "sent": 3, "errors": 1, "skipped": null}, {"target": "eth3:2002", "destination": null, "sent": 0, "errors": 0, "skipped": "interface \"eth3\" is down"}]"#))
+        #expect(json.contains(#""notes": ["targets: eth1:2002 sent 2, errors 0; limited@eth2:2002 sent 3, errors 1; eth3:2002 SKIPPED (interface \"eth3\" is down) sent 0, errors 0"]"#))
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A configuration that must be refused, and every line check-config must print for it.

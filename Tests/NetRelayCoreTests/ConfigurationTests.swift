@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Configuration decoding")
@@ -38,13 +39,13 @@ struct ConfigurationTests {
         let config = try ConfigurationLoader.load(path: path).get()
         #expect(Set(config.listeners.map(\.kindName)) == Set(ListenerKinds.standard.names))
         for l in config.listeners {
-            if let s = l.settings(as: TCPEchoSpec.self) { #expect(s.listen.address.isLoopback) }
-            if let s = l.settings(as: UDPResponderSpec.self) { #expect(s.listen.address.isLoopback) }
-            if let s = l.settings(as: BroadcastSpec.self) {
+            if let s = l.kindSpec(as: TCPEchoSpec.self) { #expect(s.listen.address.isLoopback) }
+            if let s = l.kindSpec(as: UDPResponderSpec.self) { #expect(s.listen.address.isLoopback) }
+            if let s = l.kindSpec(as: BroadcastSpec.self) {
                 #expect(s.listen.address.isLoopback)
                 #expect(s.target == .address(Endpoint(address: IPAddress("127.255.255.255")!, port: 2002)))
             }
-            if let m = l.settings(as: MulticastSpec.self) {
+            if let m = l.kindSpec(as: AnnouncerSpec.self) {
                 #expect(m.interface == "lo")
                 #expect(m.ttl == 1)
             }
@@ -57,19 +58,19 @@ struct ConfigurationTests {
         let config = try ConfigurationLoader.load(path: path).get()
         var seen = Set<String>()
         for l in config.listeners {
-            if let s = l.settings(as: TCPEchoSpec.self) {
+            if let s = l.kindSpec(as: TCPEchoSpec.self) {
                 #expect(s.listen.port == 2000 && s.maxConnections == 2 && s.replyPrefix == "Confirm data: ")
                 seen.insert("tcp")
             }
-            if let s = l.settings(as: UDPResponderSpec.self) {
+            if let s = l.kindSpec(as: UDPResponderSpec.self) {
                 #expect(s.listen.port == 2001 && s.replyPrefix == "confirmation message")
                 seen.insert("udp")
             }
-            if let s = l.settings(as: BroadcastSpec.self) {
+            if let s = l.kindSpec(as: BroadcastSpec.self) {
                 #expect(s.target.port == 2002 && s.prefix == "Received client data:")
                 seen.insert("broadcast")
             }
-            if let m = l.settings(as: MulticastSpec.self) {
+            if let m = l.kindSpec(as: AnnouncerSpec.self) {
                 #expect(m.group == IPAddress("230.185.192.108") && m.port == 8088 && m.ttl == 128)
                 seen.insert("multicast")
             }
@@ -84,7 +85,7 @@ struct ConfigurationTests {
         let config = try ConfigurationDecoder.decode(#"{"listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000"}, {"name": "u", "kind": "udp-responder", "listen": "[::1]:2001"}]}"#, file: "t").get()
         #expect(config.eventLoopThreads == 1)
         #expect(config.shutdownTimeout == 10)
-        guard let t = config.listeners[0].settings(as: TCPEchoSpec.self), let u = config.listeners[1].settings(as: UDPResponderSpec.self) else {
+        guard let t = config.listeners[0].kindSpec(as: TCPEchoSpec.self), let u = config.listeners[1].kindSpec(as: UDPResponderSpec.self) else {
             Issue.record("wrong kinds")
             return
         }
@@ -104,7 +105,7 @@ struct ConfigurationTests {
     func unicode() throws {
         let json = "\u{FEFF}" + #"{"listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:2000", "replyPrefix": "Bestätigt \u00e9\ud83d\ude00: "}]}"#
         let config = try ConfigurationDecoder.decode(json, file: "t").get()
-        guard let t = config.listeners[0].settings(as: TCPEchoSpec.self) else { return }
+        guard let t = config.listeners[0].kindSpec(as: TCPEchoSpec.self) else { return }
         #expect(t.replyPrefix == "Bestätigt é😀: ")
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The sendmmsg path on real loopback sockets: the one place in this target that needs a socket,

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A clock the test moves by hand (monotonic nanoseconds).

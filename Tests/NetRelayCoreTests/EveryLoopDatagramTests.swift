@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `eventLoopThreads` N > 1 for datagram listeners: the shares of a listener-wide limit, the fd
@@ -22,8 +23,9 @@ struct EveryLoopDatagramTests {
         let bursts = (0..<3).map { DatagramSpread.share(rate: 10, burst: 7, index: $0, count: 3).burst }
         #expect(bursts == [3, 2, 2])
         #expect(DatagramSpread.share(rate: 0, burst: 1, index: 3, count: 4) == (0, 1))  // never below 1; 0 stays "no limit"
-        #expect(DatagramSpread.socketCount(UDPResponderRole.self, loops: 4) == 4)
-        #expect(DatagramSpread.socketCount(BroadcastRole.self, loops: 4) == 1)
+        let any = Endpoint(address: .v4(0), port: 9)
+        #expect(UDPResponderSpec(listen: any).footprint(eventLoops: 4) == ListenerFootprint(sockets: 4, storedSockets: 4))
+        #expect(BroadcastSpec(listen: any, target: .address(any)).footprint(eventLoops: 4) == ListenerFootprint(sockets: 1, storedSockets: 1))
     }
 
     @Test("The responder's share: totalRateLimit per socket; the per-source limit is untouched")
@@ -31,41 +33,42 @@ struct EveryLoopDatagramTests {
         var udp = UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         udp.totalRateLimit = 900
         udp.totalRateLimitBurst = 1801
-        let settings = UDPResponderSettings(udp, broadcastAddresses: [])
-        let second = UDPResponderRole.share(settings, index: 1, of: 2)
-        #expect(second.totalRateLimit == 450 && second.totalRateLimitBurst == 900)
-        #expect(UDPResponderRole.share(settings, index: 0, of: 2).totalRateLimitBurst == 901)
-        #expect(second.rateLimit == settings.rateLimit)
+        let setup = UDPResponderSetup(udp, broadcastAddresses: [])
+        let second = UDPResponderRole.share(setup, index: 1, of: 2)
+        #expect(second.limits.total == RateLimit(rate: 450, burst: 900))
+        #expect(UDPResponderRole.share(setup, index: 0, of: 2).limits.total.burst == 901)
+        #expect(second.limits.perSource == setup.limits.perSource)
         // The drop line quotes the socket's share and says so; one socket: the old text.
         #expect(second.totalShare.describe() == "; this socket's share of the listener's 900/s, burst 1801, over 2 sockets")
-        #expect(UDPResponderRole.share(settings, index: 0, of: 1).totalShare.describe() == "")
-        #expect(settings.totalShare.describe() == "")
+        #expect(UDPResponderRole.share(setup, index: 0, of: 1).totalShare.describe() == "")
+        #expect(setup.totalShare.describe() == "")
     }
 
-    @Test("FDNAME= listen/NAME/K names the Kth sibling; the pool hands each out once; the rest is stale")
+    @Test("FDNAME= listen/NAME/KEY names a further socket (a udp-responder's Kth sibling: KEY K); the pool hands each out once; the rest is stale")
     func siblingNames() {
-        #expect(StoredSocketName(parsing: "listen/udp/1") == .sibling("udp", 1))
-        #expect(StoredSocketName.sibling("udp", 3).description == "listen/udp/3")
-        for bad in ["listen/udp/0", "listen/udp/x", "listen//1", "listen/udp/1/2"] {
+        #expect(StoredSocketName(parsing: "listen/udp/1") == .socket("udp", key: "1"))
+        #expect(StoredSocketName(parsing: "listen/relay/eth0.10") == .socket("relay", key: "eth0.10"))
+        #expect(StoredSocketName.socket("udp", key: "3").description == "listen/udp/3")
+        for bad in ["listen/udp/", "listen//1", "listen/udp/1/2", "listen/udp/a b"] {
             #expect(StoredSocketName(parsing: bad) == nil, "\(bad)")
         }
         func s(_ fd: CInt, _ name: String) -> InheritedSocket { InheritedSocket(fd: fd, name: name, type: .datagram, localAddress: nil) }
         var pool = InheritedSocketPool([s(3, "listen/udp"), s(4, "listen/udp/1"), s(5, "listen/udp/2")])
-        #expect(pool.takeSibling(of: "udp", index: 1)?.fd == 4)
-        #expect(pool.takeSibling(of: "udp", index: 1) == nil)
-        #expect(pool.take(named: "udp")?.fd == 3)
+        #expect(pool.take(.socket("udp", key: "1"))?.fd == 4)
+        #expect(pool.take(.socket("udp", key: "1")) == nil)
+        #expect(pool.take(.listener("udp"))?.fd == 3)
         #expect(pool.takeStale().map(\.fd) == [5])
     }
 
     @Test("The store's demand counts a socket per loop for a udp-responder; removing a listener removes its siblings")
     func demandAndRemove() throws {
-        var config = Configuration(listeners: [ListenerSpec(name: "udp", settings: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
+        var config = Configuration(listeners: [ListenerSpec(name: "udp", kindSpec: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
         #expect(FileDescriptorStore.demand(config) == 1)
         config.eventLoopThreads = 4
         #expect(FileDescriptorStore.demand(config) == 4)
         let fake = FakeFDStore()
         let store = FileDescriptorStore(capacity: 8, notifier: fake)
-        #expect(store.store(0, as: .listener("udp")) && store.store(0, as: .sibling("udp", 1)) && store.store(0, as: .sibling("udpx", 1)))
+        #expect(store.store(0, as: .listener("udp")) && store.store(0, as: .socket("udp", key: "1")) && store.store(0, as: .socket("udpx", key: "1")))
         store.removeListener("udp")
         #expect(fake.names == ["listen/udpx/1"])
         for (_, fd) in fake.entries { close(fd) }
@@ -90,7 +93,7 @@ struct EveryLoopDatagramTests {
     static func udpConfig(_ port: Int = 0) throws -> Configuration {
         var udp = UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:\(port)").get())
         udp.replyPrefix = "> "
-        var config = Configuration(listeners: [ListenerSpec(name: "udp", settings: udp)])
+        var config = Configuration(listeners: [ListenerSpec(name: "udp", kindSpec: udp)])
         config.eventLoopThreads = 2
         return config
     }
@@ -108,7 +111,7 @@ struct EveryLoopDatagramTests {
         _ = await first.shutdownForHandOver()
 
         let pinned = try Self.udpConfig(port)
-        let next = Supervisor(configuration: pinned, context: ListenerContext(group: group, logger: Self.logger, sockets: ListSource(fake.handOut()),
+        let next = Supervisor(configuration: pinned, context: ListenerContext(group: group, logger: Self.logger, sockets: InheritedSockets(fake.handOut()),
                                                                             fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
         try await next.start()
         let stats = try #require(await next.listenerSnapshots().first)
@@ -134,8 +137,8 @@ struct EveryLoopDatagramTests {
         #expect(stored.allSatisfy { !RawSocketOption.reusePort(of: $0.fd) })
 
         let two = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
-        let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: two, logger: Self.logger, sockets: ListSource(stored),
+        let spec = try #require(try Self.udpConfig(port).listeners[0].kindSpec(as: UDPResponderSpec.self))
+        let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: two, logger: Self.logger, sockets: InheritedSockets(stored),
                                                                                        fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
         try await listener.start()
         let channels = listener.channels
@@ -165,8 +168,8 @@ struct EveryLoopDatagramTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let (fd, local) = Self.boundUDP(reusePort: reusePort)
         let port = try #require(local?.port)
-        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
-        let sockets = ListSource([InheritedSocket(fd: fd, name: "udp", type: .datagram, localAddress: local)])
+        let spec = try #require(try Self.udpConfig(port).listeners[0].kindSpec(as: UDPResponderSpec.self))
+        let sockets = InheritedSockets([InheritedSocket(fd: fd, name: "udp", type: .datagram, localAddress: local)])
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger, sockets: sockets))
         try await listener.start()
         let channels = listener.channels
@@ -184,7 +187,7 @@ struct EveryLoopDatagramTests {
         let (squatter, local) = Self.boundUDP(reusePort: true)
         defer { close(squatter) }
         let port = try #require(local?.port)
-        let spec = try #require(try Self.udpConfig(port).listeners[0].settings(as: UDPResponderSpec.self))
+        let spec = try #require(try Self.udpConfig(port).listeners[0].kindSpec(as: UDPResponderSpec.self))
         let listener = UDPResponderListener(name: "udp", spec: spec, context: ListenerContext(group: group, logger: Self.logger))
         await #expect(throws: ListenerStartError.self) { try await listener.start() }
         #expect(listener.channels.isEmpty)

@@ -6,6 +6,7 @@ import Musl
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A pretend network for fake listeners: which ports are bound (by a fake, or by "another
@@ -15,6 +16,7 @@ final class FakeNetwork: @unchecked Sendable {
     private var bound: Set<Int> = []
     private var taken: Set<Int> = []
     private var failingRevalidation: Set<String> = []
+    private var connections: [String: Int] = [:]
     private var entries: [String] = []
     private var drainEntries: [String] = []
 
@@ -32,6 +34,9 @@ final class FakeNetwork: @unchecked Sendable {
     /// Someone else holds `port`: every bind to it fails with EADDRINUSE.
     func takeByAnotherProcess(_ port: Int) { _ = locked { taken.insert(port) } }
     func failRevalidation(of name: String) { _ = locked { failingRevalidation.insert(name) } }
+    /// Listener `name` holds `n` connections (what its hand-over stores).
+    func setOpenConnections(_ n: Int, of name: String) { locked { connections[name] = n } }
+    func openConnections(of name: String) -> Int { locked { connections[name] ?? 0 } }
 
     func record(_ entry: String) { locked { entries.append(entry) } }
     func recordDrain(_ entry: String) { locked { drainEntries.append(entry) } }
@@ -105,6 +110,19 @@ final class FakeListener: Listener, @unchecked Sendable {
 
     func drain(gracePeriod: TimeAmount) async {
         network.recordDrain("drain \(Self.tag(spec)) grace \(Self.seconds(gracePeriod))")
+    }
+
+    /// Stores as many connections as the network says it holds.
+    func handOver(gracePeriod: TimeAmount) async -> Int {
+        network.record("hand-over \(Self.tag(spec)) grace \(Self.seconds(gracePeriod))")
+        return network.openConnections(of: spec.name)
+    }
+
+    var extras: ListenerExtras { .none }
+
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int {
+        network.record("adopt \(Self.tag(spec)) \(stored.map(\.name).joined(separator: ","))")
+        return stored.count
     }
 
     func revalidate() async throws {

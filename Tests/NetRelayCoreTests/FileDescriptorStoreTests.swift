@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// Plays systemd's part: keeps a duplicate of every fd sent with `.fdStore` under its name,
@@ -65,17 +66,6 @@ final class FakeFDStore: ServiceNotifier, @unchecked Sendable {
     var names: [String] { lock.withLock { entries.map(\.name) } }
 }
 
-final class ListSource: InheritedSocketSource, @unchecked Sendable {
-    let pool: NIOLockedValueBox<InheritedSocketPool>
-    init(_ sockets: [InheritedSocket]) { pool = NIOLockedValueBox(InheritedSocketPool(sockets)) }
-    func take(named name: String) -> InheritedSocket? { pool.withLockedValue { $0.take(named: name) } }
-    func takeSibling(of name: String, index: Int) -> InheritedSocket? { pool.withLockedValue { $0.takeSibling(of: name, index: index) } }
-    func takeSiblings(of name: String, from index: Int) -> [InheritedSocket] { pool.withLockedValue { $0.takeSiblings(of: name, from: index) } }
-    func unclaimed() -> [InheritedSocket] { pool.withLockedValue { $0.unclaimed } }
-    func takeConnections(of name: String) -> [InheritedSocket] { pool.withLockedValue { $0.takeConnections(of: name) } }
-    func takeStale() -> [InheritedSocket] { pool.withLockedValue { $0.takeStale() } }
-}
-
 @Suite("File descriptor store: names, matching, hand-over and adoption")
 struct FileDescriptorStoreTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -84,7 +74,7 @@ struct FileDescriptorStoreTests {
     func names() {
         #expect(StoredSocketName(parsing: "listen/echo") == .listener("echo"))
         #expect(StoredSocketName(parsing: "conn/echo.v2/17") == .connection("echo.v2", 17))
-        for plain in ["echo", "listen", "listen/", "conn/echo", "conn/echo/x", "conn//1", "conn/a/b/1", "conn/echo/-1", "listen/a/b"] {
+        for plain in ["echo", "listen", "listen/", "conn/echo", "conn/echo/x", "conn//1", "conn/a/b/1", "conn/echo/-1", "listen/a/b/c", "listen/a/b:c"] {
             #expect(StoredSocketName(parsing: plain) == nil, "\(plain)")
         }
         #expect(StoredSocketName.listener("echo").description == "listen/echo")
@@ -100,9 +90,9 @@ struct FileDescriptorStoreTests {
         var pool = InheritedSocketPool([s(3, "listen/echo"), s(4, "echo"), s(5, "conn/echo/1"), s(6, "conn/echo/0"),
                                         s(7, "conn/other/0"), s(8, "listen/gone", .datagram), s(9, "stray")])
         #expect(pool.unclaimed.map(\.fd) == [4, 9])            // fd-store entries are never "unclaimed"
-        #expect(pool.take(named: "echo")?.fd == 4)            // the socket unit's
-        #expect(pool.take(named: "echo")?.fd == 3)            // then the stored one
-        #expect(pool.take(named: "echo") == nil)
+        #expect(pool.take(.listener("echo"))?.fd == 4)        // the socket unit's
+        #expect(pool.take(.listener("echo"))?.fd == 3)        // then the stored one
+        #expect(pool.take(.listener("echo")) == nil)
         #expect(pool.takeConnections(of: "echo").map(\.fd) == [6, 5])
         #expect(pool.takeConnections(of: "echo").isEmpty)
         #expect(pool.takeStale().map(\.fd) == [7, 8])
@@ -140,12 +130,36 @@ struct FileDescriptorStoreTests {
     func warning() throws {
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:2000").get())
         tcp.maxConnections = 100
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp),
-                                               ListenerSpec(name: "udp", settings: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp),
+                                               ListenerSpec(name: "udp", kindSpec: UDPResponderSpec(listen: try Endpoint.parse("127.0.0.1:2001").get()))])
         #expect(FileDescriptorStore.demand(config) == 102)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 102) == nil)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 0) == nil)
         #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.description.hasPrefix("c.json: warning: listeners: a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds 50") == true)
+    }
+
+    /// A connection-holding spec of no real kind, whose limit has its own key and is not handed over.
+    struct SessionSpec: KindSpec {
+        static let kindName = "tcp-session"
+        var listen: Endpoint
+        var maxSessions: Int
+        var address: ListenerAddress { .binds(listen, .tcp, reusePort: false) }
+        var relay: RelayPart { .doesNotRelay }
+        func footprint(eventLoops: Int) -> ListenerFootprint {
+            ListenerFootprint(sockets: 1, storedSockets: 1, connections: ConnectionLimit(most: maxSessions, key: "maxSessions", handedOver: false))
+        }
+        func warnings(_ w: inout ListenerWarnings) {}
+    }
+
+    @Test("The fd warnings name each kind's own limit key, and the store counts only connections that are handed over")
+    func warningsNameTheKindsKeys() throws {
+        var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:2000").get())
+        tcp.maxConnections = 100
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp),
+                                               ListenerSpec(name: "s", kindSpec: SessionSpec(listen: try Endpoint.parse("127.0.0.1:2001").get(), maxSessions: 5000))])
+        #expect(config.fileDescriptorWarning(file: "c.json", limit: 1024)?.message == "the tcp-echo listeners' maxConnections and the tcp-session listeners' maxSessions add up to 5100, plus 23 file descriptors the daemon needs for itself, but RLIMIT_NOFILE is 1024: at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=6144 in the unit) or lower maxConnections or maxSessions")
+        #expect(FileDescriptorStore.demand(config) == 102)
+        #expect(FileDescriptorStore.warning(config, file: "c.json", capacity: 50)?.message.hasPrefix("a restart would store 102 sockets (each listener plus the tcp-echo listeners' maxConnections) but") == true)
     }
 
     // MARK: A restart without systemd: one supervisor hands over, the next adopts
@@ -193,7 +207,7 @@ struct FileDescriptorStoreTests {
         let fake = FakeFDStore()
         var tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         tcp.replyPrefix = "> "
-        let config = Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)])
+        let config = Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp)])
         let first = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, fdStore: FileDescriptorStore(capacity: 16, notifier: fake)))
         try await first.start()
         #expect(fake.names == ["listen/echo"])
@@ -219,7 +233,7 @@ struct FileDescriptorStoreTests {
         fstat(spare, &spareStat)
         let spareInode = spareStat.st_ino
         let handed = fake.handOut() + [InheritedSocket(fd: spare, name: "listen/gone", type: .datagram, localAddress: nil)]
-        let next = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, sockets: ListSource(handed),
+        let next = Supervisor(configuration: config, context: ListenerContext(group: group, logger: Self.logger, sockets: InheritedSockets(handed),
                                                                             fdStore: FileDescriptorStore(capacity: 16, notifier: fake)))
         try await next.start()
         #expect(Self.receive(client, count: 6) == "> two\n")
@@ -262,9 +276,9 @@ struct FileDescriptorStoreTests {
         let freePort = FakeFDStore.localAddress(probe)!.port
         close(probe)
         let tcp = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:\(freePort)").get())
-        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: tcp)]),
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: tcp)]),
                                     context: ListenerContext(group: group, logger: Self.logger,
-                                                             sockets: ListSource([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
+                                                             sockets: InheritedSockets([InheritedSocket(fd: old, name: "listen/echo", type: .stream, localAddress: oldAddress)]),
                                                              fdStore: FileDescriptorStore(capacity: 4, notifier: fake)))
         try await supervisor.start()
         #expect(fake.messages.first == [.fdStoreRemove(name: "listen/echo")])

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("MemoryBudgetRule")
@@ -159,7 +160,7 @@ struct FileDescriptorBudgetTests {
         var c = Configuration(listeners: maxConnections.enumerated().map { i, n in
             var t = TCPEchoSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 2000 + i))
             t.maxConnections = n
-            return ListenerSpec(name: "e\(i)", settings: t)
+            return ListenerSpec(name: "e\(i)", kindSpec: t)
         })
         c.eventLoopThreads = threads
         return c
@@ -190,11 +191,11 @@ struct HostileConfigTests {
     func keys() throws {
         let plain = try decode(#"{"listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:1"}]}"#).get()
         #expect(plain.memoryBudget == 64 << 20)
-        guard let t0 = plain.listeners[0].settings(as: TCPEchoSpec.self) else { Issue.record("kind"); return }
+        guard let t0 = plain.listeners[0].kindSpec(as: TCPEchoSpec.self) else { Issue.record("kind"); return }
         #expect(t0.sendBufferSize == nil && t0.receiveBufferSize == nil)
         let set = try decode(#"{"memoryBudget": 8388608, "listeners": [{"name": "e", "kind": "tcp-echo", "listen": "127.0.0.1:1", "sendBufferSize": 65536, "receiveBufferSize": 131072}]}"#).get()
         #expect(set.memoryBudget == 8 << 20)
-        guard let t = set.listeners[0].settings(as: TCPEchoSpec.self) else { Issue.record("kind"); return }
+        guard let t = set.listeners[0].kindSpec(as: TCPEchoSpec.self) else { Issue.record("kind"); return }
         #expect(t.sendBufferSize == 65536 && t.receiveBufferSize == 131072)
     }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Observability: configuration, exposition, status, routes")
@@ -49,7 +50,7 @@ struct ObservabilityTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let spec = TCPEchoSpec(listen: try Endpoint.parse("127.0.0.1:0").get())
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", settings: spec)]),
+        let supervisor = Supervisor(configuration: Configuration(listeners: [ListenerSpec(name: "echo", kindSpec: spec)]),
                                     context: ListenerContext(group: group, logger: logger))
         #expect(await supervisor.notReadyReason == "starting: binding listeners")
         try await supervisor.start()
@@ -90,8 +91,9 @@ struct ObservabilityTests {
                                  counters: counters([.connectionsAccepted: 5, .refusedOverLimit: 1, .closedIdle: 2, .bytesIn: 100, .bytesOut: 130])),
                 ListenerSnapshot(name: "udp", kind: UDPResponderKind().tag, address: "[::1]:2001", state: .up,
                                  counters: counters([.datagramsIn: 7, .datagramsOut: 6, .droppedRateLimited: 1])),
-                ListenerSnapshot(name: "time", kind: MulticastKind().tag, address: "239.255.0.1:8088", state: .up,
-                                 counters: counters([.announcements: 4, .missedDeadlines: 1]), announcementLateness: lateness),
+                ListenerSnapshot(name: "time", kind: AnnouncerKind().tag, address: "239.255.0.1:8088", state: .up,
+                                 counters: counters([.announcements: 4, .missedDeadlines: 1]),
+                                 extras: ListenerExtras(samples: [ExtraSample(AnnouncerListener.latenessFamily, .histogram(lateness))])),
                 ListenerSnapshot(name: "gone\"x", kind: BroadcastKind().tag, address: "127.0.0.1:2003", state: .down("Failed to bind")),
             ],
             reloads: reloads, loopLateness: loop, notReadyReason: "listener \"gone\\\"x\" is down: Failed to bind", unhealthyReason: nil,
@@ -102,6 +104,47 @@ struct ObservabilityTests {
     func expositionExact() {
         let text = PrometheusExposition.render(Self.snapshot)
         #expect(text == Self.expectedExposition)
+    }
+
+    @Test("\"dropped\" is one figure: the sum of the listener's netrelayd_datagrams_dropped_total series, send errors and a kind's own reasons included, in /metrics, /status.json, STATUS= and SIGUSR1")
+    func droppedIsOneFigure() {
+        let duplicates = ExtraFamily(name: MetricFamily.datagramsDropped.rawValue, kind: .counter, help: MetricFamily.datagramsDropped.help, labels: ["reason"])
+        let kind = ListenerKindTag(name: "udp-x", counters: [.datagramsIn, .datagramsOut, .droppedRateLimited, .sendErrors], families: [duplicates], holdsConnections: false)
+        let l = ListenerSnapshot(name: "x", kind: kind, address: "127.0.0.1:9", state: .up,
+                                 counters: Self.counters([.datagramsIn: 10, .datagramsOut: 3, .droppedRateLimited: 1, .sendErrors: 2]),
+                                 extras: ListenerExtras(samples: [ExtraSample(duplicates, labels: ["duplicate"], .count(4))]))
+        #expect(l.dropped == 7)
+        var snapshot = Self.snapshot
+        snapshot.listeners = [l]
+        let text = PrometheusExposition.render(snapshot)
+        let dropLines = text.split(separator: "\n").filter { $0.hasPrefix("netrelayd_datagrams_dropped_total{listener=\"x\"") }
+        #expect(dropLines == [
+            #"netrelayd_datagrams_dropped_total{listener="x",kind="udp-x",reason="rate_limit"} 1"#,
+            #"netrelayd_datagrams_dropped_total{listener="x",kind="udp-x",reason="send_error"} 2"#,
+            #"netrelayd_datagrams_dropped_total{listener="x",kind="udp-x",reason="duplicate"} 4"#,
+        ])
+        #expect(text.components(separatedBy: "# TYPE netrelayd_datagrams_dropped_total").count == 2, "one family block")
+        #expect(StatusDocument.render(snapshot).contains(#""dropped": 7"#))
+        var tally = StatusTally()
+        UDPResponderKind().addStatus(l, to: &tally)
+        #expect(tally.parts { 0 } == ["udp 10 in, 3 out, 7 dropped"])
+        #expect(l.summary == "datagrams in=10, datagrams out=3, dropped=7, dropped by rate limit=1, send errors=2")
+    }
+
+    @Test("A kind's extra samples: only families its kind declares are exported, at most sampleLimit per listener")
+    func extrasAreBounded() {
+        let declared = ExtraFamily(name: "netrelayd_test_receiver_sent_total", kind: .counter, help: "Sent per receiver.", labels: ["receiver"])
+        let undeclared = ExtraFamily(name: "netrelayd_test_peer_total", kind: .counter, help: "Per peer.", labels: ["peer"])
+        let kind = ListenerKindTag(name: "udp-x", counters: [], families: [declared], holdsConnections: false)
+        let many = (0..<(ListenerExtras.sampleLimit + 10)).map { ExtraSample(declared, labels: ["r\($0)"], .count($0)) }
+        var snapshot = Self.snapshot
+        snapshot.listeners = [ListenerSnapshot(name: "x", kind: kind, address: "", state: .up,
+                                               extras: ListenerExtras(samples: [ExtraSample(undeclared, labels: ["1.2.3.4"], .count(1))] + many))]
+        let text = PrometheusExposition.render(snapshot)
+        #expect(!text.contains("netrelayd_test_peer_total"))
+        #expect(text.contains("# TYPE netrelayd_test_receiver_sent_total counter\n"))
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("netrelayd_test_receiver_sent_total{") }.count == ListenerExtras.sampleLimit - 1)
+        #expect(text.contains(#"netrelayd_test_receiver_sent_total{listener="x",kind="udp-x",receiver="r0"} 0"#))
     }
 
     @Test("Every counter is exported under a family that exists, with a distinct (family, reason)")

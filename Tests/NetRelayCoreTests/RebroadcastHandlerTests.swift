@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Broadcast rebroadcaster handler")
@@ -20,7 +21,7 @@ struct RebroadcastHandlerTests {
             var spec = BroadcastSpec(listen: Endpoint(address: .v4(0), port: localPort), target: .address(Endpoint(address: IPAddress("192.168.56.255")!, port: 2002)))
             spec.prefix = "Received client data:"
             configure(&spec)
-            handler = RebroadcastHandler(settings: RebroadcastSettings(spec, target: RebroadcastHandlerTests.target, ownAddresses: RebroadcastHandlerTests.own),
+            handler = RebroadcastHandler(setup: RebroadcastSetup(spec, target: RebroadcastHandlerTests.target, ownAddresses: RebroadcastHandlerTests.own),
                                          stats: stats, logger: log.logger, clock: clock.read)
             channel.localAddress = address("0.0.0.0", localPort)
             try channel.pipeline.syncOperations.addHandler(handler)
@@ -107,7 +108,7 @@ struct RebroadcastHandlerTests {
         let h = try Harness()
         var spec = BroadcastSpec(listen: Endpoint(address: .v4(0), port: 2001), target: .interface(name: "eth0", port: 2002))
         spec.prefix = "P:"
-        h.handler.apply(RebroadcastSettings(spec, target: address("10.1.255.255", 2002), ownAddresses: RebroadcastHandlerTests.own))
+        h.handler.apply(RebroadcastSetup(spec, target: address("10.1.255.255", 2002), ownAddresses: RebroadcastHandlerTests.own))
         let out = try h.exchange(datagram("x", from: "192.168.56.7", 2002))
         #expect(out.first?.to == address("10.1.255.255", 2002))
         #expect(out.first?.text == "P:x")

@@ -3,6 +3,7 @@ import Glibc
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Reflection budget: eviction pressure, total limit, empty datagrams")
@@ -65,7 +66,7 @@ struct ReflectionBudgetTests {
         var spec = UDPResponderSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 2001))
         configure(&spec)
         let stats = ListenerStats(), clock = ManualClock(), log = RecordedLog()
-        let handler = UDPResponderHandler(settings: UDPResponderSettings(spec, broadcastAddresses: []), stats: stats, logger: log.logger, clock: clock.read)
+        let handler = UDPResponderHandler(setup: UDPResponderSetup(spec, broadcastAddresses: []), stats: stats, logger: log.logger, clock: clock.read)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: address("127.0.0.1", 9)).wait()
@@ -90,7 +91,8 @@ struct ReflectionBudgetTests {
         channel.deliverBatch([datagram("", from: "192.0.2.7", 40000)])
         #expect(try channel.sentDatagrams().isEmpty)
         #expect(stats.value(.droppedEmpty) == 1)
-        #expect(stats.summary().contains("dropped empty=1"))
+        let snapshot = ListenerSnapshot(name: "u", kind: UDPResponderKind().tag, address: "", state: .up, counters: Counter.allCases.map { stats.value($0) })
+        #expect(snapshot.summary.contains("dropped=1, dropped empty=1"))
         let (allowing, _, _) = try responder { $0.replyPrefix = "reply:"; $0.replyToEmpty = true }
         allowing.deliverBatch([datagram("", from: "192.0.2.7", 40000)])
         #expect(try allowing.sentDatagrams().map(\.text) == ["reply:"])

@@ -1,13 +1,25 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("Relay loops in one configuration")
 struct RelayLoopsTests {
     func ep(_ s: String) -> Endpoint { try! Endpoint.parse(s).get() }
-    func rebroadcaster(_ listen: String, _ target: String, allowLoop: Bool = false) -> RelayLoops.Node {
-        RelayLoops.Node(listen: ep(listen), role: .rebroadcaster(target: .address(ep(target)), allowLoop: allowLoop))
+    func rebroadcaster(_ listen: String, _ target: String, allowLoop: Bool = false) -> RelayPart {
+        var spec = BroadcastSpec(listen: ep(listen), target: .address(ep(target)))
+        spec.allowLoop = allowLoop
+        return spec.relay
     }
-    func responder(_ listen: String) -> RelayLoops.Node { RelayLoops.Node(listen: ep(listen), role: .responder) }
+    func responder(_ listen: String) -> RelayPart { UDPResponderSpec(listen: ep(listen)).relay }
+    /// A relay that drops nothing of its own: it sends from another socket to `to`.
+    func forwarder(_ listen: String, _ to: String, interfaces: Set<String>? = nil, hearsOn: Set<String>? = nil) -> RelayPart {
+        let destination = ep(to)
+        return .relays(RelayEdges(hears: [RelayEar(ep(listen), interfaces: hearsOn)],
+                                  outputs: [RelayOutput(port: destination.port, destination: "\(destination)", interfaces: interfaces, keyPaths: ["to"],
+                                                        reaches: RelayReach.address(destination.address))],
+                                  sendsFromWhereItHears: false, dropsOwnEchoes: false,
+                                  advice: LoopAdvice(eachPass: "a copy each pass", fix: "send elsewhere", optOut: nil)))
+    }
 
     @Test("Who hears a target: the wildcard, the address itself, its subnet by the broadcast address's trailing ones; never another port",
           arguments: [
@@ -24,15 +36,16 @@ struct RelayLoopsTests {
             ("10.0.0.5:2002", "[::1]:2002", false),
           ])
     func reaches(target: String, listen: String, expected: Bool) {
-        #expect(RelayLoops.reaches(.address(ep(target)), ep(listen)) == expected)
+        #expect(BroadcastSpec.Target.address(ep(target)).reaches(ep(listen)) == expected)
     }
 
     @Test("An interface target is taken to reach every non-loopback IPv4 listener on its port")
     func interfaceTarget() {
-        #expect(RelayLoops.reaches(.interface(name: "eth0", port: 5002), ep("192.168.1.4:5002")))
-        #expect(RelayLoops.reaches(.interface(name: "eth0", port: 5002), ep("0.0.0.0:5002")))
-        #expect(!RelayLoops.reaches(.interface(name: "eth0", port: 5002), ep("127.0.0.1:5002")))
-        #expect(!RelayLoops.reaches(.interface(name: "eth0", port: 5002), ep("192.168.1.4:5003")))
+        let target = BroadcastSpec.Target.interface(name: "eth0", port: 5002)
+        #expect(target.reaches(ep("192.168.1.4:5002")))
+        #expect(target.reaches(ep("0.0.0.0:5002")))
+        #expect(!target.reaches(ep("127.0.0.1:5002")))
+        #expect(!target.reaches(ep("192.168.1.4:5003")))
     }
 
     @Test("Two rebroadcasters aimed at each other's port are one loop; a chain is none")
@@ -72,6 +85,26 @@ struct RelayLoopsTests {
         let nodes = [rebroadcaster("0.0.0.0:2001", "127.255.255.255:2002", allowLoop: true), rebroadcaster("0.0.0.0:2002", "127.255.255.255:2001")]
         #expect(RelayLoops.loops(nodes).isEmpty)
         #expect(RelayLoops.loops([rebroadcaster("0.0.0.0:2001", "127.255.255.255:2001")]).isEmpty)
+    }
+
+    @Test("A relay without an own-packet guard that hears its own output is a loop of one; a responder does not answer a relay that sends from elsewhere")
+    func selfLoop() {
+        #expect(RelayLoops.loops([forwarder("127.0.0.1:4000", "127.0.0.1:4000")]) == [[0]])
+        #expect(RelayLoops.loops([forwarder("127.0.0.1:4000", "127.0.0.1:4001")]).isEmpty)
+        #expect(RelayLoops.edges([forwarder("127.0.0.1:4000", "127.0.0.1:4001"), responder("0.0.0.0:4001")]) == [[1], []])
+    }
+
+    @Test("Unicast reach: the address itself or its family's wildcard ([::] hears IPv4 too); interfaces must meet")
+    func unicastAndInterfaces() {
+        let reach = RelayReach.address(ep("10.0.0.1:1").address)
+        #expect(reach(ep("10.0.0.1:9")) && reach(ep("0.0.0.0:9")) && reach(ep("[::]:9")))
+        #expect(!reach(ep("10.0.0.2:9")) && !reach(ep("[::1]:9")))
+        #expect(!RelayReach.address(ep("[::1]:1").address)(ep("0.0.0.0:9")))
+        // eth0 -> eth1 and eth2 -> eth0: the second feeds the first, nothing feeds itself or goes round.
+        let nodes = [forwarder("0.0.0.0:5353", "224.0.0.251:5353", interfaces: ["eth1"], hearsOn: ["eth0"]),
+                     forwarder("0.0.0.0:5353", "224.0.0.251:5353", interfaces: ["eth0"], hearsOn: ["eth2"])]
+        #expect(RelayLoops.edges(nodes) == [[], [0]])
+        #expect(RelayLoops.loops(nodes + [forwarder("0.0.0.0:5353", "224.0.0.251:5353", interfaces: ["eth2"], hearsOn: ["eth1"])]) == [[0, 2, 1]])
     }
 
     @Test("Two separate loops are two reports")
@@ -163,7 +196,7 @@ struct RelayLoopConfigurationTests {
         ]}
         """
         let config = try ConfigurationDecoder.decode(json, file: "test.json").get()
-        guard let u = config.listeners[0].settings(as: UDPResponderSpec.self), let b = config.listeners[1].settings(as: BroadcastSpec.self) else {
+        guard let u = config.listeners[0].kindSpec(as: UDPResponderSpec.self), let b = config.listeners[1].kindSpec(as: BroadcastSpec.self) else {
             Issue.record("wrong kinds")
             return
         }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `Supervisor.reload` executing its plan through an injected factory of fake listeners: the
@@ -65,7 +66,7 @@ import Testing
         #expect(report.added == ["add"] && report.changed == ["move", "change"] && report.removed == ["gone"] && report.unchanged == ["keep"])
         #expect(report.ok && report.summary == "1 added, 2 changed, 1 removed, 1 unchanged")
         #expect(h.log.messages(atLeast: .info).contains("Stopped tcp-echo \"gone\" on 127.0.0.1:2003: removed from the configuration"))
-        #expect(await h.supervisor.settings.listeners == wanted)
+        #expect(await h.supervisor.running.listeners == wanted)
         #expect(await h.supervisor.listenerSnapshots().map(\.name) == ["add", "move", "keep", "change"])
         #expect(await h.supervisor.statusLine().hasSuffix("| reload 1 ok (1 added, 2 changed, 1 removed, 1 unchanged)"))
         try await h.finish()
@@ -115,7 +116,7 @@ import Testing
         let failure = "Failed to bind tcp-echo \"echo\" to 127.0.0.1:2009: address already in use"
         #expect(report.failures == [failure] && report.changed.isEmpty && report.unchanged.isEmpty)
         #expect(h.errors() == [failure + "; keeping its previous settings"])
-        #expect(await h.supervisor.settings.listeners == [old])
+        #expect(await h.supervisor.running.listeners == [old])
         #expect(await h.supervisor.notReadyReason == nil)
         #expect(await h.supervisor.statusLine().hasSuffix("| reload 1 FAILED for 1 listener(s): \(failure)"))
         try await h.finish()
@@ -130,7 +131,7 @@ import Testing
         let revive = "Failed to bind tcp-echo \"echo\" to 127.0.0.1:2000: address already in use"
         #expect(report.failures.count == 2 && report.failures.last == revive)
         #expect(h.errors().last == revive + "; the listener is down until the next reload")
-        #expect(await h.supervisor.settings.listeners.isEmpty)
+        #expect(await h.supervisor.running.listeners.isEmpty)
         #expect(await h.supervisor.notReadyReason == "listener \"echo\" is down: \(revive)")
         #expect(await h.supervisor.listenerSnapshots().map(\.state) == [.down(revive)])
         try await h.finish()
@@ -155,7 +156,7 @@ import Testing
         #expect(h.network.journal == ["update relay:2000 grace 10.0s"])
         #expect(!report.ok && report.changed.isEmpty && report.unchanged == ["relay"])
         #expect(report.failures == ["tcp-echo \"relay\" on 127.0.0.1:2000 could not be updated in place; it keeps running as it was"])
-        #expect(await h.supervisor.settings.listeners == [echoSpec("relay", port: 2000, prefix: "old:")])
+        #expect(await h.supervisor.running.listeners == [echoSpec("relay", port: 2000, prefix: "old:")])
         #expect(await h.supervisor.statusLine().contains("reload 1 FAILED"))
         try await h.finish()
     }
@@ -183,9 +184,9 @@ import Testing
         }
         #expect(h.network.journal == ["stop gone:2001", "update change:2000 grace 3.0s"])
         #expect(report.notes == ["eventLoopThreads 4 takes effect at the next restart (running with 1)"])
-        let settings = await h.supervisor.settings
-        #expect(settings.shutdownTimeout == 3 && settings.statusInterval == 7 && settings.memoryBudget == 1 << 20)
-        #expect(settings.eventLoopThreads == 1)
+        let running = await h.supervisor.running
+        #expect(running.shutdownTimeout == 3 && running.statusInterval == 7 && running.memoryBudget == 1 << 20)
+        #expect(running.eventLoopThreads == 1)
         try await h.finish()
         #expect(h.network.drains.contains("drain gone:2001 grace 10.0s"))
     }

@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `ReloadPlan` as a value: which step each listener gets, and in what order, from specs alone.
@@ -146,5 +147,47 @@ import Testing
 func echoSpec(_ name: String, port: Int, prefix: String = "") -> ListenerSpec {
     var tcp = TCPEchoSpec(listen: try! Endpoint.parse("127.0.0.1:\(port)").get())
     tcp.replyPrefix = prefix
-    return ListenerSpec(name: name, settings: tcp)
+    return ListenerSpec(name: name, kindSpec: tcp)
+}
+
+/// Which endpoints a plan hands from one listener to another, for the tests of its order.
+extension ReloadPlan {
+    /// An endpoint that a running listener holds and another wanted listener binds.
+    struct PortMove: Equatable {
+        var endpoint: Endpoint
+        var from: String
+        var to: String
+    }
+
+    /// Endpoints that change hands: held by one running listener, bound by another wanted one
+    /// (a port given to a new or renamed listener, or two listeners swapping ports).
+    func portMoves() -> [PortMove] {
+        var holder: [Endpoint: String] = [:]
+        for case let spec? in steps.map(\.frees) {
+            if let e = spec.boundEndpoint, e.port != 0 { holder[e] = spec.name }
+        }
+        return steps.compactMap { step -> PortMove? in
+            guard let spec = step.binds, let e = spec.boundEndpoint, let from = holder[e], from != spec.name else { return nil }
+            return PortMove(endpoint: e, from: from, to: spec.name)
+        }
+    }
+}
+
+extension ReloadPlan.Step {
+    /// The spec this step binds a fresh socket for (nil: it binds nothing).
+    var binds: ListenerSpec? {
+        switch self {
+        case .restart(_, let to): return to
+        case .add(let s): return s
+        case .remove, .release, .keep, .update: return nil
+        }
+    }
+
+    /// The spec this step closes a socket of (nil: it closes none).
+    var frees: ListenerSpec? {
+        switch self {
+        case .remove(let s), .release(let s): return s
+        case .keep, .update, .restart, .add: return nil
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// config/netrelayd.schema.json and the decoder describe the same keys. The decoder's side is
@@ -20,7 +21,7 @@ struct SchemaDriftTests {
         TCPEchoSpec.kindName: #""listen": "127.0.0.1:2000""#,
         UDPResponderSpec.kindName: #""listen": "127.0.0.1:2001""#,
         BroadcastSpec.kindName: #""listen": "127.0.0.1:2003", "target": "127.255.255.255:2002""#,
-        MulticastSpec.kindName: #""group": "239.255.0.1", "port": 8088"#,
+        AnnouncerSpec.kindName: #""group": "239.255.0.1", "port": 8088"#,
     ]
 
     /// ", " and the keys of `minimal` for this kind ("" for a kind missing there: `everyKindHasAMinimalListener` says so).

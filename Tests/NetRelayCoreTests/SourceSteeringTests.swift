@@ -6,6 +6,7 @@ import Musl
 import CNetRelayShims
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `SourceSteering`: the reuseport program picks a socket from the source address only, run by

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// `eventLoopThreads` lowered across an fd-store restart: the previous instance's sockets past
@@ -64,7 +65,7 @@ struct StaleSiblingsTests {
         let one = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var pinned = try EveryLoopDatagramTests.udpConfig(port)
         pinned.eventLoopThreads = 1
-        let next = Supervisor(configuration: pinned, context: ListenerContext(group: one, logger: EveryLoopDatagramTests.logger, sockets: ListSource(fake.handOut()),
+        let next = Supervisor(configuration: pinned, context: ListenerContext(group: one, logger: EveryLoopDatagramTests.logger, sockets: InheritedSockets(fake.handOut()),
                                                                           fdStore: FileDescriptorStore(capacity: 8, notifier: fake)))
         try await next.start()
         var answered = 0

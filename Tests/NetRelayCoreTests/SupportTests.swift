@@ -1,7 +1,8 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
-/// The helpers every layer shares (Sources/NetRelayCore/Support): their exact output, since
+/// The helpers every layer shares (Sources/NetRelayConfig/Support): their exact output, since
 /// config messages, log lines, the announcement and netrelayctl all print it.
 @Suite("Support: edit distance, JSON quoting, durations, errno text")
 struct SupportTests {

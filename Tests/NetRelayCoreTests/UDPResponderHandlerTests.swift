@@ -2,6 +2,7 @@ import Glibc
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 @Suite("UDP responder handler")
@@ -16,7 +17,7 @@ struct UDPResponderHandlerTests {
         init(_ configure: (inout UDPResponderSpec) -> Void = { _ in }, broadcast: Set<IPAddress> = [.v4(0xFFFF_FFFF), IPAddress("10.0.0.255")!]) throws {
             var spec = UDPResponderSpec(listen: Endpoint(address: .v4(0x7F00_0001), port: 2001))
             configure(&spec)
-            handler = UDPResponderHandler(settings: UDPResponderSettings(spec, broadcastAddresses: broadcast), stats: stats, logger: log.logger, clock: clock.read)
+            handler = UDPResponderHandler(setup: UDPResponderSetup(spec, broadcastAddresses: broadcast), stats: stats, logger: log.logger, clock: clock.read)
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: address("127.0.0.1", 9)).wait()  // active, so writes go out
         }
@@ -163,7 +164,7 @@ struct UDPResponderHandlerTests {
         #expect(h.log.messages(atLeast: .notice).contains { $0.hasPrefix("Failed to send 1 of the replies: operation not permitted") })
     }
 
-    @Test("New settings apply at once; sources keep their rate-limit state")
+    @Test("New setup apply at once; sources keep their rate-limit state")
     func applySettings() throws {
         let h = try Harness { $0.rateLimit = 1; $0.rateLimitBurst = 1 }
         #expect(try h.exchange(datagram("x", from: "192.0.2.7", 40000)).map(\.text) == ["x"])
@@ -171,7 +172,7 @@ struct UDPResponderHandlerTests {
         spec.replyPrefix = "v2:"
         spec.rateLimit = 1
         spec.rateLimitBurst = 1
-        h.handler.apply(UDPResponderSettings(spec, broadcastAddresses: []))
+        h.handler.apply(UDPResponderSetup(spec, broadcastAddresses: []))
         #expect(try h.exchange(datagram("x", from: "192.0.2.7", 40000)).isEmpty)
         #expect(try h.exchange(datagram("x", from: "192.0.2.8", 40000)).map(\.text) == ["v2:x"])
     }

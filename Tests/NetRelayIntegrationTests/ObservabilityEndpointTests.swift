@@ -315,11 +315,20 @@ struct ObservabilityEndpointTests {
         #expect(try HTTPTestClient.get(port: httpPort, "/-/healthy").status == 200)
     }
 
-    @Test("netrelayctl status: a table when ready (exit 0), --json passes /status.json through, exit 2 when unreachable")
+    @Test("netrelayctl status: a table when ready (exit 0), --json passes /status.json through, exit 2 when unreachable; dropped is the figure of /metrics and STATUS=")
     func ctlStatus() throws {
-        let httpPort = Ports.free(), a = Ports.free()
-        let daemon = try DaemonProcess.launch(config: configJSON([tcpEcho("a", port: a)], extra: Self.http(httpPort)))
+        let httpPort = Ports.free(), a = Ports.free(), b = Ports.free()
+        let daemon = try DaemonProcess.launch(config: configJSON([tcpEcho("a", port: a), udpResponder("b", port: b, "\"rateLimit\": 1, \"rateLimitBurst\": 1")],
+                                                                 extra: Self.http(httpPort)))
         defer { daemon.stop() }
+        let client = try UDPTestSocket()
+        for i in 0..<5 { client.send("m\(i)", to: "127.0.0.1", port: b) }
+        let replies = client.receiveUntilQuiet(quiet: 1).count
+        try waitUntil(timeout: 5, "datagrams counted") { (try? Self.metrics(httpPort)).flatMap { sample($0, "netrelayd_datagrams_received_total{listener=\"b\",kind=\"udp-responder\"}") } == 5 }
+        let metricDrops = try Self.metrics(httpPort).split(separator: "\n")
+            .filter { $0.hasPrefix("netrelayd_datagrams_dropped_total{listener=\"b\"") }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        #expect(metricDrops == 5 - replies && metricDrops > 0)
+        try daemon.notify.wait("STATUS with the drops") { $0.contains("udp 5 in, \(replies) out, \(metricDrops) dropped") }
         let c = try TCPClient(port: a)
         try c.send("abc")
         _ = try c.receive(exactly: 3)
@@ -329,11 +338,15 @@ struct ObservabilityEndpointTests {
         #expect(table.status == 0, "\(table.stderr)")
         let lines = table.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasPrefix("netrelayd ") == true && lines.first?.contains(": ready") == true)
-        #expect(lines.dropFirst().first?.hasPrefix("LISTENER  KIND      ADDRESS") == true)
-        #expect(lines.contains { $0.hasPrefix("a         tcp-echo  127.0.0.1:\(a)") && $0.contains("up     1     1 accepted, 3 bytes in, 3 bytes out") })
+        #expect(lines.dropFirst().first?.hasPrefix("LISTENER  KIND           ADDRESS") == true)
+        #expect(lines.contains { $0.hasPrefix("a         tcp-echo       127.0.0.1:\(a)") && $0.contains("up     1     1 accepted, 3 bytes in, 3 bytes out") })
+        #expect(lines.contains { $0.hasPrefix("b         udp-responder  127.0.0.1:\(b)") && $0.hasSuffix("5 in, \(replies) out, \(metricDrops) dropped") })
         let json = try CtlRun(["status", "--url", url, "--json"])
         #expect(json.status == 0)
-        #expect((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["ready"] as? Bool == true)
+        let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(document?["ready"] as? Bool == true)
+        let listeners = document?["listeners"] as? [[String: Any]] ?? []
+        #expect(listeners.first { $0["name"] as? String == "b" }?["dropped"] as? Int == metricDrops)
         let gone = try CtlRun(["status", "--url", "http://127.0.0.1:\(Ports.free())"])
         #expect(gone.status == 2)
         #expect(gone.stderr.hasPrefix("netrelayctl: cannot reach netrelayd at 127.0.0.1:"))

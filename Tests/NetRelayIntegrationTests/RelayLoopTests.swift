@@ -39,8 +39,8 @@ struct RelayLoopTests {
         #expect(LabScripts.heard(onP.output).map(\.text) == ["B:to-B"])
         a.signal(SIGUSR1)
         b.signal(SIGUSR1)
-        try a.waitForLog("datagrams in=1, datagrams out=1, dropped in kernel (relay mark or full queue)=1")
-        try b.waitForLog("datagrams in=1, datagrams out=1, dropped in kernel (relay mark or full queue)=1")
+        try a.waitForLog("datagrams in=1, datagrams out=1, dropped=1, dropped in kernel (relay mark or full queue)=1")
+        try b.waitForLog("datagrams in=1, datagrams out=1, dropped=1, dropped in kernel (relay mark or full queue)=1")
     }
 
     @Test("Two responders and one forged datagram (source: the other responder): one reply, not an endless exchange")
@@ -61,7 +61,7 @@ struct RelayLoopTests {
         a.signal(SIGUSR1)
         b.signal(SIGUSR1)
         try a.waitForLog("\"A\" on 0.0.0.0:\(p): datagrams in=1, datagrams out=1 ")
-        try b.waitForLog("\"B\" on 0.0.0.0:\(q): dropped in kernel (relay mark or full queue)=1 ")
+        try b.waitForLog("\"B\" on 0.0.0.0:\(q): dropped=1, dropped in kernel (relay mark or full queue)=1 ")
         #expect(!b.log.contains("datagrams in="))
     }
 
@@ -81,7 +81,7 @@ struct RelayLoopTests {
         a.signal(SIGUSR1)
         b.signal(SIGUSR1)
         try a.waitForLog("\"A\" on 0.0.0.0:\(p): datagrams in=1, datagrams out=1 ")
-        try b.waitForLog("\"B\" on 0.0.0.0:\(q): dropped in kernel (relay mark or full queue)=1 ")
+        try b.waitForLog("\"B\" on 0.0.0.0:\(q): dropped=1, dropped in kernel (relay mark or full queue)=1 ")
     }
 
     @Test("relayMark 0 on both turns the mark off: the rebroadcast is rebroadcast again (bounded here by the rate limit)")

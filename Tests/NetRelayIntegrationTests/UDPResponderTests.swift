@@ -55,7 +55,7 @@ struct UDPResponderTests {
         // The burst is answered; most of the rest is not (the bucket refills at 5/s while we send).
         #expect(replies >= 10 && replies < 60)
         let stats = try daemon.statistics(of: "udp") { $0.contains("datagrams in=100") }
-        #expect(stats.contains("dropped by rate limit=\(100 - replies)"))
+        #expect(stats.contains("dropped by rate limit=\(100 - replies)") && stats.contains("dropped=\(100 - replies)"))
         try daemon.notify.wait("STATUS with the drops") { $0.contains("udp 100 in, \(replies) out, \(100 - replies) dropped") }
         // A summary line, not a line per drop.
         #expect(daemon.log.components(separatedBy: "over the rate limit").count - 1 <= 2)

@@ -1,4 +1,5 @@
 import Logging
+import NetRelayConfig
 import NetRelayCore
 @testable import NetRelaySystemd
 import Testing

@@ -1,11 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Logging
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// One running listener, as the supervisor sees it: of any kind. The supervisor starts,
 /// updates and stops listeners; protocol logic lives in their channel handlers. Each kind is a
@@ -28,42 +24,42 @@ public protocol Listener: AnyObject, Sendable {
     func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool
     /// Closes the listening socket (the port is free when this returns) and stops sending.
     func stopAccepting() async
-    /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes
-    /// them. Returns when all are closed.
-    func drain(gracePeriod: TimeAmount) async
     /// Called on reload for a listener whose spec did not change: re-reads what the spec
     /// refers to outside the configuration (an interface's broadcast address) and applies it in
     /// place. Throws `ListenerStartError` when that no longer resolves; the listener then keeps
     /// what it had.
     func revalidate() async throws
-}
-
-extension Listener {
-    public func revalidate() async throws {}
+    /// Lets open connections finish their in-flight work for up to `gracePeriod`, then closes
+    /// them. Returns when all are closed.
+    func drain(gracePeriod: TimeAmount) async
+    /// For a restart (after `stopAccepting`): its connections go to systemd's fd store where
+    /// they fit, the rest drain. Returns how many were stored.
+    func handOver(gracePeriod: TimeAmount) async -> Int
+    /// Takes over the connections the previous instance stored under its name (after `start`).
+    /// Returns how many it adopted; the others are closed and leave the store.
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int
+    /// What it exports besides its counters, read now (`ListenerExtras`).
+    var extras: ListenerExtras { get }
 }
 
 /// What every listener needs from the daemon.
 public struct ListenerContext: Sendable {
     public var group: MultiThreadedEventLoopGroup
     public var logger: Logger
-    public var sockets: any InheritedSocketSource
-    /// This host's name, for announcements.
-    public var hostName: String
-    /// Shared by every tcp-echo connection of the daemon.
-    public var memoryBudget: MemoryBudget
+    /// Sockets handed over by systemd (socket activation, the fd store), taken by name.
+    public var sockets: InheritedSockets
     /// systemd's file descriptor store (disabled outside systemd): listeners store their sockets.
     public var fdStore: FileDescriptorStore
-    /// The table of kinds listeners are made from (a test adds its own kind).
-    public var kinds: ListenerKinds
+    /// The table of kinds listeners are made from (a test adds its own kind), with what each
+    /// kind's listeners share in this daemon.
+    public var kinds: RunningKinds
 
-    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: any InheritedSocketSource = NoInheritedSockets(), hostName: String = currentHostName(), memoryBudget: MemoryBudget? = nil, fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
-        self.fdStore = fdStore
-        self.kinds = kinds
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger, sockets: InheritedSockets = InheritedSockets(), fdStore: FileDescriptorStore = .disabled, kinds: ListenerKinds = .standard) {
         self.group = group
         self.logger = logger
         self.sockets = sockets
-        self.hostName = hostName
-        self.memoryBudget = memoryBudget ?? MemoryBudget(logger: logger, timerLoop: group.next())
+        self.fdStore = fdStore
+        self.kinds = RunningKinds(kinds, DaemonResources(group: group, logger: logger))
     }
 
     /// A logger whose lines carry LISTENER= (and the kind) for journald.
@@ -113,10 +109,4 @@ public func describeSocketError(_ error: Error) -> (String, Int32?) {
     }
     if let e = error as? ListenerStartError { return (e.reason, e.errno) }
     return ("\(error)", nil)
-}
-
-public func currentHostName() -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
-    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }

@@ -1,98 +1,54 @@
+import Logging
+import NIOPosix
+import NetRelayConfig
+
 /// A listener kind: one row of the table of kinds (`ListenerKinds`). The configuration half
-/// (`ListenerKindSchema`: keys, decoding) and the spec's own facts (`ListenerSettings`: label,
-/// bind, warnings) are in the kind's Config/ folder; this half says how it runs. No requirement
-/// has a default, so a kind that forgets a piece does not compile.
+/// (`ListenerKindSchema`: keys, decoding) and the spec's own facts (`KindSpec`: label,
+/// bind, footprint, relay edges, warnings) are in the kind's Config/ folder; this half says how
+/// it runs and what it reports. No requirement has a default, so a kind that forgets a piece
+/// does not compile.
 protocol ListenerKind: ListenerKindSchema {
+    /// What this kind's listeners share in one daemon (tcp-echo: the memory budget; the
+    /// announcer: the host name); `NothingShared` when nothing.
+    associatedtype Shared: KindShared
+    /// Made once per daemon, when its table of kinds is set up (`ListenerContext`).
+    func makeShared(_ daemon: DaemonResources) -> Shared
     /// The listener serving `spec`, not started yet.
-    func makeListener(name: String, spec: Spec, context: ListenerContext) -> any Listener
+    func listener(name: String, spec: Spec, context: ListenerContext, shared: Shared) -> any Listener
     /// Adds one listener's counts to the STATUS= line.
-    func addStatus(_ stats: ListenerStats, of name: String, to status: inout StatusTally)
+    func addStatus(_ listener: ListenerSnapshot, to status: inout StatusTally)
     /// The counters its listeners keep: what `/metrics` and `/status.json` export for them.
     var counters: [Counter] { get }
+    /// The metric families its listeners' extras have samples of (`ListenerExtras`).
+    var families: [ExtraFamily] { get }
     /// Whether its listeners hold connections (the open-connections gauge and field).
     var holdsConnections: Bool { get }
 }
 
+/// What the daemon gives a kind to make its shared state from.
+struct DaemonResources: Sendable {
+    var group: MultiThreadedEventLoopGroup
+    var logger: Logger
+}
+
+/// A kind's state shared by its listeners in one daemon, and how it follows the daemon.
+protocol KindShared: Sendable {
+    /// The configuration was loaded (at start and on every reload): take what the kind uses of
+    /// the daemon-wide keys (tcp-echo: `memoryBudget`).
+    func configure(_ configuration: Configuration)
+    /// SIGUSR1's lines about the kind as a whole, before the per-listener lines.
+    var statistics: [String] { get }
+}
+
+/// The shared state of a kind whose listeners share nothing.
+struct NothingShared: KindShared {
+    func configure(_ configuration: Configuration) {}
+    var statistics: [String] { [] }
+}
+
 extension ListenerKind {
-    /// `makeListener` for a spec of this kind; nil for another kind's.
-    func makeListener(for spec: ListenerSpec, context: ListenerContext) -> (any Listener)? {
-        guard let settings = spec.settings(as: Spec.self) else { return nil }
-        return makeListener(name: spec.name, spec: settings, context: context)
-    }
-
     /// What the observability side knows of the kind.
-    var tag: ListenerKindTag { ListenerKindTag(name: name, counters: counters, holdsConnections: holdsConnections) }
-}
-
-/// The table of kinds, read like OpenBSD inetd's `biltins[]`: one row per kind. The decoder,
-/// the warnings, the listener factory, STATUS=, `/metrics` and `/status.json` read it; none of
-/// them names a kind. Adding a kind is a folder under Listeners/ and a row here.
-public struct ListenerKinds: Sendable {
-    let all: [any ListenerKind]
-
-    init(_ all: [any ListenerKind]) {
-        self.all = all
-    }
-
-    public static let standard = ListenerKinds([
-        TCPEchoKind(),
-        UDPResponderKind(),
-        BroadcastKind(),
-        MulticastKind(),
-    ])
-
-    /// This table with one more row (a test's kind).
-    func adding(_ kind: some ListenerKind) -> ListenerKinds {
-        ListenerKinds(all + [kind])
-    }
-
-    var names: [String] { all.map(\.name) }
-
-    var schemas: [any ListenerKindSchema] { all.map { $0 } }
-
-    func kind(of spec: ListenerSpec) -> (any ListenerKind)? {
-        all.first { $0.name == spec.kindName }
-    }
-
-    /// The listener for `spec`; one that fails to start when its kind is not in this table.
-    func makeListener(_ spec: ListenerSpec, context: ListenerContext) -> any Listener {
-        kind(of: spec)?.makeListener(for: spec, context: context) ?? UnregisteredKindListener(spec: spec, kinds: names)
-    }
-
-    /// The kind's tag; a kind not in the table exports no counters.
-    func tag(of spec: ListenerSpec) -> ListenerKindTag {
-        kind(of: spec)?.tag ?? ListenerKindTag(name: spec.kindName, counters: [], holdsConnections: false)
-    }
-}
-
-/// Creates the listener for a spec, from the context's table of kinds.
-public enum ListenerFactory {
-    public static func make(_ spec: ListenerSpec, context: ListenerContext) -> any Listener {
-        context.kinds.makeListener(spec, context: context)
-    }
-}
-
-/// The configuration entry points with the standard table of kinds.
-extension ConfigurationDecoder {
-    public static func decode(_ bytes: [UInt8], file: String) -> Result<Configuration, ConfigurationError> {
-        decode(bytes, file: file, kinds: .standard)
-    }
-
-    public static func decode(_ text: String, file: String) -> Result<Configuration, ConfigurationError> {
-        decode(Array(text.utf8), file: file, kinds: .standard)
-    }
-
-    static func decode(_ text: String, file: String, kinds: ListenerKinds) -> Result<Configuration, ConfigurationError> {
-        decode(Array(text.utf8), file: file, kinds: kinds)
-    }
-
-    static func decode(_ bytes: [UInt8], file: String, kinds: ListenerKinds) -> Result<Configuration, ConfigurationError> {
-        decode(bytes, file: file, kinds: kinds.schemas)
-    }
-}
-
-extension ConfigurationLoader {
-    public static func load(path: String) -> Result<Configuration, ConfigurationError> {
-        load(path: path, kinds: ListenerKinds.standard.schemas)
+    var tag: ListenerKindTag {
+        ListenerKindTag(name: name, counters: counters, families: families, holdsConnections: holdsConnections)
     }
 }

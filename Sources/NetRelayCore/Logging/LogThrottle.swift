@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// At most one log line per `window` for a problem that can repeat on every timer tick (an
 /// announcement that cannot be sent, an event loop that keeps stalling): the first occurrence

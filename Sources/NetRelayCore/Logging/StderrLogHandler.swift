@@ -4,26 +4,17 @@ import Glibc
 import Musl
 #endif
 import Logging
+import NetRelayConfig
 
 /// Plain lines on stderr when the daemon does not run under journald:
 /// `2026-11-27T14:03:04.123Z info  [echo] Listening: ... (event=listening)`.
-public struct StderrLogHandler: LogHandler {
+public struct StderrLogHandler: ControlledLogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
-    private let control: LogLevelControl
+    public let control: LogLevelControl
 
     public init(control: LogLevelControl) {
         self.control = control
-    }
-
-    public var logLevel: Logger.Level {
-        get { control.level }
-        set { control.level = newValue }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Logs repeated events (refused connections, dropped datagrams) without a line per event:
 /// the first one after a quiet spell at once, then one summary line per window while they

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NetRelayConfig
 
 /// One address of a local interface, as getifaddrs(3) reports it.
 public struct InterfaceAddress: Sendable, Equatable {

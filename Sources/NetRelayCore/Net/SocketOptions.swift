@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 extension ChannelOptions.Types.SocketOption {
     /// SO_REUSEPORT, which NIO does not name: several sockets (instances, event loops) share a port

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The Prometheus families netrelayd exports from listener counters.
 public enum MetricFamily: String, Sendable, CaseIterable {
     case connectionsAccepted = "netrelayd_connections_accepted_total"
@@ -80,13 +82,21 @@ public struct ListenerKindTag: Sendable, Equatable {
     public var name: String
     /// The counters listeners of this kind keep (the others export no series for them).
     public var counters: [Counter]
+    /// The families its listeners' extras have samples of (`ListenerExtras.samples`).
+    public var families: [ExtraFamily]
     /// Whether its listeners hold connections (`netrelayd_connections_open`, "openConnections").
     public var holdsConnections: Bool
 
-    public init(name: String, counters: [Counter], holdsConnections: Bool) {
+    public init(name: String, counters: [Counter], families: [ExtraFamily], holdsConnections: Bool) {
         self.name = name
         self.counters = counters
+        self.families = families
         self.holdsConnections = holdsConnections
+    }
+
+    /// Whether its listeners drop datagrams: they have a `dropped` total.
+    public var dropsDatagrams: Bool {
+        counters.contains { $0.metric.family == .datagramsDropped } || families.contains { $0.name == MetricFamily.datagramsDropped.rawValue }
     }
 }
 

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Everything the HTTP endpoint reports, read at one moment: the listeners' counters (loaded
 /// from their atomics), the last reload, the process and the event loops. `/metrics` and
 /// `/status.json` are two renderings of one snapshot.
@@ -43,27 +45,57 @@ public struct ListenerSnapshot: Sendable, Equatable {
     public var address: String
     public var state: State
     public var openConnections: Int
+    /// Whether accept() is backing off because no file descriptor is free.
+    public var atFdLimit = false
     /// Indexed by `Counter.rawValue`.
     public var counters: [Int]
-    /// Multicast announcers only.
-    public var announcementLateness: HistogramSnapshot?
-    /// Broadcast rebroadcasters only: each target's counters, and whether it is skipped now.
-    public var relayTargets: [RelayTargetTable.Snapshot] = []
+    /// What its kind exports besides the counters.
+    public var extras: ListenerExtras
 
     public init(name: String, kind: ListenerKindTag, address: String, state: State, openConnections: Int = 0,
-                counters: [Int] = [Int](repeating: 0, count: Counter.allCases.count), announcementLateness: HistogramSnapshot? = nil) {
+                counters: [Int] = [Int](repeating: 0, count: Counter.allCases.count), extras: ListenerExtras = .none) {
         self.name = name
         self.kind = kind
         self.address = address
         self.state = state
         self.openConnections = openConnections
         self.counters = counters
-        self.announcementLateness = announcementLateness
+        self.extras = extras
     }
 
     public func value(_ c: Counter) -> Int { counters[c.rawValue] }
 
     public var isUp: Bool { state == .up }
+
+    /// Datagrams it did not answer or send on, for every reason: the sum of its
+    /// `netrelayd_datagrams_dropped_total` series (send errors included). The one figure
+    /// STATUS=, `/status.json`, `netrelayctl status` and SIGUSR1 call "dropped".
+    public var dropped: Int {
+        let counted = kind.counters.filter { $0.metric.family == .datagramsDropped }.reduce(0) { $0 + value($1) }
+        return extras.samples.reduce(counted) { sum, sample in
+            guard sample.family.name == MetricFamily.datagramsDropped.rawValue, case .count(let n) = sample.value else { return sum }
+            return sum + n
+        }
+    }
+
+    /// "accepted=12, bytes in=3400, ..." for the counters that are not zero, the dropped total
+    /// and what the kind adds: SIGUSR1's line.
+    public var summary: String {
+        var parts: [String] = []
+        if openConnections > 0 { parts.append("open connections=\(openConnections)") }
+        // The total first, then its reasons.
+        var total = dropped > 0 ? "dropped=\(dropped)" : nil
+        for c in Counter.allCases where value(c) != 0 {
+            if let t = total, c.metric.family == .datagramsDropped {
+                parts.append(t)
+                total = nil
+            }
+            parts.append("\(c.label)=\(value(c))")
+        }
+        if let total { parts.append(total) }
+        parts += extras.statistics
+        return parts.isEmpty ? "no traffic yet" : parts.joined(separator: ", ")
+    }
 }
 
 /// What reloads have done since start.

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NetRelayConfig
 
 /// Where the HTTP endpoint gets its answers.
 public struct ObservabilitySource: Sendable {

@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import NetRelayConfig
 
 /// Owns the HTTP endpoint across reloads: a reload can add, move or remove it. Like the
 /// supervisor, it frees the old port before the listeners bind, and binds the new one after.

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NetRelayConfig
 
 // The endpoint's channel handlers: request limits, error replies, the routes.
 

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// What each path of the HTTP endpoint answers: a pure function of the request and a
 /// snapshot, so the rules are tested without a socket.
 public enum HTTPRoute: Sendable, Equatable {

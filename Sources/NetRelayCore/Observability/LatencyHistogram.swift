@@ -1,4 +1,5 @@
 import Atomics
+import NetRelayConfig
 
 /// A fixed-bucket histogram of durations, for Prometheus: one relaxed atomic add per bucket
 /// hit, read at scrape time. Updated once per announcement or heartbeat, never per packet.

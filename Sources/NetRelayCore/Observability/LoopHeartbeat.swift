@@ -1,6 +1,7 @@
 import Atomics
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// A timer on every event loop that measures how late the loop runs it: the lateness goes into
 /// a histogram for `/metrics`, and the time of the last beat decides `/-/healthy`. This is the

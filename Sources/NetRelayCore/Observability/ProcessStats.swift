@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NetRelayConfig
 
 /// The standard `process_*` facts, read from /proc/self at scrape time (as the Go and Python
 /// Prometheus clients do).

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Renders a snapshot in the Prometheus text exposition format (version 0.0.4), straight from
 /// the counters: no client library, no registry, nothing updated per packet. See
 /// docs/observability.md for every family.
@@ -9,8 +11,7 @@ public enum PrometheusExposition {
         renderProcess(s, &w)
         let up = s.listeners.filter(\.isUp)
         renderListeners(s.listeners, up: up, &w)
-        renderRelayTargets(up, &w)
-        renderAnnouncers(up, &w)
+        renderExtras(up, &w)
         renderDaemon(s, &w)
         return w.text
     }
@@ -46,7 +47,7 @@ public enum PrometheusExposition {
         }
         for family in MetricFamily.allCases {
             let counters = Counter.allCases.filter { $0.metric.family == family }
-            let listeners = up.filter { l in counters.contains { $0.applies(to: l.kind) } }
+            let listeners = up.filter { l in counters.contains { $0.applies(to: l.kind) } || !l.samples(of: family.rawValue).isEmpty }
             guard !listeners.isEmpty else { continue }
             w.family(family.rawValue, .counter, family.help) { w in
                 for l in listeners {
@@ -55,33 +56,27 @@ public enum PrometheusExposition {
                         if let reason = c.metric.reason { ls.append(("reason", reason)) }
                         w.sample(family.rawValue, ls, "\(l.value(c))")
                     }
+                    // A kind's own reasons in a shared family (its extras).
+                    for sample in l.samples(of: family.rawValue) { w.sample(sample, labels(l)) }
                 }
             }
         }
     }
 
-    /// A rebroadcaster's per-target families.
-    static func renderRelayTargets(_ up: [ListenerSnapshot], _ w: inout Writer) {
-        let relays = up.filter { !$0.relayTargets.isEmpty }
-        if !relays.isEmpty {
-            func targetLabels(_ l: ListenerSnapshot, _ t: RelayTargetTable.Snapshot) -> [(String, String)] { labels(l) + [("target", t.label)] }
-            w.family("netrelayd_relay_target_up", .gauge, "1 while a rebroadcaster's target is served, 0 while it is skipped (interface missing, down or without IPv4).") { w in
-                for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_up", targetLabels(l, t), t.skipped == nil ? "1" : "0") } }
-            }
-            w.family("netrelayd_relay_target_sent_total", .counter, "Datagrams a rebroadcaster sent to each target.") { w in
-                for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_sent_total", targetLabels(l, t), "\(t.sent)") } }
-            }
-            w.family("netrelayd_relay_target_errors_total", .counter, "Datagrams to each target that failed to send (an error, or a full send buffer).") { w in
-                for l in relays { for t in l.relayTargets { w.sample("netrelayd_relay_target_errors_total", targetLabels(l, t), "\(t.errors)") } }
-            }
+    /// The families kinds export from their extras, each once, in the order they first appear.
+    static func renderExtras(_ up: [ListenerSnapshot], _ w: inout Writer) {
+        let shared = Set(MetricFamily.allCases.map(\.rawValue))
+        var families: [ExtraFamily] = []
+        for l in up {
+            for f in l.kind.families where !shared.contains(f.name) && !families.contains(where: { $0.name == f.name }) { families.append(f) }
         }
-    }
-
-    static func renderAnnouncers(_ up: [ListenerSnapshot], _ w: inout Writer) {
-        let announcers = up.filter { $0.announcementLateness != nil }
-        if !announcers.isEmpty {
-            w.family("netrelayd_announcement_lateness_seconds", .histogram, "How late each announcement's timer fired, in seconds.") { w in
-                for l in announcers { w.histogram("netrelayd_announcement_lateness_seconds", labels(l), l.announcementLateness!) }
+        for family in families {
+            let listeners = up.filter { !$0.samples(of: family.name).isEmpty }
+            guard !listeners.isEmpty else { continue }
+            w.family(family.name, MetricType(family.kind), family.help) { w in
+                for l in listeners {
+                    for sample in l.samples(of: family.name) { w.sample(sample, labels(l)) }
+                }
             }
         }
     }
@@ -110,7 +105,17 @@ public enum PrometheusExposition {
         return "\(d)"
     }
 
-    enum MetricType: String { case counter, gauge, histogram }
+    enum MetricType: String {
+        case counter, gauge, histogram
+
+        init(_ kind: ExtraFamily.Kind) {
+            switch kind {
+            case .counter: self = .counter
+            case .gauge: self = .gauge
+            case .histogram: self = .histogram
+            }
+        }
+    }
 
     struct Writer {
         var text = ""
@@ -126,6 +131,16 @@ public enum PrometheusExposition {
                 text += "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
             }
             text += " \(value)\n"
+        }
+
+        /// An extra's sample, after the listener's own labels.
+        mutating func sample(_ sample: ExtraSample, _ listener: [(String, String)]) {
+            let labels = listener + Array(zip(sample.family.labels, sample.labels))
+            switch sample.value {
+            case .count(let n): self.sample(sample.family.name, labels, "\(n)")
+            case .number(let d): self.sample(sample.family.name, labels, PrometheusExposition.format(d))
+            case .histogram(let h): histogram(sample.family.name, labels, h)
+            }
         }
 
         mutating func histogram(_ name: String, _ labels: [(String, String)], _ h: HistogramSnapshot) {
@@ -153,5 +168,14 @@ public enum PrometheusExposition {
             }
             return out
         }
+    }
+}
+
+extension ListenerSnapshot {
+    /// Its extras' samples of one family, within `ListenerExtras.sampleLimit`, and only of
+    /// families its kind declares.
+    func samples(of family: String) -> [ExtraSample] {
+        guard kind.families.contains(where: { $0.name == family }) else { return [] }
+        return extras.samples.prefix(ListenerExtras.sampleLimit).filter { $0.family.name == family }
     }
 }

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// `/status.json`: the facts of STATUS=, structured, for `netrelayctl status` and for people.
 ///
 ///     {"version": "0.3.0", "ready": true, "notReadyReason": null, "healthy": true, "startTime": 1764619200.5,
@@ -7,7 +9,9 @@
 ///      "lastReload": {"successful": true, "timestamp": 1764619300.1, "summary": "reload 1 ok (...)",
 ///                     "succeeded": 1, "failed": 0}}
 ///
-/// Counter keys are the `Counter` case names; a listener lists the counters of its kind.
+/// Counter keys are the `Counter` case names; a listener lists the counters of its kind, its
+/// `dropped` total when its kind drops datagrams (`ListenerSnapshot.dropped`), the fields its kind
+/// adds (a rebroadcaster's "targets") and "notes" for people.
 public enum StatusDocument {
     public static func render(_ s: DaemonSnapshot) -> String {
         var listeners: [String] = []
@@ -24,12 +28,9 @@ public enum StatusDocument {
                 let counters = Counter.allCases.filter { $0.applies(to: l.kind) }
                     .map { "\(JSONString.quote("\($0)")): \(l.value($0))" }
                 fields.append("\"counters\": {" + counters.joined(separator: ", ") + "}")
-                if !l.relayTargets.isEmpty {
-                    let targets = l.relayTargets.map { t in
-                        "{\"target\": \(JSONString.quote(t.label)), \"destination\": \(t.destination.map(JSONString.quote) ?? "null"), \"sent\": \(t.sent), \"errors\": \(t.errors), \"skipped\": \(t.skipped.map(JSONString.quote) ?? "null")}"
-                    }
-                    fields.append("\"targets\": [" + targets.joined(separator: ", ") + "]")
-                }
+                if l.kind.dropsDatagrams { fields.append("\"dropped\": \(l.dropped)") }
+                for field in l.extras.fields { fields.append("\(JSONString.quote(field.key)): \(field.json)") }
+                if !l.extras.notes.isEmpty { fields.append("\"notes\": [" + l.extras.notes.map(JSONString.quote).joined(separator: ", ") + "]") }
             case .down(let reason):
                 fields.append("\"state\": \"down\"")
                 fields.append("\"reason\": \(JSONString.quote(reason))")

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// `/`: the status page people open in a browser, haproxy's stats page for netrelayd.
 ///
 /// One self-contained HTML document (its style and script inline: no other request but
@@ -30,7 +32,7 @@ public enum StatusPage {
 
     /// The page for one `/status.json` document read at `now` (seconds since the epoch).
     public static func render(statusJSON: String, now: Double, nonce: String) -> String {
-        let doc = (try? JSONParser.parse(statusJSON)) ?? JSONNode(value: .object([]), location: SourceLocation(line: 1, column: 1))
+        let doc = (try? JSONParser.parse(statusJSON)) ?? (try! JSONParser.parse("{}"))
         let version = HTMLText.escape(doc["version"]?.text ?? "")
         var html = """
             <!DOCTYPE html>

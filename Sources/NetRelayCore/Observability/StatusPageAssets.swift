@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The status page's style and script, inline in the page (`StatusPage`). They live in Swift
 /// strings, not in a resource file: the daemon has no Foundation (`Bundle.module` needs it),
 /// and a string cannot go missing from the binary, the package or the container image.

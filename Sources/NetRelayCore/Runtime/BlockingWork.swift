@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOPosix
+import NetRelayConfig
 
 /// Runs blocking work (reading and decoding a configuration file) on NIO's blocking thread pool
 /// instead of Swift's cooperative pool, where it would hold one of the few threads (one per

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import UnixSignals
+import NetRelayConfig
 
 /// What the executable hands the daemon: where the config is and how to reach systemd.
 public struct DaemonOptions: Sendable {
@@ -14,13 +15,13 @@ public struct DaemonOptions: Sendable {
     public var notifier: any ServiceNotifier
     /// WATCHDOG_USEC, when the service manager wants pings.
     public var watchdogInterval: TimeAmount?
-    public var sockets: any InheritedSocketSource
+    public var sockets: InheritedSockets
     public var version: String
     /// systemd's file descriptor store; disabled when the unit has none (or outside systemd).
     public var fdStore: FileDescriptorStore
 
     public init(configPath: String, logLevelOverride: Logger.Level?, logLevel: LogLevelControl, logger: Logger,
-                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: any InheritedSocketSource, version: String,
+                notifier: any ServiceNotifier, watchdogInterval: TimeAmount?, sockets: InheritedSockets, version: String,
                 fdStore: FileDescriptorStore = .disabled) {
         self.fdStore = fdStore
         self.configPath = configPath
@@ -48,8 +49,7 @@ public enum Daemon {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         let context = ListenerContext(group: group, logger: logger, sockets: options.sockets, fdStore: options.fdStore)
-        context.memoryBudget.limit = configuration.memoryBudget
-        context.memoryBudget.startHeapTrimmer(on: group.next())
+        HeapTrimmer.start(on: group.next(), logger: logger)
         let supervisor = Supervisor(configuration: configuration, context: context)
         let service = DaemonService(supervisor: supervisor, options: options, group: group, startTime: wallClockSeconds())
         let serviceGroup = ServiceGroup(configuration: .init(
@@ -166,7 +166,7 @@ struct DaemonService: Service, CustomStringConvertible {
         heartbeat.start()
         defer { heartbeat.stop() }
         let http = HTTPEndpointControl(group: group, source: observabilitySource(heartbeat: heartbeat), logger: logger)
-        try await http.apply(await supervisor.settings.http)
+        try await http.apply(await supervisor.running.http)
         do {
             try await supervisor.start()
         } catch {
@@ -223,7 +223,7 @@ struct DaemonService: Service, CustomStringConvertible {
         let logger = options.logger
         let notifier = options.notifier
         let open = await supervisor.openConnections
-        let timeout = await supervisor.settings.shutdownTimeout
+        let timeout = await supervisor.running.shutdownTimeout
         if options.fdStore.enabled {
             // SIGTERM is a stop or a restart; systemd keeps the store only for a restart.
             let text = "Shutting down: handing \(open) connection(s) and the listening sockets to systemd's file descriptor store (up to \(formatSeconds(timeout)) s)"
@@ -284,7 +284,7 @@ struct DaemonService: Service, CustomStringConvertible {
     private func keepStatusCurrent(last: String) async {
         var last = last
         while !Task.isCancelled {
-            let interval = await supervisor.settings.statusInterval
+            let interval = await supervisor.running.statusInterval
             do {
                 try await Task.sleep(for: .nanoseconds(Int64(interval * 1e9)))
             } catch {

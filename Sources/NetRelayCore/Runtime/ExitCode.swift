@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The daemon's exit statuses (sysexits.h values, so they read the same as other daemons').
 /// Documented in README.md; the unit file's RestartPreventExitStatus= names `config`.
 public enum DaemonExitCode: Int32, Sendable {

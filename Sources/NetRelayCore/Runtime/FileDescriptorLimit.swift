@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NetRelayConfig
 
 /// RLIMIT_NOFILE: how many files (sockets) the daemon may hold open, and whether the
 /// configuration fits in it. Every TCP connection is one file descriptor; at the limit,
@@ -67,42 +68,33 @@ public enum FileDescriptorLimit {
     }
 }
 
-/// How many file descriptors a configuration can need at once: every tcp-echo listener full
-/// (`maxConnections` each), plus the daemon's own files.
+/// How many file descriptors a configuration can need at once: every connection-holding
+/// listener full, plus the daemon's own files.
 public struct FileDescriptorBudget: Sendable, Equatable {
     public var connections: Int
     /// stdio, the notify socket, the journal, a config file being read: 16; each event loop
-    /// thread holds an epoll, an eventfd and a timerfd; each listener its socket and (UDP) a dup.
+    /// thread holds an epoll, an eventfd and a timerfd; each socket a listener opens, a
+    /// duplicate too (the datagram sender's).
     public var own: Int
     public var total: Int { connections + own }
 
     public init(_ configuration: Configuration) {
-        self.connections = configuration.listeners.reduce(0) { $0 + $1.settings.maxOpenConnections }
-        // Each bound socket and its sender's duplicate; a udp-responder binds one per event loop.
-        let sockets = configuration.listeners.reduce(0) { $0 + max(1, DatagramSpread.boundSockets($1, loops: configuration.eventLoopThreads)) }
+        let footprints = configuration.footprints
+        self.connections = footprints.reduce(0) { $0 + ($1.connections?.most ?? 0) }
+        let sockets = footprints.reduce(0) { $0 + $1.sockets }
         self.own = 16 + 3 * configuration.eventLoopThreads + 2 * sockets
     }
 }
 
 extension Configuration {
-    /// A warning when the tcp-echo listeners' maxConnections cannot all be open under
-    /// RLIMIT_NOFILE `limit` (nil when they fit). Printed by check-config and at start.
+    /// A warning when the listeners' connection limits (maxConnections) cannot all be open
+    /// under RLIMIT_NOFILE `limit` (nil when they fit). Printed by check-config and at start.
     public func fileDescriptorWarning(file: String, limit: Int) -> ConfigurationIssue? {
         let need = FileDescriptorBudget(self)
-        guard need.connections > 0, need.total > limit else { return nil }
+        guard need.connections > 0, need.total > limit, let limits = connectionLimitsPhrase() else { return nil }
         let suggestion = ((need.total + 1023) / 1024) * 1024
         return ConfigurationIssue(file: file, location: largestConnectionLimitLocation, path: "listeners",
-            message: "the tcp-echo listeners' maxConnections add up to \(need.connections), plus \(need.own) file descriptors the daemon needs for itself, but RLIMIT_NOFILE is \(limit): at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=\(suggestion) in the unit) or lower maxConnections", severity: .warning)
-    }
-}
-
-extension Configuration {
-    /// Where the listener that may hold the most connections states its limit (its
-    /// `maxConnections`, or the listener when the default applies): the warnings about the sum
-    /// point there. Nil for a configuration built in code.
-    var largestConnectionLimitLocation: SourceLocation? {
-        guard let i = listeners.indices.max(by: { listeners[$0].settings.maxOpenConnections < listeners[$1].settings.maxOpenConnections }) else { return nil }
-        return sources[i]?.location(of: "maxConnections")
+            message: "\(limits.phrase) add up to \(need.connections), plus \(need.own) file descriptors the daemon needs for itself, but RLIMIT_NOFILE is \(limit): at the limit new connections wait in the backlog until others close; raise the limit (LimitNOFILE=\(suggestion) in the unit) or lower \(limits.keys)", severity: .warning)
     }
 }
 

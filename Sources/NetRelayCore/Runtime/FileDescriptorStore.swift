@@ -1,12 +1,18 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import NIOConcurrencyHelpers
+import NetRelayConfig
 
 /// systemd's file descriptor store (FileDescriptorStoreMax=, FDSTORE=1, sd_notify(3)): sockets
 /// kept by the service manager while a restart job runs and passed to the next instance in
 /// LISTEN_FDS, under the FDNAME= they were stored with (`StoredSocketName`).
 ///
 /// `capacity` is how many entries the unit's store holds; 0 (the daemon run by hand, or a unit
-/// without a store) turns every call into a no-op, and the daemon behaves as it always did.
+/// without a store) turns every call into a no-op: a restart then closes every socket.
 /// systemd 252 does not tell a service the size of its store (254+ sets $FDSTORE), so the unit
 /// mirrors FileDescriptorStoreMax= in Environment=NETRELAYD_FDSTORE_MAX=.
 public final class FileDescriptorStore: Sendable {
@@ -22,7 +28,7 @@ public final class FileDescriptorStore: Sendable {
     public static let disabled = FileDescriptorStore(capacity: 0, notifier: NullNotifier())
 
     public var enabled: Bool { capacity > 0 }
-    /// Entries stored (or inherited and kept) by this instance.
+    /// Entries stored by this instance.
     public var count: Int { used.withLockedValue { $0.count } }
 
     /// Stores a duplicate of `fd` (the daemon keeps its own) under `name`. False when the store is
@@ -43,13 +49,6 @@ public final class FileDescriptorStore: Sendable {
         return false
     }
 
-    /// Records an entry inherited from the previous instance that stays in the store (a
-    /// listening socket), so that it counts against the capacity.
-    public func keep(_ name: StoredSocketName) {
-        guard enabled else { return }
-        used.withLockedValue { _ = $0.insert(name.description) }
-    }
-
     /// `.fdStoreRemove`: systemd closes its copy (for a listener, the port is free once ours is
     /// closed too).
     public func remove(_ name: StoredSocketName) {
@@ -58,17 +57,24 @@ public final class FileDescriptorStore: Sendable {
         notifier.notify([.fdStoreRemove(name: name.description)])
     }
 
-    /// Removes a listener's bound sockets: `listen/NAME` and the siblings (`listen/NAME/K`) this
-    /// instance stored or kept.
+    /// Removes a listener's bound sockets: `listen/NAME` and the further ones (`listen/NAME/KEY`)
+    /// this instance stored.
     public func removeListener(_ name: String) {
         remove(.listener(name))
-        let siblings = used.withLockedValue { set in
+        let further = used.withLockedValue { set in
             set.compactMap { key -> StoredSocketName? in
-                guard case .sibling(name, _)? = StoredSocketName(parsing: key) else { return nil }
-                return StoredSocketName(parsing: key)
+                guard let stored = StoredSocketName(parsing: key), case .socket(name, _) = stored else { return nil }
+                return stored
             }
         }
-        for sibling in siblings { remove(sibling) }
+        for socket in further { remove(socket) }
+    }
+
+    /// Removes a stored socket nobody adopts from the store and closes it, saying why.
+    public func discard(_ socket: InheritedSocket, logger: Logger, why: String) {
+        if let name = socket.storedEntry { remove(name) }
+        close(socket.fd)
+        logger.notice("Closed fd \(socket.fd) (\(socket.name)) from the previous instance and removed it from the file descriptor store: \(why)", metadata: ["event": "fdstore-removed"])
     }
 
     /// The store's size, from the environment: $NETRELAYD_FDSTORE_MAX (the unit's Environment=
@@ -81,12 +87,11 @@ public final class FileDescriptorStore: Sendable {
         return max(0, environment["FDSTORE"].flatMap { Int($0) } ?? 0)
     }
 
-    /// What a configuration wants stored: one entry per listener that binds (tcp-echo,
-    /// broadcast-rebroadcaster), one per event loop for a udp-responder (`DatagramSpread`),
-    /// plus maxConnections of every tcp-echo listener.
+    /// What a configuration wants stored: the sockets each listener binds (`ListenerFootprint`)
+    /// and the connections of those that hand theirs over.
     public static func demand(_ configuration: Configuration) -> Int {
-        configuration.listeners.reduce(0) { sum, spec in
-            sum + DatagramSpread.boundSockets(spec, loops: configuration.eventLoopThreads) + spec.settings.maxOpenConnections
+        configuration.footprints.reduce(0) { sum, f in
+            sum + f.storedSockets + (f.connections.map { $0.handedOver ? $0.most : 0 } ?? 0)
         }
     }
 
@@ -95,6 +100,9 @@ public final class FileDescriptorStore: Sendable {
         guard capacity > 0 else { return nil }
         let need = demand(configuration)
         guard need > capacity else { return nil }
-        return ConfigurationIssue(file: file, location: configuration.largestConnectionLimitLocation, path: "listeners", message: "a restart would store \(need) sockets (each listener plus the tcp-echo listeners' maxConnections) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in, or lower maxConnections", severity: .warning)
+        let limits = configuration.connectionLimitsPhrase { $0.handedOver }
+        let what = limits.map { "each listener plus \($0.phrase)" } ?? "each listener"
+        let lower = limits.map { ", or lower \($0.keys)" } ?? ""
+        return ConfigurationIssue(file: file, location: configuration.largestConnectionLimitLocation, path: "listeners", message: "a restart would store \(need) sockets (\(what)) but the file descriptor store holds \(capacity) (NETRELAYD_FDSTORE_MAX): connections beyond it are closed at a restart, as without a store; raise FileDescriptorStoreMax= and NETRELAYD_FDSTORE_MAX= together in a drop-in\(lower)", severity: .warning)
     }
 }

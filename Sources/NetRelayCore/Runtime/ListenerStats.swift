@@ -1,4 +1,5 @@
 import Atomics
+import NetRelayConfig
 
 /// What a listener counts. Handlers add to these from their event loop; the supervisor reads
 /// them for STATUS= and the per-listener summary. Relaxed atomics: counts, not synchronisation.
@@ -91,10 +92,6 @@ public final class ListenerStats: Sendable {
     public let openConnections = ManagedAtomic<Int>(0)
     /// Whether the listener is backing off because accept() found no free file descriptor.
     public let atFdLimit = ManagedAtomic<Bool>(false)
-    /// How late each announcement's timer fired (multicast-announcer only; read by /metrics).
-    public let announcementLateness = LatencyHistogram()
-    /// A broadcast-rebroadcaster's counters per target (empty for other kinds).
-    public let relayTargets = RelayTargetTable()
 
     public init() {
         counters = Counter.allCases.map { _ in ManagedAtomic<Int>(0) }
@@ -110,18 +107,4 @@ public final class ListenerStats: Sendable {
     }
 
     public var open: Int { openConnections.load(ordering: .relaxed) }
-
-    /// "accepted=12 bytes in=3400 ..." for the counters that are not zero.
-    public func summary() -> String {
-        var parts: [String] = []
-        if open > 0 { parts.append("open connections=\(open)") }
-        for c in Counter.allCases {
-            let v = value(c)
-            if v != 0 { parts.append("\(c.label)=\(v)") }
-        }
-        // One target is the classic form: its counts are the listener's own.
-        let targets = relayTargets.snapshot()
-        if targets.count > 1 || targets.contains(where: { $0.skipped != nil }) { parts.append(relayTargets.summary()) }
-        return parts.isEmpty ? "no traffic yet" : parts.joined(separator: ", ")
-    }
 }

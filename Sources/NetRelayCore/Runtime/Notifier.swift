@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NetRelayConfig
 
 /// What the daemon tells the service manager: the core says what it means, and the notifier
 /// (`SystemdNotifier` in NetRelaySystemd) writes it in sd_notify(3)'s `KEY=value` format.
@@ -44,12 +45,9 @@ public protocol ServiceNotifier: Sendable {
     func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool
 }
 
-extension ServiceNotifier {
-    public func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool { false }
-}
-
-/// For runs outside systemd and for tests that do not care.
+/// For runs outside systemd and for tests that do not care: nothing is sent, no fd is stored.
 public struct NullNotifier: ServiceNotifier {
     public init() {}
     public func notify(_ messages: [ServiceMessage]) {}
+    public func notify(_ messages: [ServiceMessage], fileDescriptors: [CInt]) -> Bool { false }
 }

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// What a reload does, as a value: the ordered steps that turn the listeners that run into the
 /// listeners the new configuration wants. Computed from specs alone (plus a rule that says
 /// whether a running listener can take a new spec without closing its socket), so it is tested
@@ -31,13 +33,6 @@ public struct ReloadPlan: Sendable, Equatable {
         case add(ListenerSpec)
     }
 
-    /// An endpoint that a running listener holds and another wanted listener binds.
-    public struct PortMove: Sendable, Equatable {
-        public var endpoint: Endpoint
-        public var from: String
-        public var to: String
-    }
-
     public private(set) var steps: [Step]
 
     /// - Parameters:
@@ -67,42 +62,10 @@ public struct ReloadPlan: Sendable, Equatable {
         steps = Self.removalsFirst(frees) + binds
     }
 
-    /// Removals (in the running order) before releases (in the new configuration's order), the
-    /// order the supervisor has always closed them in.
+    /// Removals (in the running order) before releases (in the new configuration's order): a
+    /// listener that goes away stops before one that restarts.
     private static func removalsFirst(_ frees: [Step]) -> [Step] {
         frees.filter { if case .remove = $0 { return true } else { return false } }
             + frees.filter { if case .release = $0 { return true } else { return false } }
-    }
-
-    /// Endpoints that change hands: held by one running listener, bound by another wanted one
-    /// (a port given to a new or renamed listener, or two listeners swapping ports).
-    public func portMoves() -> [PortMove] {
-        var holder: [Endpoint: String] = [:]
-        for case let spec? in steps.map(\.frees) {
-            if let e = spec.boundEndpoint, e.port != 0 { holder[e] = spec.name }
-        }
-        return steps.compactMap { step -> PortMove? in
-            guard let spec = step.binds, let e = spec.boundEndpoint, let from = holder[e], from != spec.name else { return nil }
-            return PortMove(endpoint: e, from: from, to: spec.name)
-        }
-    }
-}
-
-extension ReloadPlan.Step {
-    /// The spec this step binds a fresh socket for (nil: it binds nothing).
-    public var binds: ListenerSpec? {
-        switch self {
-        case .restart(_, let to): return to
-        case .add(let s): return s
-        case .remove, .release, .keep, .update: return nil
-        }
-    }
-
-    /// The spec this step closes a socket of (nil: it closes none).
-    public var frees: ListenerSpec? {
-        switch self {
-        case .remove(let s), .release(let s): return s
-        case .keep, .update, .restart, .add: return nil
-        }
     }
 }

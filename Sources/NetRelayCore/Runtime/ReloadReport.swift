@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 extension Supervisor {
     /// What a reload did, for the log and STATUS=.
     public struct ReloadReport: Sendable {

@@ -4,6 +4,7 @@ import Glibc
 import CNetRelayShims
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What start-up leaves mapped and the daemon does not need: the pages of machine code,
 /// symbol, relocation and unwind tables that loading, decoding the configuration, binding and

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// The totals of the STATUS= line, which each kind adds its listeners' counts to
 /// (`ListenerKind.addStatus`): `tcp 3 open, 120 accepted, 2 refused | udp 1520 in, 1518 out,
 /// 2 dropped | 300 announcements`. A part appears once a listener of its sort has added to it.
@@ -11,26 +13,19 @@ public struct StatusTally: Sendable {
     /// Listeners backing off at RLIMIT_NOFILE, quoted.
     public var atFdLimit: [String] = []
 
-    /// Every reason a datagram listener drops or does not send one, for its "dropped" total.
-    public static let datagramDrops: [Counter] = [
-        .droppedRateLimited, .droppedOversize, .droppedBadSource, .droppedOwnPacket, .droppedSourceNotAllowed,
-        .droppedSendQueueFull, .droppedInKernel, .droppedEmpty, .droppedTotalRateLimit, .droppedInterfaceNotListed,
-    ]
-
     public mutating func addConnections(open: Int, accepted: Int, refused: Int) {
-        var c = connections ?? Connections()
-        c.open += open
-        c.accepted += accepted
-        c.refused += refused
-        connections = c
+        let c = connections ?? Connections()
+        connections = Connections(open: c.open + open, accepted: c.accepted + accepted, refused: c.refused + refused)
     }
 
     public mutating func addDatagrams(received: Int, sent: Int, dropped: Int) {
-        var d = datagrams ?? Datagrams()
-        d.received += received
-        d.sent += sent
-        d.dropped += dropped
-        datagrams = d
+        let d = datagrams ?? Datagrams()
+        datagrams = Datagrams(received: d.received + received, sent: d.sent + sent, dropped: d.dropped + dropped)
+    }
+
+    /// A datagram listener's part: what it received, sent and dropped.
+    public mutating func addDatagrams(of l: ListenerSnapshot) {
+        addDatagrams(received: l.value(.datagramsIn), sent: l.value(.datagramsOut), dropped: l.dropped)
     }
 
     public mutating func addAnnouncements(_ n: Int) {

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Reload: the supervisor computes a `ReloadPlan` from what runs and what is wanted, and
 /// executes its steps in order through its listener factory.
@@ -24,23 +25,23 @@ extension Supervisor {
     public func reload(to new: Configuration) async -> ReloadReport {
         reloadCount += 1
         var report = ReloadReport(number: reloadCount)
-        if let note = settings.eventLoopThreadsNote(for: new) { report.notes.append(note) }
+        if let note = running.eventLoopThreadsNote(for: new) { report.notes.append(note) }
         let oldGrace = gracePeriod
-        settings.adoptSettings(of: new)
-        context.memoryBudget.limit = new.memoryBudget
+        running.adoptDaemonKeys(of: new)
+        context.kinds.configure(new)
         down = []
 
-        let running = Dictionary(listeners.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let byName = Dictionary(listeners.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
         let plan = ReloadPlan(running: listeners.map(\.spec), wanted: new.listeners) { from, to in
-            running[from.name]?.canUpdate(to: to) ?? false
+            byName[from.name]?.canUpdate(to: to) ?? false
         }
         var next: [any Listener] = []
         for step in plan.steps {
-            if let listener = await execute(step, running: running, oldGrace: oldGrace, &report) { next.append(listener) }
+            if let listener = await execute(step, running: byName, oldGrace: oldGrace, &report) { next.append(listener) }
         }
         listeners = next
         // What runs now is the new configuration, except where a listener kept its old spec.
-        settings.listeners = next.map(\.spec)
+        running.listeners = next.map(\.spec)
         lastReload = report.statusText
         recordReload(ok: report.ok)
         return report

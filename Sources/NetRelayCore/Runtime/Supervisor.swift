@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Makes the listener for a spec (the supervisor's seam for tests: fakes instead of sockets).
 public typealias ListenerMaker = @Sendable (ListenerSpec, ListenerContext) -> any Listener
@@ -15,10 +16,10 @@ public typealias ListenerMaker = @Sendable (ListenerSpec, ListenerContext) -> an
 public actor Supervisor {
     let context: ListenerContext
     let logger: Logger
-    /// Makes each listener; `ListenerFactory.make` unless a test injects fakes.
+    /// Makes each listener from the context's table of kinds, unless a test injects fakes.
     let makeListener: ListenerMaker
     /// What runs now; changed only by `reload(to:)`.
-    public internal(set) var settings: RunningSettings
+    public internal(set) var running: RunningConfiguration
     var listeners: [any Listener] = []
     /// Retired listeners still draining, by a serial number; each removes itself when done, so
     /// the table holds only what is in flight however many reloads there have been.
@@ -37,18 +38,19 @@ public actor Supervisor {
     public private(set) var adoption: String?
 
     public init(configuration: Configuration, context: ListenerContext,
-                makeListener: @escaping ListenerMaker = { ListenerFactory.make($0, context: $1) }) {
-        self.settings = RunningSettings(configuration)
+                makeListener: @escaping ListenerMaker = { $1.kinds.listener(for: $0, context: $1) }) {
+        self.running = RunningConfiguration(configuration)
         self.context = context
         self.logger = context.logger
         self.makeListener = makeListener
+        context.kinds.configure(configuration)
     }
 
-    var gracePeriod: TimeAmount { .nanoseconds(Int64(settings.shutdownTimeout * 1e9)) }
+    var gracePeriod: TimeAmount { .nanoseconds(Int64(running.shutdownTimeout * 1e9)) }
 
     /// Starts every listener. On the first failure, stops the ones already started and throws.
     public func start() async throws {
-        for spec in settings.listeners {
+        for spec in running.listeners {
             let listener = makeListener(spec, context)
             do {
                 try await listener.start()
@@ -61,29 +63,24 @@ public actor Supervisor {
         let extra = context.sockets.unclaimed()
         if !extra.isEmpty {
             await stopAll(gracePeriod: .zero)
-            throw UnclaimedSocketsError(sockets: extra, listenerNames: settings.listeners.map(\.name))
+            throw UnclaimedSocketsError(sockets: extra, listenerNames: running.listeners.map(\.name))
         }
         await adoptFromStore()
         started = true
     }
 
     /// What the previous instance left in systemd's fd store: its connections go to their
-    /// listeners; entries whose listener is gone (or is no tcp-echo) are removed and closed.
+    /// listeners (after every listener started); entries nobody took are removed and closed.
     private func adoptFromStore() async {
         var connections = 0
         for l in listeners {
             let stored = context.sockets.takeConnections(of: l.spec.name)
-            guard !stored.isEmpty else { continue }
-            if let tcp = l as? TCPEchoListener {
-                connections += await tcp.adoptConnections(stored)
-            } else {
-                for s in stored { TCPEchoListener.discardStored(s, store: context.fdStore, logger: logger, why: "\(l.spec.label) is not a tcp-echo listener") }
-            }
+            if !stored.isEmpty { connections += await l.adoptConnections(stored) }
         }
-        let names = Set(settings.listeners.map(\.name))
+        let names = Set(running.listeners.map(\.name))
         for s in context.sockets.takeStale() {
             let listener = s.storedEntry?.listenerName ?? s.name
-            TCPEchoListener.discardStored(s, store: context.fdStore, logger: logger,
+            context.fdStore.discard(s, logger: logger,
                 why: names.contains(listener) ? "listener \"\(listener)\" did not take it" : "listener \"\(listener)\" is no longer in the configuration")
         }
         let sockets = listeners.reduce(0) { $0 + $1.stats.value(.socketsAdopted) }
@@ -103,7 +100,7 @@ public actor Supervisor {
 
     /// Shutdown with systemd's fd store: the listening sockets stay in the store (closing ours
     /// does not close them: connections wait in the backlog, datagrams in the receive queue) and
-    /// every tcp-echo connection that fits is handed over instead of drained. systemd cannot be
+    /// every connection that fits is handed over instead of drained (`Listener.handOver`). systemd cannot be
     /// told apart a stop from a restart; on a stop it closes the whole store itself. Returns the
     /// number of connections stored.
     public func shutdownForHandOver() async -> Int {
@@ -115,11 +112,7 @@ public actor Supervisor {
         var stored = 0
         await withTaskGroup(of: Int.self) { group in
             for l in all {
-                group.addTask {
-                    if let tcp = l as? TCPEchoListener { return await tcp.handOver(gracePeriod: grace) }
-                    await l.drain(gracePeriod: grace)
-                    return 0
-                }
+                group.addTask { await l.handOver(gracePeriod: grace) }
             }
             for await n in group { stored += n }
         }
@@ -147,20 +140,19 @@ public actor Supervisor {
 
     /// Every configured listener, running or down, with its counters read now.
     public func listenerSnapshots() -> [ListenerSnapshot] {
-        var all = listeners.map { l -> ListenerSnapshot in
-            let kind = context.kinds.tag(of: l.spec)
-            // The announcement counters come with the lateness histogram (ListenerStats keeps it for every kind).
-            var snapshot = ListenerSnapshot(name: l.spec.name, kind: kind, address: l.localDescription, state: .up,
-                                            openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) },
-                                            announcementLateness: kind.counters.contains(.missedDeadlines) ? l.stats.announcementLateness.snapshot() : nil)
-            snapshot.relayTargets = l.stats.relayTargets.snapshot()
-            return snapshot
-        }
+        var all = listeners.map(snapshot)
         for d in down {
             let address = d.spec.boundEndpoint?.description ?? d.spec.label
-            all.append(ListenerSnapshot(name: d.spec.name, kind: context.kinds.tag(of: d.spec), address: address, state: .down(d.reason)))
+            all.append(ListenerSnapshot(name: d.spec.name, kind: context.kinds.table.tag(of: d.spec), address: address, state: .down(d.reason)))
         }
         return all
+    }
+
+    private func snapshot(_ l: any Listener) -> ListenerSnapshot {
+        var s = ListenerSnapshot(name: l.spec.name, kind: context.kinds.table.tag(of: l.spec), address: l.localDescription, state: .up,
+                                 openConnections: l.stats.open, counters: Counter.allCases.map { l.stats.value($0) }, extras: l.extras)
+        s.atFdLimit = l.stats.atFdLimit.load(ordering: .relaxed)
+        return s
     }
 
     /// Nil when every listener is bound and none is down; else the reason, for `/-/ready`.
@@ -179,25 +171,23 @@ public actor Supervisor {
     /// `Serving 4 listeners | tcp 3 open, 120 accepted, 2 refused | udp 1520 in, 1518 out, 2 dropped | 300 announcements | reload 1 ok (...)`.
     public func statusLine() -> String {
         var parts = ["Serving \(listeners.count) listener\(listeners.count == 1 ? "" : "s")"]
+        let snapshots = listeners.map(snapshot)
         var tally = StatusTally()
-        for l in listeners { context.kinds.kind(of: l.spec)?.addStatus(l.stats, of: l.spec.name, to: &tally) }
+        for (l, s) in zip(listeners, snapshots) { context.kinds.table.kind(of: l.spec)?.addStatus(s, to: &tally) }
         parts += tally.parts { FileDescriptorLimit.current().soft }
-        for l in listeners {
-            let skipped = l.stats.relayTargets.skippedSummary
-            if !skipped.isEmpty { parts.append("\(l.spec.label) skips \(skipped.joined(separator: ", "))") }
-        }
+        parts += snapshots.flatMap(\.extras.statusParts)
         if let adoption { parts.append(adoption) }
         if let lastReload { parts.append(lastReload) }
         return parts.joined(separator: " | ")
     }
 
-    /// One log line per listener with its counters (SIGUSR1).
+    /// The kinds' lines, then one log line per listener with its counters (SIGUSR1).
     public func logStatistics() {
-        let budget = context.memoryBudget
-        let peak = budget.peak > budget.limit ? "; at most \(budget.peak) since the start, before the budget closed connections" : ""
-        logger.notice("Memory held for peers that do not read: \(budget.held) of memoryBudget \(budget.limit) bytes\(peak)", metadata: ["event": "statistics"])
+        for line in context.kinds.statistics {
+            logger.notice("\(line)", metadata: ["event": "statistics"])
+        }
         for l in listeners {
-            logger.notice("\(l.spec.label): \(l.stats.summary())", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
+            logger.notice("\(l.spec.label): \(snapshot(l).summary)", metadata: ["event": "statistics", "listener": .string(l.spec.name)])
         }
     }
 }

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// Sends WATCHDOG=1 at half the service manager's watchdog interval, from the event loops
 /// themselves: every loop records a heartbeat on a timer, and the first loop pings only

@@ -64,14 +64,8 @@ struct BroadcastCommand: AsyncParsableCommand {
 
     func run() async throws {
         let out = Output(json: output.json)
-        let probe = BroadcastProbe(
-            bind: try HostPort.parse(bind, option: "--bind"),
-            to: try HostPort.parse(to, option: "--to"),
-            text: send,
-            count: count,
-            timeout: ProbeRunner.time(timeout),
-            output: out
-        )
+        let probe = BroadcastProbe(bind: try HostPort.parse(bind, option: "--bind"), to: try HostPort.parse(to, option: "--to"),
+                                   exchange: DatagramExchange(text: send, count: count, timeout: ProbeRunner.time(timeout), output: out))
         try await ProbeRunner.run(output: out) { await probe.run(on: $0) }
     }
 }

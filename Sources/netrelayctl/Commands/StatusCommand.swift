@@ -74,15 +74,10 @@ struct DaemonStatus: Decodable {
         var reason: String?
         var openConnections: Int?
         var counters: [String: Int]?
-        /// A broadcast-rebroadcaster's targets.
-        var targets: [Target]?
-    }
-
-    struct Target: Decodable {
-        var target: String
-        var sent: Int
-        var errors: Int
-        var skipped: String?
+        /// Datagrams not answered or sent on, for every reason (the daemon's one definition).
+        var dropped: Int?
+        /// Lines about the listener its kind adds (a relay's targets).
+        var notes: [String]?
     }
 
     struct Reload: Decodable {
@@ -115,14 +110,7 @@ enum StatusTable {
             r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count) }
                 .joined(separator: "  ")
         }
-        // A relay's targets, where there is more than one or one is skipped (one target: the row says it all).
-        var notes: [String] = []
-        for l in s.listeners {
-            guard let targets = l.targets, targets.count > 1 || targets.contains(where: { $0.skipped != nil }) else { continue }
-            notes.append("\(l.name) targets: " + targets.map { t in
-                (t.skipped.map { "\(t.target) SKIPPED (\($0))" } ?? t.target) + " sent \(t.sent), errors \(t.errors)"
-            }.joined(separator: "; "))
-        }
+        let notes = s.listeners.flatMap { l in (l.notes ?? []).map { "\(l.name) \($0)" } }
         return ([first] + lines + notes).joined(separator: "\n") + "\n"
     }
 
@@ -130,7 +118,6 @@ enum StatusTable {
     static func traffic(_ l: DaemonStatus.Listener) -> String {
         let c = l.counters ?? [:]
         func v(_ k: String) -> Int { c[k] ?? 0 }
-        let dropped = c.filter { $0.key.hasPrefix("dropped") || $0.key == "sendErrors" }.values.reduce(0, +)
         let refused = c.filter { $0.key.hasPrefix("refused") }.values.reduce(0, +)
         // Told by the counters the daemon lists for the listener's kind, not by its name, so a
         // new kind reads like the ones it resembles.
@@ -144,7 +131,7 @@ enum StatusTable {
         } else {
             parts = ["\(v("datagramsIn")) in", "\(v("datagramsOut")) out"]
         }
-        if dropped > 0 { parts.append("\(dropped) dropped") }
+        if let dropped = l.dropped, dropped > 0 { parts.append("\(dropped) dropped") }
         return parts.joined(separator: ", ")
     }
 }

@@ -78,15 +78,8 @@ struct TCPCommand: AsyncParsableCommand {
 
     func run() async throws {
         let out = Output(json: output.json)
-        let probe = TCPProbe(
-            target: try HostPort.parse(target, option: "HOST:PORT"),
-            sends: sends,
-            interval: ProbeRunner.time(interval),
-            endAfter: ProbeRunner.time(endAfter),
-            halfClose: halfClose,
-            timeout: ProbeRunner.time(timeout),
-            output: out
-        )
+        let script = TCPScript(sends: sends, interval: ProbeRunner.time(interval), endAfter: ProbeRunner.time(endAfter), halfClose: halfClose)
+        let probe = TCPProbe(target: try HostPort.parse(target, option: "HOST:PORT"), script: script, timeout: ProbeRunner.time(timeout), output: out)
         try await ProbeRunner.run(output: out) { await probe.run(on: $0) }
     }
 }

@@ -47,13 +47,8 @@ struct UDPCommand: AsyncParsableCommand {
 
     func run() async throws {
         let out = Output(json: output.json)
-        let probe = UDPProbe(
-            target: try HostPort.parse(target, option: "HOST:PORT"),
-            text: send,
-            count: count,
-            timeout: ProbeRunner.time(timeout),
-            output: out
-        )
+        let probe = UDPProbe(target: try HostPort.parse(target, option: "HOST:PORT"),
+                             exchange: DatagramExchange(text: send, count: count, timeout: ProbeRunner.time(timeout), output: out))
         try await ProbeRunner.run(output: out) { await probe.run(on: $0) }
     }
 }

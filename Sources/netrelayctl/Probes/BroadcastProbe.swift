@@ -5,21 +5,15 @@ import NIOPosix
 /// several probes on one host each hear every broadcast), send one datagram to the
 /// rebroadcaster from that socket, and print every datagram heard until `count` arrived.
 struct BroadcastProbe: Sendable {
-    var bind: HostPort
-    var to: HostPort
-    var text: String
-    var count: Int
-    var timeout: TimeAmount
-    var output: Output
+    let bind: HostPort
+    let to: HostPort
+    let exchange: DatagramExchange
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
-        let done = group.next().makePromise(of: Outcome.self)
         let probe = self
-        let channel: any Channel
-        let destination: SocketAddress
-        do {
-            destination = try to.resolve()
-            channel = try await DatagramBootstrap(group: group)
+        return await ProbeRunner.verdict(on: group, failure: { .failure(ErrorText.describe($0, peer: bind.description)) }) { done in
+            let destination = try to.resolve()
+            return try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.reusePort), value: 1)
                 .channelOption(.socketOption(.so_broadcast), value: 1)
@@ -28,83 +22,68 @@ struct BroadcastProbe: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            BroadcastProbeHandler(probe, destination: destination, done: done)
+                            BroadcastProbeHandler(probe, destination: destination, verdict: ProbeVerdict(done))
                         )
                     }
                 }
                 .bind(to: bind.resolve())
                 .get()
-        } catch {
-            let outcome = Outcome.failure(ErrorText.describe(error, peer: bind.description))
-            done.succeed(outcome)
-            return outcome
         }
-        channel.pipeline.fireUserInboundEventTriggered(ProbeStart())
-        return await ProbeRunner.verdict(of: channel, done)
     }
 }
 
-final class BroadcastProbeHandler: ChannelInboundHandler {
+final class BroadcastProbeHandler: StartedProbe {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let probe: BroadcastProbe
     private let destination: SocketAddress
-    private let done: EventLoopPromise<Outcome>
+    private let verdict: ProbeVerdict
     private var heard = 0
     private var started = false
-    private var finished = false
-    private var timer: Scheduled<Void>?
 
-    init(_ probe: BroadcastProbe, destination: SocketAddress, done: EventLoopPromise<Outcome>) {
+    init(_ probe: BroadcastProbe, destination: SocketAddress, verdict: ProbeVerdict) {
         self.probe = probe
         self.destination = destination
-        self.done = done
+        self.verdict = verdict
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is ProbeStart:
-            start(context: context)
-        case is ProbeInterrupted:
-            finish(context: context, .failure("interrupted after \(heard) of \(probe.count) broadcasts"))
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
+    func interrupted(context: ChannelHandlerContext) {
+        finish(context: context, .failure("interrupted after \(heard) of \(probe.exchange.count) broadcasts"))
     }
 
-    private func start(context: ChannelHandlerContext) {
+    func start(context: ChannelHandlerContext) {
         started = true
         let local = context.channel.localAddress?.endpointText ?? probe.bind.description
-        probe.output.emit(.listening(local: local))
-        let timeout = probe.timeout
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        probe.exchange.output.emit(.listening(local: local))
+        let timeout = probe.exchange.timeout
+        verdict.after(timeout, context: context) {
             let seconds = Double(timeout.nanoseconds) / 1e9
-            self.probe.output.emit(.timeout(after: seconds, waitingFor: "broadcast"))
-            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: heard \(self.heard) of \(self.probe.count) broadcasts on \(local) after sending to \(self.probe.to)"))
+            self.probe.exchange.output.emit(.timeout(after: seconds, waitingFor: "broadcast"))
+            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: heard \(self.heard) of \(self.probe.exchange.count) broadcasts on \(local) after sending to \(self.probe.to)"))
         }
-        let buffer = context.channel.allocator.buffer(string: probe.text)
-        probe.output.emit(.sent(to: destination.endpointText, text: probe.text, bytes: buffer.readableBytes))
+        let buffer = context.channel.allocator.buffer(string: probe.exchange.text)
+        probe.exchange.output.emit(.sent(to: destination.endpointText, text: probe.exchange.text, bytes: buffer.readableBytes))
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenFailure { error in
             self.finish(context: context, .failure("cannot send to \(self.probe.to): \(ErrorText.describe(error, peer: self.probe.to.description))"))
         }
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: written)
-        if heard >= probe.count { finish(context: context, .success) }
+        if heard >= probe.exchange.count { finish(context: context, .success) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // Datagrams that arrive between bind and start still count: they were heard.
-        guard !finished else { return }
+        guard !verdict.given else { return }
         let envelope = unwrapInboundIn(data)
         heard += 1
-        probe.output.emit(.broadcast(
+        probe.exchange.output.emit(.broadcast(
             from: envelope.remoteAddress.endpointText,
             to: envelope.metadata?.packetInfo?.destinationAddress.ipAddress,
             text: String(buffer: envelope.data),
             bytes: envelope.data.readableBytes
         ))
-        if heard >= probe.count && started { finish(context: context, .success) }
+        if heard >= probe.exchange.count && started { finish(context: context, .success) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -113,10 +92,6 @@ final class BroadcastProbeHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: Outcome) {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
-        context.close(promise: nil)
-        done.succeed(outcome)
+        verdict.give(outcome, context: context)
     }
 }

@@ -21,39 +21,34 @@ struct MulticastListen: Sendable {
     var output: Output
 
     func run(on eventLoopGroup: MultiThreadedEventLoopGroup) async -> Outcome {
-        let done = eventLoopGroup.next().makePromise(of: Outcome.self)
         let listen = self
-        let channel: any Channel
-        do {
-            channel = try await DatagramBootstrap(group: eventLoopGroup)
+        return await ProbeRunner.verdict(on: eventLoopGroup, failure: { .failure(ErrorText.describe($0, peer: group.endpointText)) }, start: start) { done in
+            try await DatagramBootstrap(group: eventLoopGroup)
                 // Several listeners (and the announcer itself) may share the port.
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.reusePort), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MulticastListenHandler(listen, done: done))
+                        try channel.pipeline.syncOperations.addHandler(MulticastListenHandler(listen, verdict: ProbeVerdict(done)))
                     }
                 }
                 .bind(to: bindAddress())
                 .get()
-        } catch {
-            let outcome = Outcome.failure(ErrorText.describe(error, peer: group.endpointText))
-            done.succeed(outcome)
-            return outcome
         }
+    }
+
+    /// Joins the group; nil once joined, else the failure.
+    private func start(_ channel: any Channel) async -> Outcome? {
         do {
             // Fire the start from the join's own callback, on the event loop: no announcement
             // can be read (and printed) before the "joined" line.
             try await join(channel).map {
                 channel.pipeline.fireUserInboundEventTriggered(ProbeStart())
             }.get()
+            return nil
         } catch {
-            let reason = "cannot join \(group.ipAddress ?? "?")\(device.map { " on \($0.name)" } ?? ""): \(ErrorText.describe(error, peer: group.endpointText))"
-            done.succeed(.failure(reason))
-            try? await channel.close()
-            return .failure(reason)
+            return .failure("cannot join \(group.ipAddress ?? "?")\(device.map { " on \($0.name)" } ?? ""): \(ErrorText.describe(error, peer: group.endpointText))")
         }
-        return await ProbeRunner.verdict(of: channel, done)
     }
 
     /// IPv4: the group itself, so that only datagrams sent to the group arrive. IPv6: the
@@ -97,35 +92,26 @@ enum RawMembership {
     }
 }
 
-final class MulticastListenHandler: ChannelInboundHandler {
+final class MulticastListenHandler: StartedProbe {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     private let listen: MulticastListen
-    private let done: EventLoopPromise<Outcome>
+    private let verdict: ProbeVerdict
     private var statistics = AnnouncementStats()
     private var heard = 0
-    private var finished = false
-    private var timer: Scheduled<Void>?
 
-    init(_ listen: MulticastListen, done: EventLoopPromise<Outcome>) {
+    init(_ listen: MulticastListen, verdict: ProbeVerdict) {
         self.listen = listen
-        self.done = done
+        self.verdict = verdict
     }
 
     private var groupText: String { listen.group.endpointText }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is ProbeStart:
-            start(context: context)
-        case is ProbeInterrupted:
-            finish(context: context, verdictAtEnd(why: "interrupted", timedOut: false))
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
+    func interrupted(context: ChannelHandlerContext) {
+        finish(context: context, verdictAtEnd(why: "interrupted", timedOut: false))
     }
 
-    private func start(context: ChannelHandlerContext) {
+    func start(context: ChannelHandlerContext) {
         listen.output.emit(.joined(
             group: listen.group.ipAddress ?? groupText,
             interface: listen.device?.name,
@@ -133,7 +119,7 @@ final class MulticastListenHandler: ChannelInboundHandler {
             local: context.channel.localAddress?.endpointText ?? "?"
         ))
         guard let timeout = listen.timeout else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        verdict.after(timeout, context: context) {
             let seconds = Seconds.text(Double(timeout.nanoseconds) / 1e9)
             if self.listen.count != nil || self.heard == 0 {
                 self.listen.output.emit(.timeout(after: Double(timeout.nanoseconds) / 1e9, waitingFor: "announcement"))
@@ -143,7 +129,7 @@ final class MulticastListenHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !finished else { return }
+        guard !verdict.given else { return }
         let envelope = unwrapInboundIn(data)
         let text = String(buffer: envelope.data)
         let from = envelope.remoteAddress.endpointText
@@ -172,11 +158,8 @@ final class MulticastListenHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: Outcome) {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
+        guard !verdict.given else { return }
         if listen.stats { listen.output.emit(.stats(statistics.summary)) }
-        context.close(promise: nil)
-        done.succeed(outcome)
+        verdict.give(outcome, context: context)
     }
 }

@@ -4,42 +4,33 @@ import NIOPosix
 /// Connects, sends the texts on schedule, prints every chunk that comes back, then ends the
 /// connection: a full close, or a FIN and reading on until the server closes (`--half-close`).
 struct TCPProbe: Sendable {
-    var target: HostPort
-    var sends: [String]
-    var interval: TimeAmount
-    var endAfter: TimeAmount
-    var halfClose: Bool
-    var timeout: TimeAmount
-    var output: Output
+    let target: HostPort
+    let script: TCPScript
+    let timeout: TimeAmount
+    let output: Output
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
-        let done = group.next().makePromise(of: Outcome.self)
         let probe = self
-        let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPProbeHandler(probe, done: done))
+        // The conversation starts when the connection is up (channelActive).
+        return await ProbeRunner.verdict(on: group, failure: failure, start: { _ in nil }) { done in
+            let bootstrap = ClientBootstrap(group: group)
+                .connectTimeout(timeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(TCPProbeHandler(probe, verdict: ProbeVerdict(done)))
+                    }
                 }
-            }
-        let channel: any Channel
-        do {
-            if target.isLiteral {
-                channel = try await bootstrap.connect(to: target.resolve()).get()
-            } else {
-                channel = try await bootstrap.connect(host: target.host, port: target.port).get()
-            }
-        } catch {
-            let reason = ErrorText.describe(error, peer: target.description)
-            var outcome = Outcome.failure(reason)
-            if case .connectTimeout = error as? ChannelError {
-                output.emit(.timeout(after: Double(timeout.nanoseconds) / 1e9, waitingFor: "connect"))
-                outcome = .timedOut(reason)
-            }
-            done.succeed(outcome)
-            return outcome
+            if target.isLiteral { return try await bootstrap.connect(to: target.resolve()).get() }
+            return try await bootstrap.connect(host: target.host, port: target.port).get()
         }
-        return await ProbeRunner.verdict(of: channel, done)
+    }
+
+    /// A connection that could not be made; one that took longer than `timeout` timed out.
+    private func failure(_ error: any Error) -> Outcome {
+        let reason = ErrorText.describe(error, peer: target.description)
+        guard case .connectTimeout = error as? ChannelError else { return .failure(reason) }
+        output.emit(.timeout(after: Double(timeout.nanoseconds) / 1e9, waitingFor: "connect"))
+        return .timedOut(reason)
     }
 }
 
@@ -49,35 +40,32 @@ final class TCPProbeHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let probe: TCPProbe
-    private let done: EventLoopPromise<Outcome>
+    private let verdict: ProbeVerdict
     private var peer: String
     private var sent = 0
     private var received = 0
     /// The probe has closed or half-closed its side.
     private var ended = false
-    private var finished = false
-    private var timers: [Scheduled<Void>] = []
 
-    init(_ probe: TCPProbe, done: EventLoopPromise<Outcome>) {
+    init(_ probe: TCPProbe, verdict: ProbeVerdict) {
         self.probe = probe
-        self.done = done
+        self.verdict = verdict
         self.peer = probe.target.description
     }
 
     func channelActive(context: ChannelHandlerContext) {
         peer = context.channel.remoteAddress?.endpointText ?? peer
         probe.output.emit(.connected(peer: peer, local: context.channel.localAddress?.endpointText ?? "?"))
-        let loop = context.eventLoop.assumeIsolated()
         var at = TimeAmount.zero
-        for (index, text) in probe.sends.enumerated() {
+        for (index, text) in probe.script.sends.enumerated() {
             if index == 0 {
                 send(text, context: context)
             } else {
-                at = at + probe.interval
-                timers.append(loop.scheduleTask(in: at) { self.send(text, context: context) })
+                at = at + probe.script.interval
+                verdict.after(at, context: context) { self.send(text, context: context) }
             }
         }
-        timers.append(loop.scheduleTask(in: at + probe.endAfter) { self.end(context: context) })
+        verdict.after(at + probe.script.endAfter, context: context) { self.end(context: context) }
         context.fireChannelActive()
     }
 
@@ -88,7 +76,7 @@ final class TCPProbeHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if !finished {
+        if !verdict.given {
             probe.output.emit(.closed(by: "peer", peer: peer, received: received))
             finish(context: context, closedByPeer())
         }
@@ -108,7 +96,7 @@ final class TCPProbeHandler: ChannelInboundHandler {
     }
 
     private func send(_ text: String, context: ChannelHandlerContext) {
-        guard !finished else { return }
+        guard !verdict.given else { return }
         let buffer = context.channel.allocator.buffer(string: text)
         sent += 1
         probe.output.emit(.sent(to: peer, text: text, bytes: buffer.readableBytes))
@@ -120,11 +108,11 @@ final class TCPProbeHandler: ChannelInboundHandler {
     }
 
     private func end(context: ChannelHandlerContext) {
-        guard !finished else { return }
+        guard !verdict.given else { return }
         ended = true
-        guard probe.halfClose else {
+        guard probe.script.halfClose else {
             probe.output.emit(.closed(by: "probe", peer: peer, received: received))
-            finish(context: context, verdict(waitedFor: "within \(Seconds.text(Double(probe.endAfter.nanoseconds) / 1e9)) s after the last --send"))
+            finish(context: context, outcome(waitedFor: "within \(Seconds.text(Double(probe.script.endAfter.nanoseconds) / 1e9)) s after the last --send"))
             return
         }
         probe.output.emit(.halfClosed(peer: peer))
@@ -134,23 +122,23 @@ final class TCPProbeHandler: ChannelInboundHandler {
         }
         context.close(mode: .output, promise: shut)
         let seconds = Seconds.text(Double(probe.timeout.nanoseconds) / 1e9)
-        timers.append(context.eventLoop.assumeIsolated().scheduleTask(in: probe.timeout) {
+        verdict.after(probe.timeout, context: context) {
             self.probe.output.emit(.timeout(after: Double(self.probe.timeout.nanoseconds) / 1e9, waitingFor: "close"))
             self.finish(context: context, .timedOut("timed out after \(seconds) s waiting for \(self.peer) to close the connection after our FIN"))
-        })
+        }
     }
 
-    /// The verdict once the conversation is over: anything sent must have had a reply.
-    private func verdict(waitedFor: String) -> Outcome {
-        if !probe.sends.isEmpty && received == 0 { return .failure("no reply from \(peer) \(waitedFor)") }
+    /// The outcome once the conversation is over: anything sent must have had a reply.
+    private func outcome(waitedFor: String) -> Outcome {
+        if !probe.script.sends.isEmpty && received == 0 { return .failure("no reply from \(peer) \(waitedFor)") }
         return .success
     }
 
     /// The server closed: expected after our FIN, a failure before we were done.
     private func closedByPeer() -> Outcome {
-        if ended { return verdict(waitedFor: "before it closed the connection") }
-        if sent < probe.sends.count {
-            return .failure("\(peer) closed the connection before every --send was sent (\(sent) of \(probe.sends.count) sent, \(received) bytes received)")
+        if ended { return outcome(waitedFor: "before it closed the connection") }
+        if sent < probe.script.sends.count {
+            return .failure("\(peer) closed the connection before every --send was sent (\(sent) of \(probe.script.sends.count) sent, \(received) bytes received)")
         }
         if received == 0 {
             return .failure("\(peer) accepted the connection and closed it without sending anything (over its connection limit, or denied?)")
@@ -159,11 +147,15 @@ final class TCPProbeHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: Outcome) {
-        guard !finished else { return }
-        finished = true
-        timers.forEach { $0.cancel() }
-        timers.removeAll()
-        if context.channel.isActive { context.close(promise: nil) }
-        done.succeed(outcome)
+        verdict.give(outcome, context: context)
     }
+}
+
+/// What a TCP probe says and when: the texts, the pause between them, how long it waits after
+/// the last, and whether it then half-closes (FIN, reading on) or closes.
+struct TCPScript: Sendable {
+    let sends: [String]
+    let interval: TimeAmount
+    let endAfter: TimeAmount
+    let halfClose: Bool
 }

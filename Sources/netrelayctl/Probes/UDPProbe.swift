@@ -12,79 +12,58 @@ import NIOPosix
 /// replies. Connecting the socket makes the kernel report an ICMP port unreachable as
 /// ECONNREFUSED, so "nothing listens there" is told apart from "no answer".
 struct UDPProbe: Sendable {
-    var target: HostPort
-    var text: String
-    var count: Int
-    var timeout: TimeAmount
-    var output: Output
+    let target: HostPort
+    let exchange: DatagramExchange
 
     func run(on group: MultiThreadedEventLoopGroup) async -> Outcome {
-        let done = group.next().makePromise(of: Outcome.self)
         let probe = self
-        let channel: any Channel
-        do {
-            let address = try target.resolve()
-            channel = try await DatagramBootstrap(group: group)
+        return await ProbeRunner.verdict(on: group, failure: { .failure(ErrorText.describe($0, peer: target.description)) }) { done in
+            try await DatagramBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(UDPProbeHandler(probe, done: done))
+                        try channel.pipeline.syncOperations.addHandler(UDPProbeHandler(probe, verdict: ProbeVerdict(done)))
                     }
                 }
-                .connect(to: address)
+                .connect(to: target.resolve())
                 .get()
-        } catch {
-            let outcome = Outcome.failure(ErrorText.describe(error, peer: target.description))
-            done.succeed(outcome)
-            return outcome
         }
-        channel.pipeline.fireUserInboundEventTriggered(ProbeStart())
-        return await ProbeRunner.verdict(of: channel, done)
     }
 }
 
-final class UDPProbeHandler: ChannelInboundHandler {
+final class UDPProbeHandler: StartedProbe {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let probe: UDPProbe
-    private let done: EventLoopPromise<Outcome>
+    private let verdict: ProbeVerdict
     private var peer: String
     private var replies = 0
-    private var finished = false
-    private var timer: Scheduled<Void>?
 
-    init(_ probe: UDPProbe, done: EventLoopPromise<Outcome>) {
+    init(_ probe: UDPProbe, verdict: ProbeVerdict) {
         self.probe = probe
-        self.done = done
+        self.verdict = verdict
         self.peer = probe.target.description
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is ProbeStart:
-            start(context: context)
-        case is ProbeInterrupted:
-            finish(context: context, .failure("interrupted after \(replies) of \(probe.count) replies from \(peer)"))
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
+    func interrupted(context: ChannelHandlerContext) {
+        finish(context: context, .failure("interrupted after \(replies) of \(probe.exchange.count) replies from \(peer)"))
     }
 
-    private func start(context: ChannelHandlerContext) {
+    func start(context: ChannelHandlerContext) {
         guard let remote = context.channel.remoteAddress else {
             finish(context: context, .failure("the socket for \(peer) is not connected"))
             return
         }
         peer = remote.endpointText
-        let timeout = probe.timeout
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        let timeout = probe.exchange.timeout
+        verdict.after(timeout, context: context) {
             let seconds = Double(timeout.nanoseconds) / 1e9
-            self.probe.output.emit(.timeout(after: seconds, waitingFor: "reply"))
-            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: \(self.replies) of \(self.probe.count) replies from \(self.peer)"))
+            self.probe.exchange.output.emit(.timeout(after: seconds, waitingFor: "reply"))
+            self.finish(context: context, .timedOut("timed out after \(Seconds.text(seconds)) s: \(self.replies) of \(self.probe.exchange.count) replies from \(self.peer)"))
         }
-        for _ in 0..<probe.count {
-            let buffer = context.channel.allocator.buffer(string: probe.text)
-            probe.output.emit(.sent(to: peer, text: probe.text, bytes: buffer.readableBytes))
+        for _ in 0..<probe.exchange.count {
+            let buffer = context.channel.allocator.buffer(string: probe.exchange.text)
+            probe.exchange.output.emit(.sent(to: peer, text: probe.exchange.text, bytes: buffer.readableBytes))
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenFailure { error in
                 self.finish(context: context, .failure(self.describe(error)))
@@ -94,11 +73,11 @@ final class UDPProbeHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !finished else { return }
+        guard !verdict.given else { return }
         let envelope = unwrapInboundIn(data)
         replies += 1
-        probe.output.emit(.reply(from: envelope.remoteAddress.endpointText, text: String(buffer: envelope.data), bytes: envelope.data.readableBytes))
-        if replies >= probe.count { finish(context: context, .success) }
+        probe.exchange.output.emit(.reply(from: envelope.remoteAddress.endpointText, text: String(buffer: envelope.data), bytes: envelope.data.readableBytes))
+        if replies >= probe.exchange.count { finish(context: context, .success) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -113,10 +92,6 @@ final class UDPProbeHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: Outcome) {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
-        context.close(promise: nil)
-        done.succeed(outcome)
+        verdict.give(outcome, context: context)
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import NIOCore
-import enum NetRelayCore.TextEscaping
+import enum NetRelayConfig.TextEscaping
 
 /// `--interface NAME|ADDR` resolved to one of `System.enumerateDevices()`.
 enum Interfaces {

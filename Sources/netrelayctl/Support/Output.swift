@@ -6,8 +6,8 @@ import Musl
 import Darwin
 #endif
 import ArgumentParser
-import enum NetRelayCore.JSONString
-import enum NetRelayCore.TextEscaping
+import enum NetRelayConfig.JSONString
+import enum NetRelayConfig.TextEscaping
 
 /// `--json`, shared by every subcommand.
 struct OutputOptions: ParsableArguments {

@@ -1,117 +1,146 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 // A fifth kind that exists only in the tests, added through the same table as the four real
-// ones (`ListenerKinds.standard.adding(DiscardKind())`): a UDP "discard" service (RFC 863) that
-// counts what it receives. Everything a kind is lives here, in one place, as it would in a
-// folder of its own under Sources/NetRelayCore/Listeners/.
+// ones (`ListenerKinds.standard.adding(DiscardKind())`), on the same skeleton (`TypedListener`)
+// and the same socket mechanism (`SocketProvenance`): a UDP "discard" service (RFC 863) that
+// counts what it receives and, with `forward`, sends each datagram on from its socket (a relay,
+// which declares its edge). Everything a kind is lives here, as it would in its own folders.
 
-/// `udp-discard`: receives datagrams and drops them, counting each one.
-struct DiscardSpec: ListenerSettings {
+/// `udp-discard`: receives datagrams and drops them, counting each one; with `forward`, sends
+/// each one there too.
+struct DiscardSpec: KindSpec {
     static let kindName = "udp-discard"
     var listen: Endpoint
     /// Longer datagrams are counted as oversize too.
     var maxDatagramSize = 2048
+    /// Where each datagram is sent on, from the listening socket; nil: nowhere.
+    var forward: Endpoint?
 
-    var boundEndpoint: Endpoint? { listen }
-    var transport: Transport { .udp }
-    var reusePort: Bool { false }
-    var sendsTo: Endpoint? { nil }
-    var maxOpenConnections: Int { 0 }
-    var relayNode: RelayLoops.Node? { nil }
+    var address: ListenerAddress { .binds(listen, .udp, reusePort: false) }
 
-    func warnings(_ w: inout KindWarnings) {
+    func footprint(eventLoops: Int) -> ListenerFootprint { ListenerFootprint(sockets: 1, storedSockets: 1) }
+
+    var relay: RelayPart {
+        guard let forward else { return .doesNotRelay }
+        return .relays(RelayEdges(
+            hears: [RelayEar(listen)],
+            outputs: [RelayOutput(port: forward.port, destination: "\(forward)", keyPaths: ["forward"], reaches: RelayReach.address(forward.address))],
+            sendsFromWhereItHears: true, dropsOwnEchoes: false,
+            advice: LoopAdvice(eachPass: "one more copy each pass", fix: "forward to a port no listener in the loop listens on", optOut: nil)))
+    }
+
+    func warnings(_ w: inout ListenerWarnings) {
         if maxDatagramSize < 512 {
             w.warn("maxDatagramSize", "\(maxDatagramSize) bytes is less than most senders send; longer datagrams are counted as oversize")
         }
     }
 }
 
-/// The kind's row: keys, decoding, how it runs, what it adds to STATUS= and to the counters.
+/// The kind's row: keys, decoding, how it runs, what it adds to STATUS= and to the metrics.
 struct DiscardKind: ListenerKind {
     func decode(_ r: ObjectReader) -> DiscardSpec? {
         let listen = r.required("listen", .endpoint(), example: "\"127.0.0.1:9\"")
         var s = DiscardSpec(listen: listen ?? Endpoint(address: .v4(0), port: 0))
         r.read("maxDatagramSize", .integer(1...ConfigurationDecoder.maxUDPPayload, unit: "bytes"), into: &s.maxDatagramSize)
+        s.forward = r.optional("forward", .endpoint(allowPortZero: false))
         return listen == nil ? nil : s
     }
 
-    func makeListener(name: String, spec: DiscardSpec, context: ListenerContext) -> any Listener {
-        DiscardListener(spec: ListenerSpec(name: name, settings: spec), settings: spec, group: context.group)
+    func makeShared(_ daemon: DaemonResources) -> NothingShared { NothingShared() }
+
+    func listener(name: String, spec: DiscardSpec, context: ListenerContext, shared: NothingShared) -> any Listener {
+        DiscardListener(name: name, spec: spec, context: context)
     }
 
-    func addStatus(_ stats: ListenerStats, of name: String, to status: inout StatusTally) {
-        status.addDatagrams(received: stats.value(.datagramsIn), sent: 0, dropped: stats.value(.droppedOversize))
+    func addStatus(_ l: ListenerSnapshot, to status: inout StatusTally) {
+        status.addDatagrams(of: l)
     }
 
-    var counters: [Counter] { [.datagramsIn, .droppedOversize] }
+    var counters: [Counter] { [.datagramsIn, .droppedOversize, .socketsAdopted] }
+
+    var families: [ExtraFamily] { [DiscardListener.forwardedFamily] }
 
     var holdsConnections: Bool { false }
 }
 
-/// Binds a UDP socket and counts every datagram (and the oversize ones) in its stats.
-final class DiscardListener: Listener {
-    let spec: ListenerSpec
+/// Binds (or adopts) one UDP socket through `SocketProvenance` and counts every datagram.
+final class DiscardListener: TypedListener {
+    struct Running: Sendable {
+        var channel: Channel?
+    }
+
     let stats = ListenerStats()
-    private let settings: DiscardSpec
-    private let group: MultiThreadedEventLoopGroup
-    private let channel = NIOLockedValueBox<Channel?>(nil)
+    let core: ListenerCore<DiscardListener>
+    let forwarded = NIOLockedValueBox(0)
 
-    init(spec: ListenerSpec, settings: DiscardSpec, group: MultiThreadedEventLoopGroup) {
-        self.spec = spec
-        self.settings = settings
-        self.group = group
+    static let forwardedFamily = ExtraFamily(name: "netrelayd_test_forwarded_total", kind: .counter, help: "Datagrams sent on, by destination.", labels: ["to"])
+
+    init(name: String, spec: DiscardSpec, context: ListenerContext) {
+        core = ListenerCore(name: name, spec: spec, context: context, address: spec.listen.description, running: Running())
     }
 
-    var localAddress: SocketAddress? { channel.withLockedValue { $0?.localAddress } }
-
-    var localDescription: String {
-        localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? settings.listen.description
-    }
-
-    func start() async throws {
-        let (stats, max) = (stats, settings.maxDatagramSize)
-        do {
-            let ch = try await DatagramBootstrap(group: group)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DiscardHandler(stats: stats, maxDatagramSize: max))
-                    }
-                }
-                .bind(host: "\(settings.listen.address)", port: settings.listen.port).get()
-            channel.withLockedValue { $0 = ch }
-        } catch {
-            throw ListenerStartError(spec: spec, action: "bind", address: settings.listen.description, error: error)
+    func serve(_ spec: DiscardSpec) async throws -> StartReport {
+        let (stats, forwarded) = (stats, forwarded)
+        let bootstrap = DatagramBootstrap(group: core.context.group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(DiscardHandler(stats: stats, maxDatagramSize: spec.maxDatagramSize, forward: spec.forward, forwarded: forwarded))
+            }
         }
+        let provenance = SocketProvenance(spec: core.erasedSpec, slot: .listener(core.name), type: .datagram, context: core.context, logger: core.logger, stats: stats)
+        let channel = try await provenance.open(listen: spec.listen, .init(
+            adopt: { try await bootstrap.withBoundSocket($0.fd).get() },
+            bind: { try await bootstrap.bind(to: try spec.listen.socketAddress()).get() }
+        ))
+        core.withState { $0.running.channel = channel }
+        return StartReport(address: channel.localAddress.flatMap(Endpoint.init)?.description, line: ServingLine(details: "maxDatagramSize \(spec.maxDatagramSize)"))
     }
 
-    func canUpdate(to newSpec: ListenerSpec) -> Bool { false }
-    func update(to newSpec: ListenerSpec, gracePeriod: TimeAmount) async -> Bool { false }
-
-    func stopAccepting() async {
-        let ch = channel.withLockedValue { ch in defer { ch = nil }; return ch }
-        try? await ch?.close()
+    func closeSockets() async {
+        try? await core.running.channel?.close()
     }
 
-    func drain(gracePeriod: TimeAmount) async {}
+    func canUpdate(from old: DiscardSpec, to new: DiscardSpec) -> Bool { false }
+    func apply(_ new: DiscardSpec, gracePeriod: TimeAmount) async -> ServingLine? { nil }
+    func revalidate() async throws {}
+
+    var connections: any ListenerConnections { NoConnections(core) }
+
+    var extras: ListenerExtras {
+        guard let to = core.spec.forward else { return .none }
+        let n = forwarded.withLockedValue { $0 }
+        return ListenerExtras(samples: [ExtraSample(Self.forwardedFamily, labels: ["\(to)"], .count(n))],
+                              fields: [StatusField(key: "forwarded", json: "\(n)")], notes: ["forwarded \(n) to \(to)"],
+                              statusParts: ["\"\(core.name)\" forwarded \(n)"], statistics: ["forwarded=\(n)"])
+    }
 }
 
-/// Counts a datagram and drops it.
+/// Counts a datagram and drops it, or sends it on.
 final class DiscardHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
     let stats: ListenerStats
     let maxDatagramSize: Int
+    let forward: SocketAddress?
+    let forwarded: NIOLockedValueBox<Int>
 
-    init(stats: ListenerStats, maxDatagramSize: Int) {
+    init(stats: ListenerStats, maxDatagramSize: Int, forward: Endpoint?, forwarded: NIOLockedValueBox<Int>) {
         self.stats = stats
         self.maxDatagramSize = maxDatagramSize
+        self.forward = try? forward?.socketAddress()
+        self.forwarded = forwarded
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let datagram = unwrapInboundIn(data)
         stats.add(.datagramsIn)
         if datagram.data.readableBytes > maxDatagramSize { stats.add(.droppedOversize) }
+        guard let forward else { return }
+        forwarded.withLockedValue { $0 += 1 }
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: forward, data: datagram.data)), promise: nil)
     }
 }

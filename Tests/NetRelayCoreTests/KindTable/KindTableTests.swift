@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// A kind added through the table of kinds goes through every part the four real kinds go
@@ -26,8 +27,8 @@ struct KindTableTests {
     func decode() throws {
         let json = #"{"listeners": [{"name": "sink", "kind": "udp-discard", "listen": "127.0.0.1:9"}]}"#
         let config = try ConfigurationDecoder.decode(json, file: "test.json", kinds: Self.kinds).get()
-        #expect(config.listeners == [ListenerSpec(name: "sink", settings: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:9").get()))])
-        #expect(config.listeners[0].settings(as: DiscardSpec.self)?.maxDatagramSize == 2048)
+        #expect(config.listeners == [ListenerSpec(name: "sink", kindSpec: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:9").get()))])
+        #expect(config.listeners[0].kindSpec(as: DiscardSpec.self)?.maxDatagramSize == 2048)
         #expect(config.listeners[0].label == "udp-discard \"sink\" on 127.0.0.1:9")
         #expect(config.warnings(file: "test.json").isEmpty)
         let bad = json.replacingOccurrences(of: "127.0.0.1:9", with: "127.0.0.1:9\", \"maxDatagramSize\": \"x")
@@ -119,9 +120,10 @@ struct KindTableTests {
     @Test("A spec whose kind is not in the daemon's table fails to start with that reason, it is not guessed")
     func unregisteredKind() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let spec = ListenerSpec(name: "sink", settings: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:0").get()))
+        let spec = ListenerSpec(name: "sink", kindSpec: DiscardSpec(listen: try Endpoint.parse("127.0.0.1:0").get()))
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let listener = ListenerFactory.make(spec, context: ListenerContext(group: group, logger: logger))
+        let context = ListenerContext(group: group, logger: logger)
+        let listener = context.kinds.listener(for: spec, context: context)
         await #expect(throws: ListenerStartError.self) { try await listener.start() }
         do {
             try await listener.start()
@@ -131,10 +133,12 @@ struct KindTableTests {
         try await group.shutdownGracefully()
     }
 
-    @Test("The standard table: one row per kind name, and every counter is kept by some kind")
+    @Test("The standard table: one row per kind name, the same rows as the configuration's, and every counter is kept by some kind")
     func standardTable() {
         let names = ListenerKinds.standard.names
         #expect(names == ["tcp-echo", "udp-responder", "broadcast-rebroadcaster", "multicast-announcer"])
+        // The configuration target's table (check-config, the fuzzer) has the same rows in the same order.
+        #expect(ConfigurationKinds.standard.map(\.name) == names)
         #expect(Set(names).count == names.count)
         let kept = Set(ListenerKinds.standard.all.flatMap(\.counters))
         #expect(Counter.allCases.filter { !kept.contains($0) } == [])

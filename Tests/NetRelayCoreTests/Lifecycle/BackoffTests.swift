@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The reopen delay as a value: doubling, capped, and starting over after a healthy socket.
@@ -34,7 +35,7 @@ struct BackoffTests {
 
     @Test("The announcer's sequence: 1 s doubling to 30 s, as the docs say")
     func announcerSequence() {
-        var b = MulticastAnnouncer.reopenBackoff
+        var b = AnnouncerListener.reopenBackoff
         let delays = (0..<7).map { _ in b.next().nanoseconds / 1_000_000_000 }
         #expect(delays == [1, 2, 4, 8, 16, 30, 30])
     }

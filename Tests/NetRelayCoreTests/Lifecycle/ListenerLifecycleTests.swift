@@ -1,4 +1,5 @@
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The lifecycle rule as a value: which events move a listener where, and that nothing else does.
@@ -63,7 +64,7 @@ struct ListenerLifecycleTests {
         var life = ListenerLifecycle()
         life.handle(.start)
         #expect(moved(&life, .stop) == true)
-        #expect(life.phase == .stopping && life.isStopping)
+        #expect(life.phase == .stopping)
         #expect(moved(&life, .started) == false)
         #expect(moved(&life, .startFailed) == true)
         #expect(life.phase == .stopped)

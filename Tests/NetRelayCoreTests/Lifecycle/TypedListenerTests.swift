@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import NetRelayConfig
 @testable import NetRelayCore
 
 /// The skeleton every kind shares, through real listeners on loopback port 0: the typed spec at
@@ -18,19 +19,19 @@ struct TypedListenerTests {
     func mismatchRefused() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let log = RecordedLog()
-        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log))
-        let udp = ListenerSpec(name: "e", settings: UDPResponderSpec(listen: Self.loopback))
+        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log), budget: MemoryBudget(logger: log.logger))
+        let udp = ListenerSpec(name: "e", kindSpec: UDPResponderSpec(listen: Self.loopback))
         var prefixed = TCPEchoSpec(listen: Self.loopback)
         prefixed.replyPrefix = "p:"
-        #expect(echo.canUpdate(to: ListenerSpec(name: "e", settings: prefixed)))
+        #expect(echo.canUpdate(to: ListenerSpec(name: "e", kindSpec: prefixed)))
         #expect(!echo.canUpdate(to: udp))
-        #expect(!echo.canUpdate(to: ListenerSpec(name: "other", settings: prefixed)))
+        #expect(!echo.canUpdate(to: ListenerSpec(name: "other", kindSpec: prefixed)))
         #expect(await echo.update(to: udp, gracePeriod: .zero) == false)
-        #expect(echo.spec == ListenerSpec(name: "e", settings: TCPEchoSpec(listen: Self.loopback)))
+        #expect(echo.spec == ListenerSpec(name: "e", kindSpec: TCPEchoSpec(listen: Self.loopback)))
         #expect(log.messages(atLeast: .error).contains { $0.hasPrefix("Cannot update tcp-echo \"e\" on 127.0.0.1:0 in place to udp-responder \"e\"") })
 
         let relay = BroadcastListener(name: "b", spec: BroadcastSpec(listen: Self.loopback, target: .address(Endpoint(address: .v4(0x7FFF_FFFF), port: 9))), context: context(group, log))
-        #expect(!relay.canUpdate(to: ListenerSpec(name: "b", settings: UDPResponderSpec(listen: Self.loopback))))
+        #expect(!relay.canUpdate(to: ListenerSpec(name: "b", kindSpec: UDPResponderSpec(listen: Self.loopback))))
         try await group.shutdownGracefully()
     }
 
@@ -38,7 +39,7 @@ struct TypedListenerTests {
     func tcpEchoLife() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let log = RecordedLog()
-        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log))
+        let echo = TCPEchoListener(name: "e", spec: TCPEchoSpec(listen: Self.loopback), context: context(group, log), budget: MemoryBudget(logger: log.logger))
         #expect(echo.phase == .idle)
         try await echo.start()
         #expect(echo.phase == .running)
@@ -48,9 +49,9 @@ struct TypedListenerTests {
 
         var prefixed = TCPEchoSpec(listen: Self.loopback)
         prefixed.replyPrefix = "p:"
-        #expect(await echo.update(to: ListenerSpec(name: "e", settings: prefixed), gracePeriod: .zero))
+        #expect(await echo.update(to: ListenerSpec(name: "e", kindSpec: prefixed), gracePeriod: .zero))
         #expect(log.messages(atLeast: .info).contains("Updated tcp-echo \"e\" on 127.0.0.1:0 in place (maxConnections 1024, idleTimeout 300 s, replyPrefix \"p:\")"))
-        #expect(echo.spec.settings(as: TCPEchoSpec.self) == prefixed)
+        #expect(echo.spec.kindSpec(as: TCPEchoSpec.self) == prefixed)
 
         await #expect(throws: ListenerStartError.self) { try await echo.start() }
         await echo.stopAccepting()

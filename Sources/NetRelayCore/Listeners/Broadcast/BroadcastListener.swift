@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// A `broadcast-rebroadcaster`: a `DatagramListener` with SO_BROADCAST that receives on
 /// `listen` and rebroadcasts from the same socket, so rebroadcasts come from the listen port
@@ -20,9 +21,10 @@ typealias BroadcastListener = DatagramListener<BroadcastRole>
 /// of a broadcast-rebroadcaster.
 struct BroadcastRole: DatagramRole {
     let stats: ListenerStats
+    /// Each target's counters, kept by label across reloads.
+    let targets = RelayTargetTable()
 
     init(stats: ListenerStats) { self.stats = stats }
-
 
     static func listen(_ spec: BroadcastSpec) -> Endpoint { spec.listen }
 
@@ -37,30 +39,31 @@ struct BroadcastRole: DatagramRole {
     /// one target of a single-target rebroadcaster does not resolve. With several targets, one
     /// that does not resolve (interface missing, down, no IPv4 address) is skipped. `commit`
     /// installs the targets in the per-target counters (not for a trial in `canUpdate`).
-    func settings(for b: BroadcastSpec, _ spec: ListenerSpec, commit: Bool) throws -> RebroadcastSettings {
+    func setup(for b: BroadcastSpec, _ spec: ListenerSpec, commit: Bool) throws -> RebroadcastSetup {
         let interfaces = InterfaceAddresses.current()
         let resolution = BroadcastTargetResolver.resolveAll(b.targets, listen: b.listen, interfaces: interfaces,
                                                             skipDown: b.targets.count > 1, indexOf: Self.interfaceIndex)
         if b.targets.count == 1, let row = resolution.rows.first, let reason = row.skipped {
             throw ListenerStartError(spec: spec, action: "point", address: b.target.description, reason: reason, errno: nil)
         }
-        var counters: [RelayTargetTable.Entry?] = Array(repeating: nil, count: resolution.served.count)
+        var counters: [DestinationCounter?] = Array(repeating: nil, count: resolution.served.count)
         if commit {
-            let entries = stats.relayTargets.set(resolution.rows.map { ($0.label, $0.target?.endpoint.description, $0.skipped) })
+            let entries = targets.set(resolution.rows.map { ($0.label, $0.target?.endpoint.description, $0.skipped) })
             counters = zip(resolution.rows, entries).compactMap { $0.0.target == nil ? nil : $0.1 }
         }
-        var settings = RebroadcastSettings(b, targets: resolution.served, counters: counters,
+        var setup = RebroadcastSetup(b, targets: resolution.served, counters: counters,
                                            ownAddresses: BroadcastTargetResolver.ownAddresses(interfaces, listen: b.listen))
-        settings.broadcastDestinations = BroadcastTargetResolver.broadcastDestinations(interfaces)
+        setup.broadcastDestinations = BroadcastTargetResolver.broadcastDestinations(interfaces)
         if !b.listenInterfaces.isEmpty {
-            settings.acceptedInterfaces = Set(b.listenInterfaces.map(Self.interfaceIndex).filter { $0 != 0 })
+            setup.acceptedInterfaces = Set(b.listenInterfaces.map(Self.interfaceIndex).filter { $0 != 0 })
         }
-        settings.resolution = resolution
-        // With one target the echo stays in droppedInKernel, as it always was.
-        settings.echoesComeBack = b.targets.count > 1 && b.relayMark > 0
-            && (b.listen.address.isUnspecified || settings.broadcastDestinations.contains(b.listen.address))
-        settings.missingListenInterfaces = b.listenInterfaces.filter { Self.interfaceIndex($0) == 0 }
-        return settings
+        setup.resolution = resolution
+        // Several targets split their echoes off droppedInKernel (so drop alerts stay quiet on a
+        // busy relay); with one target the echo counts there, a drop by the relay mark.
+        setup.echoesComeBack = b.targets.count > 1 && b.relayMark > 0
+            && (b.listen.address.isUnspecified || setup.broadcastDestinations.contains(b.listen.address))
+        setup.missingListenInterfaces = b.listenInterfaces.filter { Self.interfaceIndex($0) == 0 }
+        return setup
     }
 
     static func interfaceIndex(_ name: String) -> Int { Int(if_nametoindex(name)) }
@@ -74,11 +77,11 @@ struct BroadcastRole: DatagramRole {
         return InterfaceAddresses.broadcastAddresses(InterfaceAddresses.current()).contains(b.listen.address)
     }
 
-    static func makeHandler(_ settings: RebroadcastSettings, stats: ListenerStats, logger: Logger, sender: DatagramSender?) -> RebroadcastHandler {
-        RebroadcastHandler(settings: settings, stats: stats, logger: logger, sender: sender)
+    static func makeHandler(_ setup: RebroadcastSetup, stats: ListenerStats, logger: Logger, sender: DatagramSender?) -> RebroadcastHandler {
+        RebroadcastHandler(setup: setup, stats: stats, logger: logger, sender: sender)
     }
 
-    static func apply(_ settings: RebroadcastSettings, to handler: RebroadcastHandler) { handler.apply(settings) }
+    static func apply(_ setup: RebroadcastSetup, to handler: RebroadcastHandler) { handler.apply(setup) }
     static func lastSendError(of handler: RebroadcastHandler) -> String? { handler.lastSendError }
 
     /// In place whenever the socket can stay (same listen address) and the new target resolves
@@ -87,25 +90,23 @@ struct BroadcastRole: DatagramRole {
     func canUpdate(from old: BroadcastSpec, to new: BroadcastSpec) -> Bool {
         guard new.listen == old.listen, new.maxDatagramSize == old.maxDatagramSize, new.relayMark == old.relayMark,
               Self.needsPacketInfo(new) == Self.needsPacketInfo(old) else { return false }
-        let trial = ListenerSpec(name: "", settings: new)
-        return (try? settings(for: new, trial, commit: false)) != nil
+        let trial = ListenerSpec(name: "", kindSpec: new)
+        return (try? setup(for: new, trial, commit: false)) != nil
     }
 
     static let keptOnFailedUpdate = "keeping the previous target"
 
-    /// One socket whatever `eventLoopThreads` says. The kernel hands every broadcast (and
-    /// multicast) datagram to every socket of a SO_REUSEPORT group, not to one by hash (only
-    /// unicast is spread): N sockets would rebroadcast each broadcast N times, or, with all
-    /// but one dropping broadcasts, wake N loops to do the work of one. A rebroadcaster's
-    /// traffic is broadcasts, so more sockets would cost more than they spread.
-    static let spreadsOverLoops = false
+    func extras(_ spec: ListenerSpec) -> ListenerExtras { targets.extras(of: spec) }
 
-    func differ(_ old: RebroadcastSettings?, _ fresh: RebroadcastSettings) -> Bool {
+    /// One socket (its footprint): the listener's limits are this socket's.
+    static func share(_ setup: RebroadcastSetup, index: Int, of count: Int) -> RebroadcastSetup { setup }
+
+    func differ(_ old: RebroadcastSetup?, _ fresh: RebroadcastSetup) -> Bool {
         old?.target != fresh.target || old?.ownAddresses != fresh.ownAddresses || old?.targets != fresh.targets
             || old?.broadcastDestinations != fresh.broadcastDestinations || old?.acceptedInterfaces != fresh.acceptedInterfaces
     }
 
-    func revalidated(from old: RebroadcastSettings?, to fresh: RebroadcastSettings, _ b: BroadcastSpec, _ spec: ListenerSpec, _ logger: Logger) {
+    func revalidated(from old: RebroadcastSetup?, to fresh: RebroadcastSetup, _ b: BroadcastSpec, _ spec: ListenerSpec, _ logger: Logger) {
         guard let old, old.target != fresh.target, b.targets.count == 1 else { return }
         let was = Endpoint(old.target)?.description ?? "\(old.target)"
         logger.notice("\(spec.label): the broadcast target changed from \(was) to \(Self.describeTarget(b, fresh))",
@@ -122,11 +123,11 @@ struct BroadcastRole: DatagramRole {
     /// that appears between reloads (DHCP, a new alias) would otherwise let our own broadcasts
     /// through once more per pass; with allowLoop, no prefix and no rate limit that is a loop.
     /// The target itself only changes on reload, where an operator expects it to.
-    func refresh(_ b: BroadcastSpec) -> (inout RebroadcastSettings) -> Bool {
+    func refresh(_ b: BroadcastSpec) -> (inout RebroadcastSetup) -> Bool {
         let own = BroadcastTargetResolver.ownAddresses(InterfaceAddresses.current(), listen: b.listen)
-        return { settings in
-            guard settings.ownAddresses != own else { return false }
-            settings.ownAddresses = own
+        return { setup in
+            guard setup.ownAddresses != own else { return false }
+            setup.ownAddresses = own
             return true
         }
     }

@@ -1,13 +1,14 @@
 import Logging
+import NetRelayConfig
 
-/// What a broadcast-rebroadcaster says: where it rebroadcasts, with which settings, and
+/// What a broadcast-rebroadcaster says: where it rebroadcasts, with which spec, and
 /// which targets and listenInterfaces it cannot serve now.
 extension BroadcastRole {
-    static func line(_ b: BroadcastSpec, _ settings: RebroadcastSettings) -> ServingLine {
-        ServingLine(activity: "rebroadcasting to \(describeTarget(b, settings))", details: describe(b))
+    static func line(_ b: BroadcastSpec, _ setup: RebroadcastSetup) -> ServingLine {
+        ServingLine(activity: "rebroadcasting to \(describeTarget(b, setup))", details: describe(b))
     }
 
-    static func describeTarget(_ b: BroadcastSpec, _ s: RebroadcastSettings) -> String {
+    static func describeTarget(_ b: BroadcastSpec, _ s: RebroadcastSetup) -> String {
         if b.targets.count > 1, let resolution = s.resolution {
             return zip(b.targets, resolution.rows).map { t, row in
                 guard let r = row.target else { return "\(row.label) skipped (\(row.skipped ?? "?"))" }
@@ -36,7 +37,7 @@ extension BroadcastRole {
 
     /// One warning per skipped target and per listed interface that does not exist: the
     /// operator learns at start and on every reload what is not served.
-    func report(_ s: RebroadcastSettings, previous: RebroadcastSettings?, _ spec: ListenerSpec, _ logger: Logger) {
+    func report(_ s: RebroadcastSetup, previous: RebroadcastSetup?, _ spec: ListenerSpec, _ logger: Logger) {
         let before = Dictionary((previous?.resolution?.rows ?? []).map { ($0.label, $0.skipped) }, uniquingKeysWith: { a, _ in a })
         for row in s.resolution?.rows ?? [] {
             if let why = row.skipped {

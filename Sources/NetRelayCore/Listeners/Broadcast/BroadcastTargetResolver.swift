@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// Turns a rebroadcaster's target into an address: as written (`"target": "192.168.56.255:2002"`),
 /// or the broadcast address of an interface (`"targetInterface": "eth0"`) from the host's

@@ -1,8 +1,9 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What a broadcast-rebroadcaster does with a datagram, as the handler applies it.
-struct RebroadcastSettings: Sendable {
+struct RebroadcastSetup: FlowSetup {
     var prefix: ByteBuffer?
     /// Where rebroadcasts go: the resolved broadcast address and port.
     var target: SocketAddress
@@ -11,19 +12,16 @@ struct RebroadcastSettings: Sendable {
     /// This host's addresses: a datagram from one of them and from our own port is our own
     /// rebroadcast coming back. Loopback addresses always count as ours.
     var ownAddresses: Set<IPAddress>
-    var rateLimit: Double
-    var rateLimitBurst: Int
-    /// Rebroadcasts per second across all sources; 0: no limit.
-    var totalRateLimit: Double
-    var totalRateLimitBurst: Int
+    /// Per source (`rateLimitMaxSources` of them) and across all sources.
+    var limits: FlowLimits
     /// Every target served now (the first is `target`), each with its counters (nil: none).
     var targets: [RelayTarget]
-    var targetCounters: [RelayTargetTable.Entry?]
+    var targetCounters: [DestinationCounter?]
     /// Destination addresses that mean "arrived as a broadcast" (`IngressRule`).
     var broadcastDestinations: Set<IPAddress> = []
     /// Interface indexes `listenInterfaces` accepts datagrams from; nil: every interface.
     var acceptedInterfaces: Set<Int>?
-    /// How the targets were resolved (for log lines; nil in tests that build settings by hand).
+    /// How the targets were resolved (for log lines; nil in tests that build a setup by hand).
     var resolution: RelayTargetResolution?
     /// `listenInterfaces` names with no interface now (for log lines).
     var missingListenInterfaces: [String] = []
@@ -35,7 +33,7 @@ struct RebroadcastSettings: Sendable {
     static let rateLimitMaxSources = 4096
 
     /// Several targets (`targets`), resolved; `counters[i]` counts for `targets[i]`.
-    init(_ spec: BroadcastSpec, targets: [RelayTarget], counters: [RelayTargetTable.Entry?], ownAddresses: Set<IPAddress>) {
+    init(_ spec: BroadcastSpec, targets: [RelayTarget], counters: [DestinationCounter?], ownAddresses: Set<IPAddress>) {
         self.init(spec, target: targets.first?.address ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0)), ownAddresses: ownAddresses)
         self.targets = targets
         self.targetCounters = counters
@@ -50,10 +48,8 @@ struct RebroadcastSettings: Sendable {
         maxDatagramSize = spec.maxDatagramSize
         sourceAllow = spec.sourceAllow
         self.ownAddresses = ownAddresses
-        rateLimit = spec.rateLimit
-        rateLimitBurst = spec.rateLimitBurst
-        totalRateLimit = spec.totalRateLimit
-        totalRateLimitBurst = spec.totalRateLimitBurst
+        limits = FlowLimits(perSource: RateLimit(rate: spec.rateLimit, burst: spec.rateLimitBurst), maxSources: Self.rateLimitMaxSources,
+                            total: RateLimit(rate: spec.totalRateLimit, burst: spec.totalRateLimitBurst))
     }
 
     func isOwn(_ address: IPAddress) -> Bool {
@@ -73,27 +69,18 @@ struct RebroadcastSettings: Sendable {
 /// datagrams over the listener's total rate limit are dropped and counted. Across daemons and
 /// hosts, rebroadcasts carry the relay mark and the socket filter drops marked datagrams before
 /// they get here (`RelayMark`).
-final class RebroadcastHandler: ChannelInboundHandler {
+final class RebroadcastHandler: FlowHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private(set) var settings: RebroadcastSettings
-    private let flow: DatagramFlow
+    var setup: RebroadcastSetup
+    let flow: DatagramFlow
     /// The port we send from (our socket's local port), learnt once the socket is bound.
     private var ownPort: Int?
 
-    init(settings: RebroadcastSettings, stats: ListenerStats, logger: Logger,
-         sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
-        self.settings = settings
-        self.flow = DatagramFlow(what: "rebroadcasts", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst)
-    }
-
-    func apply(_ new: RebroadcastSettings) {
-        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: RebroadcastSettings.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
-        settings = new
+    init(setup: RebroadcastSetup, stats: ListenerStats, logger: Logger, sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = DatagramFlow.monotonic) {
+        self.setup = setup
+        flow = DatagramFlow(what: "rebroadcasts", limits: setup.limits, stats: stats, logger: logger, sender: sender, clock: clock)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -108,64 +95,33 @@ final class RebroadcastHandler: ChannelInboundHandler {
         let source = envelope.remoteAddress
         guard let ip = IPAddress(source), let port = source.port else { return }
         if ownPort == nil { ownPort = context.channel.localAddress?.port }
-        if port == ownPort && settings.isOwn(ip) {
+        if port == ownPort && setup.isOwn(ip) {
             // Expected with allowLoop (our own broadcast comes back once); not worth a log line.
             flow.tally.add(.droppedOwnPacket)
             return
         }
         let info = envelope.metadata?.packetInfo
-        if let accepted = settings.acceptedInterfaces, let info, !accepted.contains(info.interfaceIndex) {
+        if let accepted = setup.acceptedInterfaces, let info, !accepted.contains(info.interfaceIndex) {
             flow.drop(.droppedInterfaceNotListed, from: source, eventLoop: context.eventLoop) { "\($0) came in on interface \(info.interfaceIndex), which is not in listenInterfaces" }
             return
         }
-        if envelope.data.readableBytes > settings.maxDatagramSize {
-            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
-            return
-        }
-        if !settings.sourceAllow.isEmpty && !settings.sourceAllow.matches(ip) {
+        if flow.dropsOversize(envelope.data.readableBytes, max: setup.maxDatagramSize, from: source, eventLoop: context.eventLoop) { return }
+        if !setup.sourceAllow.isEmpty && !setup.sourceAllow.matches(ip) {
             flow.drop(.droppedSourceNotAllowed, from: source, eventLoop: context.eventLoop) { "\($0) is not in sourceAllow" }
             return
         }
-        guard flow.takeToken(for: ip) else {
-            flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
-                "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) datagrams/s, burst \(self.settings.rateLimitBurst))"
-            }
-            return
-        }
-        guard flow.takeTotalToken() else {
-            flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) rebroadcasts/s across all sources, burst \(self.settings.totalRateLimitBurst))"
-            }
-            return
-        }
-        let asBroadcast = info.map { IPAddress($0.destinationAddress).map { settings.broadcastDestinations.contains($0) } ?? false } ?? false
-        for k in settings.targets.indices {
-            let t = settings.targets[k]
+        guard flow.admit(ip, from: source, eventLoop: context.eventLoop, limits: setup.limits, unit: "datagrams") else { return }
+        let asBroadcast = info.map { IPAddress($0.destinationAddress).map { setup.broadcastDestinations.contains($0) } ?? false } ?? false
+        for k in setup.targets.indices {
+            let t = setup.targets[k]
             if IngressRule.mustSkip(targetInterface: t.interfaceIndex, targetPort: t.endpoint.port, ingress: info?.interfaceIndex,
                                     arrivedAsBroadcast: asBroadcast, arrivalPort: ownPort) {
                 flow.tally.add(.skippedIngressTarget)
                 continue
             }
-            flow.queue(envelope.data, prefixedWith: settings.prefix, to: t.address, allocator: context.channel.allocator,
-                       interfaceIndex: t.sendInterfaceIndex, target: settings.targetCounters[k],
-                       echoes: settings.echoesComeBack && t.endpoint.port == ownPort)
+            flow.queue(envelope.data, prefixedWith: setup.prefix, to: t.address, allocator: context.channel.allocator,
+                       interfaceIndex: t.sendInterfaceIndex, target: setup.targetCounters[k],
+                       echoes: setup.echoesComeBack && t.endpoint.port == ownPort)
         }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        flow.readComplete(context: context)
-        context.fireChannelReadComplete()
-    }
-
-    /// The reason of the last failed send, for the listener's log line if the socket is lost.
-    var lastSendError: String? { flow.lastSendError }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        flow.inactive()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        flow.socketError(error)
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 /// The datagrams one read batch produced (replies, rebroadcasts), and how they leave: through
 /// the handler's `DatagramSender` (sendmmsg on the listener's socket), or through the pipeline
@@ -33,7 +34,7 @@ final class DatagramBatch {
     var isEmpty: Bool { outbox.isEmpty }
 
     func queue(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator,
-               interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil, echoes: Bool = false) {
+               interfaceIndex: Int = 0, target: DestinationCounter? = nil, echoes: Bool = false) {
         outbox.send(payload, prefixedWith: prefix, to: address, allocator: allocator, interfaceIndex: interfaceIndex, target: target, echoes: echoes)
     }
 

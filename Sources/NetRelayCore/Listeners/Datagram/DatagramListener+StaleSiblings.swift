@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 extension DatagramListener {
     /// The previous instance had more sockets on this port (`eventLoopThreads` lowered across an
@@ -10,7 +11,7 @@ extension DatagramListener {
     /// and rate-limited as usual), and the socket is closed and removed from the store.
     func handOverStaleSiblings() async {
         let (kept, first) = core.withState { ($0.running.sockets.count, $0.running.sockets.first?.channel) }
-        let stale = core.context.sockets.takeSiblings(of: core.name, from: max(1, kept))
+        let stale = core.context.sockets.takeSockets(of: core.name) { Int($0).map { $0 >= max(1, kept) } ?? false }
         guard !stale.isEmpty else { return }
         let logger = core.logger
         if let first {
@@ -40,8 +41,8 @@ extension DatagramListener {
             let what = handed == queued.count
                 ? "its \(handed) queued datagram(s) went to the first socket"
                 : "\(queued.count - handed) of its \(queued.count) queued datagram(s) are lost (the first socket is closed)"
-            TCPEchoListener.discardStored(socket, store: core.context.fdStore, logger: logger,
-                                          why: "\(core.erasedSpec.label) keeps \(kept) socket(s) now (eventLoopThreads); \(what)")
+            core.context.fdStore.discard(socket, logger: logger,
+                                         why: "\(core.erasedSpec.label) keeps \(kept) socket(s) now (eventLoopThreads); \(what)")
         }
     }
 }

@@ -6,17 +6,18 @@ import Musl
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NetRelayConfig
 
 /// A listener on UDP sockets (`DatagramSocket`) with one handler per socket: the
 /// udp-responder and the broadcast-rebroadcaster, told apart by `Role`. A role that spreads
-/// binds one socket per event loop (`DatagramSpread`), else one. On reload the settings go to
+/// binds one socket per event loop (`DatagramSpread`), else one. On reload the new setup goes to
 /// the running handlers in place; a new socket (after NIO closed one) gets a handler with the
-/// settings current then.
+/// setup current then.
 final class DatagramListener<Role: DatagramRole>: TypedListener {
     typealias Spec = Role.Spec
 
     struct Running: Sendable {
-        var settings: Role.Settings?
+        var setup: Role.Setup?
         /// Each socket's handler, by the socket's index.
         var handlers: [Int: NIOLoopBound<Role.Handler>] = [:]
         var sockets: [DatagramSocket] = []
@@ -27,7 +28,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     let stats: ListenerStats
     let core: ListenerCore<DatagramListener<Role>>
     private let role: Role
-    /// Refreshes the settings every `Role.refreshInterval`, while it runs.
+    /// Refreshes the setup every `Role.refreshInterval`, while it runs.
     private let refresher = NIOLockedValueBox<RepeatedTask?>(nil)
 
     init(name: String, spec: Spec, context: ListenerContext) {
@@ -43,15 +44,15 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     var channel: Channel? { core.running.sockets.first?.channel }
     /// Every socket's channel (for tests).
     var channels: [Channel] { core.running.sockets.compactMap(\.channel) }
-    /// The settings the handler has (for tests).
-    var settings: Role.Settings? { core.running.settings }
+    /// The setup the handler has (for tests).
+    var setup: Role.Setup? { core.running.setup }
 
     func serve(_ spec: Spec) async throws -> StartReport {
-        let settings = try role.settings(for: spec, core.erasedSpec, commit: true)
+        let setup = try role.setup(for: spec, core.erasedSpec, commit: true)
         let loops = Array(core.context.group.makeIterator())
-        let count = DatagramSpread.socketCount(Role.self, loops: loops.count)
+        let count = spec.footprint(eventLoops: loops.count).sockets
         core.withState {
-            $0.running.settings = settings
+            $0.running.setup = setup
             $0.running.socketCount = count
         }
         var options = Role.socketOptions(spec)
@@ -66,18 +67,18 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         let local = channel.localAddress.flatMap(Endpoint.init)
         if count > 1 {
             if let local { options.listen = local }
-            await startSiblings(options, loops: loops, primary: primary, settings: settings)
+            await startSiblings(options, loops: loops, primary: primary, setup: setup)
         }
         await handOverStaleSiblings()
         startRefreshing()
-        role.report(settings, previous: nil, core.erasedSpec, core.logger)
-        return StartReport(start: .listening(on: local?.description ?? Role.listen(spec).description), line: line(spec, settings))
+        role.report(setup, previous: nil, core.erasedSpec, core.logger)
+        return StartReport(address: local?.description, line: line(spec, setup))
     }
 
     /// Binds sockets 1..<N beside `primary` on the further loops, with SO_REUSEPORT on its
     /// port. One that fails ends the attempt: the listener serves on those bound so far (a
     /// warning says why), as it would with fewer loops.
-    private func startSiblings(_ options: DatagramSocket.Options, loops: [EventLoop], primary: DatagramSocket, settings: Role.Settings) async {
+    private func startSiblings(_ options: DatagramSocket.Options, loops: [EventLoop], primary: DatagramSocket, setup: Role.Setup) async {
         let logger = core.logger
         var bound = 1
         if primary.adoptedWithoutReusePort, !primary.allowSiblings() {
@@ -100,7 +101,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         guard bound < loops.count else { return }
         // The sockets bound share the listener-wide limits among fewer.
         core.withState { $0.running.socketCount = bound }
-        await applyToHandler(settings)
+        await applyToHandler(setup)
     }
 
     /// Keeps each source address on one of the `count` sockets (`SourceSteering`), so that its
@@ -127,7 +128,7 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         return DatagramSocket(
             spec: core.erasedSpec, options: options, context: core.context, logger: logger, index: index, loop: loop,
             initializer: { [weak core] channel, senderFD in
-                guard let core, let (current, count) = core.withState({ s in s.running.settings.map { ($0, s.running.socketCount) } }) else {
+                guard let core, let (current, count) = core.withState({ s in s.running.setup.map { ($0, s.running.socketCount) } }) else {
                     if let senderFD { close(senderFD) }
                     return
                 }
@@ -142,8 +143,8 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     }
 
     /// The role's start and update line; with several sockets, it says so.
-    private func line(_ spec: Spec, _ settings: Role.Settings) -> ServingLine {
-        var line = Role.line(spec, settings)
+    private func line(_ spec: Spec, _ setup: Role.Setup) -> ServingLine {
+        var line = Role.line(spec, setup)
         let count = core.withState { $0.running.socketCount }
         if count > 1 { line.details += ", \(count) sockets (SO_REUSEPORT, one per event loop)" }
         return line
@@ -154,29 +155,29 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     }
 
     func apply(_ new: Spec, gracePeriod: TimeAmount) async -> ServingLine? {
-        let erased = ListenerSpec(name: core.name, settings: new)
+        let erased = ListenerSpec(name: core.name, kindSpec: new)
         let logger = core.context.logger(for: erased)
-        let settings: Role.Settings
+        let setup: Role.Setup
         do {
-            settings = try role.settings(for: new, erased, commit: true)
+            setup = try role.setup(for: new, erased, commit: true)
         } catch {
             logger.error("\(error); \(Role.keptOnFailedUpdate)", metadata: ["event": "reload-error"])
             return nil
         }
-        let (old, previous, sockets) = core.withState { s -> (Spec, Role.Settings?, [DatagramSocket]) in
+        let (old, previous, sockets) = core.withState { s -> (Spec, Role.Setup?, [DatagramSocket]) in
             defer {
                 s.spec = new
-                s.running.settings = settings
+                s.running.setup = setup
             }
-            return (s.spec, s.running.settings, s.running.sockets)
+            return (s.spec, s.running.setup, s.running.sockets)
         }
         let sizing = Role.socketOptions(new).sizing
         if sizing != Role.socketOptions(old).sizing {
             for socket in sockets { await socket.update(sizing: sizing) }
         }
-        await applyToHandler(settings)
-        role.report(settings, previous: previous, erased, logger)
-        return line(new, settings)
+        await applyToHandler(setup)
+        role.report(setup, previous: previous, erased, logger)
+        return line(new, setup)
     }
 
     /// A reload that kept the spec: what the spec refers to on the host (interfaces, their
@@ -184,16 +185,21 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
     func revalidate() async throws {
         let spec = core.spec
         let erased = core.erasedSpec
-        let fresh = try role.settings(for: spec, erased, commit: true)
-        let old = core.withState { s -> Role.Settings? in
-            defer { s.running.settings = fresh }
-            return s.running.settings
+        let fresh = try role.setup(for: spec, erased, commit: true)
+        let old = core.withState { s -> Role.Setup? in
+            defer { s.running.setup = fresh }
+            return s.running.setup
         }
         role.report(fresh, previous: old, erased, core.logger)
         guard role.differ(old, fresh) else { return }
         await applyToHandler(fresh)
         role.revalidated(from: old, to: fresh, spec, erased, core.logger)
     }
+
+    var extras: ListenerExtras { role.extras(core.erasedSpec) }
+
+    /// A datagram's work ends with the read that received it: nothing to drain or hand over.
+    var connections: any ListenerConnections { NoConnections(core) }
 
     func closeSockets() async {
         refresher.withLockedValue { $0?.cancel() }
@@ -205,12 +211,12 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
         }
     }
 
-    /// Gives every socket's handler its share of `settings`, on its loop.
-    private func applyToHandler(_ settings: Role.Settings) async {
+    /// Gives every socket's handler its share of `setup`, on its loop.
+    private func applyToHandler(_ setup: Role.Setup) async {
         let (handlers, sockets, count) = core.withState { ($0.running.handlers, $0.running.sockets, $0.running.socketCount) }
         for socket in sockets {
             guard let handler = handlers[socket.index], let channel = socket.channel else { continue }
-            let share = Role.share(settings, index: socket.index, of: count)
+            let share = Role.share(setup, index: socket.index, of: count)
             _ = try? await channel.eventLoop.submit { Role.apply(share, to: handler.value) }.get()
         }
     }
@@ -231,10 +237,10 @@ final class DatagramListener<Role: DatagramRole>: TypedListener {
 
     private func refresh() async {
         let edit = role.refresh(core.spec)
-        let changed = core.withState { s -> Role.Settings? in
-            guard var settings = s.running.settings, edit(&settings) else { return nil }
-            s.running.settings = settings
-            return settings
+        let changed = core.withState { s -> Role.Setup? in
+            guard var setup = s.running.setup, edit(&setup) else { return nil }
+            s.running.setup = setup
+            return setup
         }
         if let changed { await applyToHandler(changed) }
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// Collects the datagrams a handler sends while NIO delivers a read batch, so that they go out
 /// together at `channelReadComplete`: one sendmmsg(2) per 64 datagrams (`DatagramSender`).
@@ -17,7 +18,7 @@ struct DatagramOutbox {
         /// Out of this interface (IP_PKTINFO); 0: where the routing table says.
         var interfaceIndex: Int = 0
         /// The rebroadcaster's target it counts for; nil: none.
-        var target: RelayTargetTable.Entry?
+        var target: DestinationCounter?
         /// The host loops it back to our own socket (a broadcast to our own port).
         var echoes: Bool = false
     }
@@ -34,7 +35,7 @@ struct DatagramOutbox {
 
     /// Queues `prefix + payload` (or the payload alone) to `address` as one datagram.
     mutating func send(_ payload: ByteBuffer, prefixedWith prefix: ByteBuffer?, to address: SocketAddress, allocator: ByteBufferAllocator,
-                       interfaceIndex: Int = 0, target: RelayTargetTable.Entry? = nil, echoes: Bool = false) {
+                       interfaceIndex: Int = 0, target: DestinationCounter? = nil, echoes: Bool = false) {
         if arena == nil {
             arena = allocator.buffer(capacity: Self.initialArenaCapacity)
         } else if items.isEmpty {

@@ -5,6 +5,7 @@ import Musl
 #endif
 import CNetRelayShims
 import NIOCore
+import NetRelayConfig
 
 /// Sends a batch of datagrams with sendmmsg(2) on a duplicate of the listener's socket,
 /// beside NIO's write path rather than through it.

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import NetRelayConfig
 
 extension DatagramSocket {
     /// A UDP socket with our options, bound to `address`. SO_REUSEPORT has to be set before
@@ -28,10 +29,6 @@ extension DatagramSocket {
             throw fail("bind")
         }
         return fd
-    }
-
-    func checkInherited(_ socket: InheritedSocket, listen: Endpoint) throws {
-        try socket.check(serves: spec, as: .datagram, directive: "ListenDatagram=", listen: listen)
     }
 }
 

@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// The bound UDP socket of a udp-responder or broadcast-rebroadcaster: creates and binds it
 /// (or adopts a socket-activated one) with the listener's options, hands it to NIO for reading,
@@ -55,7 +56,7 @@ final class DatagramSocket: Sendable {
     /// SO_REUSEPORT sibling on another event loop, `listen/NAME/K` (`DatagramSpread`).
     let index: Int
     /// For `socketsAdopted`.
-    private let stats: ListenerStats?
+    private let stats: ListenerStats
     private let context: ListenerContext
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
@@ -67,7 +68,7 @@ final class DatagramSocket: Sendable {
     init(spec: ListenerSpec, options: Options, context: ListenerContext, logger: Logger,
          index: Int = 0, loop: EventLoop? = nil,
          initializer: @escaping @Sendable (Channel, CInt?) throws -> Void,
-         lastSendError: @escaping @Sendable () -> String?, stats: ListenerStats? = nil) {
+         lastSendError: @escaping @Sendable () -> String?, stats: ListenerStats) {
         let state = NIOLockedValueBox(State(options: options))
         let opener = Opener(state: state, group: loop ?? context.group, initializer: initializer)
         self.stats = stats
@@ -111,27 +112,19 @@ final class DatagramSocket: Sendable {
         }
     }
     /// The fd store's name for this socket.
-    var storedName: StoredSocketName { index == 0 ? .listener(spec.name) : .sibling(spec.name, index) }
+    var storedName: StoredSocketName { index == 0 ? .listener(spec.name) : .socket(spec.name, key: "\(index)") }
 
-    /// Binds (or adopts) and returns the channel. Throws `ListenerStartError`.
+    /// Binds (or adopts, `SocketProvenance`) and returns the channel. Throws `ListenerStartError`.
     func start() async throws -> Channel {
         let (listen, options) = state.withLockedValue { ($0.options.listen, $0.options) }
-        var inherited = index == 0 ? context.sockets.take(named: spec.name) : context.sockets.takeSibling(of: spec.name, index: index)
-        if let stored = inherited, stored.storedEntry != nil, (try? checkInherited(stored, listen: listen)) == nil {
-            // The previous instance's socket no longer fits the config (the address changed): let it go.
-            TCPEchoListener.discardStored(stored, store: context.fdStore, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
-            inherited = nil
-        }
-        let channel: Channel
-        if let inherited {
-            channel = try await adopt(inherited, listen: listen)
-        } else {
-            do {
-                channel = try await bindNew(listen, options)
-            } catch {
-                throw ListenerStartError(spec: spec, action: "bind", address: listen.description, error: error)
-            }
-        }
+        let provenance = SocketProvenance(spec: spec, slot: storedName, type: .datagram, context: context, logger: logger, stats: stats)
+        let state = self.state
+        let channel = try await provenance.open(listen: listen, .init(
+            adopt: { try await self.adopt($0) },
+            bind: { try await self.bindNew(listen, options) },
+            // What goes to the store is our spare duplicate: NIO's fd changes at a rebind.
+            withDescriptor: { _, body in state.withLockedValue { $0.spareFD }.map(body) ?? false }
+        ))
         state.withLockedValue { $0.boundAddress = channel.localAddress }
         guard reopening.install(channel) else {
             try? await channel.close()
@@ -141,8 +134,7 @@ final class DatagramSocket: Sendable {
     }
 
     /// Opens a socket-activated or stored socket, keeping a duplicate to adopt again.
-    private func adopt(_ inherited: InheritedSocket, listen: Endpoint) async throws -> Channel {
-        try checkInherited(inherited, listen: listen)
+    private func adopt(_ inherited: InheritedSocket) async throws -> Channel {
         let reusePort = RawSocketOption.reusePort(of: inherited.fd)
         let spare = dup(inherited.fd)
         let channel: Channel
@@ -150,24 +142,17 @@ final class DatagramSocket: Sendable {
             channel = try await opener.open(boundSocket: inherited.fd)
         } catch {
             if spare >= 0 { close(spare) }
-            // systemd's copy would stay in the store (and in the reuseport group, taking its
-            // share of the traffic with no reader) across restarts: let it go.
-            if let name = inherited.storedEntry { context.fdStore.remove(name) }
-            throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
+            throw error
         }
         state.withLockedValue {
             $0.spareFD = spare >= 0 ? spare : nil
             $0.adoptedReusePort = reusePort
             $0.adoptedFromStore = inherited.storedEntry != nil
         }
-        if inherited.storedEntry != nil { stats?.add(.socketsAdopted) }
-        logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
-        // A socket unit's socket outlives restarts by itself; a stored one goes back in.
-        if spare >= 0, inherited.storedEntry != nil { storeSocket(spare) }
         return channel
     }
 
-    /// Binds a new socket (and stores it, with a store).
+    /// Binds a new socket; with a store, keeps a duplicate for it.
     private func bindNew(_ listen: Endpoint, _ options: Options) async throws -> Channel {
         if options.exclusive, listen.port != 0 {
             // Fails with EADDRINUSE, as a bind without SO_REUSEPORT does, if anything is bound there.
@@ -186,20 +171,8 @@ final class DatagramSocket: Sendable {
             if spare >= 0 { close(spare) }
             throw error
         }
-        if spare >= 0 {
-            state.withLockedValue { $0.spareFD = spare }
-            storeSocket(spare)
-        }
+        if spare >= 0 { state.withLockedValue { $0.spareFD = spare } }
         return channel
-    }
-
-    /// Puts the socket in systemd's fd store (`fd` is our spare duplicate of it).
-    private func storeSocket(_ fd: CInt) {
-        let store = context.fdStore
-        guard store.enabled else { return }
-        if !store.store(fd, as: storedName) {
-            logger.warning("Could not put the socket of \(spec.label) in systemd's file descriptor store (full, or systemd refused it): a restart closes it", metadata: ["event": "fdstore"])
-        }
     }
 
     /// Applies new receive sizing to the running socket (a reload that changed

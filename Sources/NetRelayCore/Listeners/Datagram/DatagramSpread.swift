@@ -1,5 +1,7 @@
-/// How a datagram listener uses every event loop (`eventLoopThreads` N): a role that spreads
-/// binds N sockets to its address with SO_REUSEPORT, one per loop, and a reuseport BPF program
+import NetRelayConfig
+
+/// How a datagram listener uses every event loop (`eventLoopThreads` N): a spec whose footprint
+/// has a socket per loop binds N sockets to its address with SO_REUSEPORT, one per loop, and a reuseport BPF program
 /// (`SourceSteering`) hands each datagram to one of them by its source address alone (IPv6: the
 /// /64), so one source address stays on one socket (and one loop) whatever its source ports.
 /// With N = 1 it binds one socket, with SO_REUSEPORT only when the config asks.
@@ -12,17 +14,6 @@
 /// shared state between loops. The price: sources that all hash to one socket get only that
 /// socket's share (with one source and no per-source limit, rate / N).
 enum DatagramSpread {
-    /// How many sockets a listener of `role` binds with `loops` event loops.
-    static func socketCount<R: DatagramRole>(_ role: R.Type, loops: Int) -> Int {
-        R.spreadsOverLoops ? max(1, loops) : 1
-    }
-
-    /// How many sockets `spec` binds with `loops` event loops (0: it binds none, it only sends).
-    static func boundSockets(_ spec: ListenerSpec, loops: Int) -> Int {
-        guard spec.boundEndpoint != nil else { return 0 }
-        return spec.settings(as: UDPResponderSpec.self) != nil ? socketCount(UDPResponderRole.self, loops: loops) : 1
-    }
-
     /// Socket `index`'s share of a listener-wide `rate` (per second) and `burst` over `count`
     /// sockets: rate / count, and burst / count with the remainder to the first sockets (so the
     /// shares add up to `burst`), at least 1. A rate of 0 (no limit) stays 0.

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Counters a datagram handler keeps in plain integers while a read batch is delivered, and
 /// publishes to the listener's atomics once per batch: one atomic add per counter that moved,
 /// instead of one per datagram.

@@ -5,6 +5,7 @@ import Musl
 #endif
 import CNetRelayShims
 import NIOCore
+import NetRelayConfig
 
 /// What waits in a bound UDP socket's receive queue, read without blocking: for a stored socket
 /// that the new instance does not keep (`eventLoopThreads` lowered across an fd-store restart,

@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Decides whether a datagram's source may be answered, in the spirit of OpenBSD inetd's
 /// `dg_badinput()`: a reply to a broadcast or multicast source would reach a whole subnet or
 /// group, and one to a privileged port could start a loop with another UDP service (echo

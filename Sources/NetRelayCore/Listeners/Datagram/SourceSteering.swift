@@ -5,6 +5,7 @@ import Musl
 #endif
 import CNetRelayShims
 import NIOCore
+import NetRelayConfig
 
 /// Keeps one source address on one socket of a SO_REUSEPORT group. By itself the kernel picks
 /// the socket by a hash of the 4-tuple, so one address with many source ports (a forged victim

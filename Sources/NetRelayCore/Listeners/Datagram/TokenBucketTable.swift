@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Per-source token buckets with a hard bound on how many sources it remembers.
 ///
 /// Each source may send `burst` datagrams at once and `rate` per second after that. The table

@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// How long to wait before opening a socket again: `first`, then twice as long after each
 /// failure, up to `limit`. A socket that lived at least `healthyLifetime` before it closed

@@ -1,9 +1,10 @@
 import Logging
 import NIOConcurrencyHelpers
+import NetRelayConfig
 
 /// What every listener keeps the same way, behind one lock: its typed spec, its lifecycle
 /// phase, where it serves, and the kind's own running state (`L.Running`: its socket,
-/// handler, settings). It also logs the lines every kind shares: "Listening: ..." when it
+/// handler, setup). It also logs the lines every kind shares: "Listening: ..." when it
 /// starts serving and "Updated ... in place" when a reload changed it.
 final class ListenerCore<L: TypedListener>: Sendable {
     struct State {
@@ -32,7 +33,7 @@ final class ListenerCore<L: TypedListener>: Sendable {
     var running: L.Running { withState { $0.running } }
     var address: String { withState { $0.address } }
     var phase: ListenerPhase { withState { $0.lifecycle.phase } }
-    var erasedSpec: ListenerSpec { ListenerSpec(name: name, settings: spec) }
+    var erasedSpec: ListenerSpec { ListenerSpec(name: name, kindSpec: spec) }
     /// A logger whose lines carry LISTENER= and the kind.
     var logger: Logger { context.logger(for: erasedSpec) }
 
@@ -54,20 +55,13 @@ final class ListenerCore<L: TypedListener>: Sendable {
 
     // MARK: The lines every kind logs
 
-    /// `Listening: tcp-echo "echo" on 127.0.0.1:2000 (maxConnections 1024, ...)`; a
-    /// multicast announcer says `Announcing: ... every 1 s from 0.0.0.0:42246 (...)`.
+    /// `Listening: tcp-echo "echo" on 127.0.0.1:2000 (maxConnections 1024, ...)`, or the
+    /// headline a kind chose (`Announcing: ... every 1 s from 0.0.0.0:42246 (...)`).
     func logStarted(_ report: StartReport) {
-        let spec = erasedSpec
         let line = report.line
         let activity = line.activity.map { ", \($0)" } ?? ""
-        switch report.start {
-        case .listening(let local):
-            logger.info("Listening: \(spec.kindName) \"\(name)\" on \(local)\(activity) (\(line.details))",
-                        metadata: ["event": "listening", "address": .string(local)])
-        case .announcing(let interval, let local):
-            logger.info("Announcing: \(spec.label) every \(formatDuration(interval)) from \(local)\(activity) (\(line.details))",
-                        metadata: ["event": "listening", "address": .string(address)])
-        }
+        let headline = report.headline ?? "Listening: \(erasedSpec.kindName) \"\(name)\" on \(address)"
+        logger.info("\(headline)\(activity) (\(line.details))", metadata: ["event": "listening", "address": .string(address)])
         for warning in report.warnings {
             logger.warning("\(warning)", metadata: ["event": "config-warning"])
         }
@@ -85,7 +79,7 @@ final class ListenerCore<L: TypedListener>: Sendable {
 struct ServingLine: Sendable {
     /// Besides serving, e.g. "rebroadcasting to 10.1.255.255:2002".
     var activity: String?
-    /// The settings in force, "maxConnections 1024, allowHalfOpen, ...".
+    /// The spec in force, "maxConnections 1024, allowHalfOpen, ...".
     var details: String
 
     init(activity: String? = nil, details: String) {
@@ -94,23 +88,14 @@ struct ServingLine: Sendable {
     }
 }
 
-/// What a kind's `open` reports once it serves: the start line.
+/// What a kind's `serve` reports once it serves: the start line.
 struct StartReport: Sendable {
-    enum Start: Sendable {
-        /// Serves on a bound address (port 0 resolved): also what STATUS shows.
-        case listening(on: String)
-        /// Sends every `interval` seconds from an ephemeral port (STATUS shows the destination).
-        case announcing(every: Double, from: String)
-    }
-
-    var start: Start
+    /// Where STATUS and the start line say it serves from now on (a port of 0 resolved); nil:
+    /// the address it was made with (an announcer's destination).
+    var address: String?
+    /// How the start line begins; nil: `Listening: KIND "NAME" on ADDRESS`.
+    var headline: String?
     var line: ServingLine
     /// Logged after the start line (the interface has no MULTICAST flag, ...).
     var warnings: [String] = []
-
-    /// Where STATUS says it serves from now on; nil: the address it was made with.
-    var address: String? {
-        if case .listening(let local) = start { return local }
-        return nil
-    }
 }

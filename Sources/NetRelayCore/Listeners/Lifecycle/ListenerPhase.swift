@@ -1,3 +1,5 @@
+import NetRelayConfig
+
 /// Where a listener is in its one life: `idle → starting → running → stopping → stopped`.
 /// A listener is never started twice: the supervisor makes a new one for a restart.
 public enum ListenerPhase: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -58,7 +60,4 @@ public struct ListenerLifecycle: Sendable, Equatable {
         phase = next
         return true
     }
-
-    /// Stopping or stopped: no socket may be (re)opened any more.
-    public var isStopping: Bool { phase == .stopping || phase == .stopped }
 }

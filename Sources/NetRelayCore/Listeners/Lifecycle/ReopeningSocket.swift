@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import NetRelayConfig
 
 /// Keeps one socket of a listener open: when NIO closes the current channel without being
 /// asked (a send error it treats as fatal, an interface that went away), it waits as long as

@@ -1,18 +1,18 @@
 import NIOCore
+import NetRelayConfig
 
 /// A listener of one kind, written against its own spec type. The supervisor sees the
 /// type-erased `Listener` (a `ListenerSpec` of any kind); this protocol turns that edge into
-/// the kind's spec in one place, `typedSpec` (`ListenerSpec.settings(as:)`), and does for every kind what is the same:
+/// the kind's spec in one place, `typedSpec` (`ListenerSpec.kindSpec(as:)`), and does for every kind what is the same:
 /// the lifecycle phase, the start and update lines, and stopping.
 ///
-/// A kind writes `serve` (bind and start serving), `closeSockets`, `canUpdate(from:to:)`
-/// and `apply` (an update in place); `drain` only when it has something to drain.
+/// A kind writes `serve` (bind and start serving), `closeSockets`, `canUpdate(from:to:)`,
+/// `apply` (an update in place), `revalidate`, and `connections`: what becomes of its
+/// connections at a stop and a restart (`NoConnections` when it holds none).
 protocol TypedListener: Listener {
-    associatedtype Spec: ListenerSettings
-    /// What the kind holds while it runs (socket, handler, settings), kept in `core`'s lock.
+    associatedtype Spec: KindSpec
+    /// What the kind holds while it runs (socket, handler, setup), kept in `core`'s lock.
     associatedtype Running: Sendable
-
-    init(name: String, spec: Spec, context: ListenerContext)
 
     var core: ListenerCore<Self> { get }
 
@@ -27,11 +27,13 @@ protocol TypedListener: Listener {
     /// Applies `new` in place and stores it in `core`; nil when it cannot (it logs why), and
     /// the listener keeps its spec.
     func apply(_ new: Spec, gracePeriod: TimeAmount) async -> ServingLine?
+    /// Drains, hands over and adopts its connections.
+    var connections: any ListenerConnections { get }
 }
 
 extension TypedListener {
     /// The one place a `ListenerSpec` becomes this kind's spec: nil for another kind's.
-    static func typedSpec(_ spec: ListenerSpec) -> Spec? { spec.settings(as: Spec.self) }
+    static func typedSpec(_ spec: ListenerSpec) -> Spec? { spec.kindSpec(as: Spec.self) }
 
     var spec: ListenerSpec { core.erasedSpec }
     var localDescription: String { core.address }
@@ -62,10 +64,19 @@ extension TypedListener {
         if core.handle(.stop) { await closeSockets() }
     }
 
-    /// Nothing to drain: a datagram kind's work ends with its socket (a reply is sent within
-    /// the read batch that received its request; an announcement is one datagram).
     func drain(gracePeriod: TimeAmount) async {
+        await connections.drain(gracePeriod: gracePeriod)
         core.handle(.drained)
+    }
+
+    func handOver(gracePeriod: TimeAmount) async -> Int {
+        let stored = await connections.handOver(gracePeriod: gracePeriod)
+        core.handle(.drained)
+        return stored
+    }
+
+    func adoptConnections(_ stored: [InheritedSocket]) async -> Int {
+        await connections.adopt(stored)
     }
 
     func canUpdate(to newSpec: ListenerSpec) -> Bool {

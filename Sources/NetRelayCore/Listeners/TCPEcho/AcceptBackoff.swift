@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What to do when accept() fails on a listening socket.
 enum AcceptFailure: Equatable {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Who may connect: the limits and address lists of a tcp-echo listener.
 struct AdmissionPolicy: Sendable, Equatable {

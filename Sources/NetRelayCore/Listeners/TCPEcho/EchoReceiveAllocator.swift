@@ -1,4 +1,5 @@
 import NIOCore
+import NetRelayConfig
 
 /// The receive buffers of an echo connection: one buffer of `capacity` bytes, kept for the
 /// connection's life and reused for every read, so an idle connection holds `capacity` bytes

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import NetRelayConfig
 
 /// Finds a listener's idle connections on one event loop with one periodic sweep, instead of a
 /// timer per connection: scheduling and cancelling a NIO timer for every connection cost about

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Closes a connection that has seen no traffic for the sweeper's timeout: nothing received,
 /// and no progress writing to the peer (the write buffer draining below its low mark counts).

@@ -1,8 +1,8 @@
 import Atomics
-import CNetRelayShims
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NetRelayConfig
 
 /// Which connections to close when the daemon holds more than its memory budget.
 enum MemoryBudgetRule {
@@ -252,21 +252,20 @@ public final class MemoryBudget: Sendable {
         loop.scheduleTask(in: .seconds(1)) { self.trimNow() }
     }
 
-    /// Once a second, returns free heap to the system when more than `idleHeapSlack` of it is
-    /// held: bursts of peer traffic (drained input, echo the kernel took a moment later) leave
-    /// freed buffers in the heap that RSS keeps counting, and glibc trims only the top of it on
-    /// its own. One mallinfo2 per second; a trim only after such a burst.
-    public func startHeapTrimmer(on loop: any EventLoop) {
-        loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-            if CNetRelay_heap_free_bytes() > UInt(Self.idleHeapSlack) { self.trimNow() }
-        }
-    }
-
-    static let idleHeapSlack = 8 << 20
-
     private func trimNow() {
         state.withLockedValue { $0.trimScheduled = false }
-        let released = CNetRelay_malloc_trim()
-        logger.debug("Returned unused heap to the system after peers' buffers were freed (malloc_trim: \(released != 0 ? "released memory" : "nothing to release"))", metadata: ["event": "malloc-trim"])
+        HeapTrimmer.trim(logger: logger)
+    }
+}
+
+extension MemoryBudget: KindShared {
+    /// `memoryBudget` is a daemon-wide key; this budget is what the tcp-echo connections share.
+    func configure(_ configuration: Configuration) {
+        limit = configuration.memoryBudget
+    }
+
+    var statistics: [String] {
+        let most = peak > limit ? "; at most \(peak) since the start, before the budget closed connections" : ""
+        return ["Memory held for peers that do not read: \(held) of memoryBudget \(limit) bytes\(most)"]
     }
 }

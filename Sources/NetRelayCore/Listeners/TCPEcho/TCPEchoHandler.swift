@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// Echoes every byte back in order, each received chunk optionally preceded by a prefix.
 ///

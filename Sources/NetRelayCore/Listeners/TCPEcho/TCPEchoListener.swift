@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NetRelayConfig
 
 /// Wires a `tcp-echo` spec to a NIO server socket: options, the connection gate in the server
 /// pipeline, and the idle-timeout and echo handlers in each connection's pipeline.
@@ -14,14 +15,16 @@ final class TCPEchoListener: TypedListener {
     let stats = ListenerStats()
     let core: ListenerCore<TCPEchoListener>
     /// Read by the child initializer at each accept, so an in-place update applies to the next connection.
-    let childSettings: NIOLockedValueBox<ChildSettings>
+    let connectionSetup: NIOLockedValueBox<ConnectionSetup>
+    /// Shared by every tcp-echo connection of the daemon.
+    let budget: MemoryBudget
 
     struct Running: Sendable {
         var serverChannel: Channel?
         var gate: NIOLoopBound<ConnectionGate>?
     }
 
-    struct ChildSettings: Sendable {
+    struct ConnectionSetup: Sendable {
         var spec: TCPEchoSpec
         var logger: Logger
         /// Nil when idleTimeout is 0.
@@ -34,13 +37,12 @@ final class TCPEchoListener: TypedListener {
         }
     }
 
-    init(name: String, spec: TCPEchoSpec, context: ListenerContext) {
+    init(name: String, spec: TCPEchoSpec, context: ListenerContext, budget: MemoryBudget) {
         let core = ListenerCore<TCPEchoListener>(name: name, spec: spec, context: context, address: spec.listen.description, running: Running())
         self.core = core
-        self.childSettings = NIOLockedValueBox(ChildSettings(spec: spec, logger: core.logger))
+        self.budget = budget
+        self.connectionSetup = NIOLockedValueBox(ConnectionSetup(spec: spec, logger: core.logger))
     }
-
-
 
     var context: ListenerContext { core.context }
 
@@ -53,7 +55,7 @@ final class TCPEchoListener: TypedListener {
             $0.running.serverChannel = channel
             $0.running.gate = gate
         }
-        return StartReport(start: .listening(on: local), line: ServingLine(details: Self.describe(tcp)))
+        return StartReport(address: local, line: ServingLine(details: Self.describe(tcp)))
     }
 
     /// The server socket's options and pipeline (the gate goes into `gateBox`), and each
@@ -61,8 +63,8 @@ final class TCPEchoListener: TypedListener {
     private func bootstrap(_ tcp: TCPEchoSpec, _ gateBox: NIOLockedValueBox<NIOLoopBound<ConnectionGate>?>) -> ServerBootstrap {
         let logger = core.logger
         let stats = self.stats
-        let settings = childSettings
-        let budget = context.memoryBudget
+        let setups = connectionSetup
+        let budget = self.budget
         let policy = AdmissionPolicy(tcp)
         let label = spec.label
         // Every core: the listening socket lives on one loop and NIO hands each accepted
@@ -87,7 +89,7 @@ final class TCPEchoListener: TypedListener {
             // One 16 KiB receive buffer per connection instead of NIO's pool of up to 4 × 64 KiB.
             .childChannelOption(.recvAllocator, value: EchoReceiveAllocator())
             .childChannelInitializer { channel in
-                let current = settings.withLockedValue { $0 }
+                let current = setups.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {
                     try TCPEchoListener.configureConnection(channel, current, stats: stats, budget: budget)
                 }
@@ -107,43 +109,18 @@ final class TCPEchoListener: TypedListener {
     }
 
     /// Adopts the socket systemd holds for this listener (a socket unit's, or the previous
-    /// instance's from the fd store), else binds `listen`; stores a new one in the fd store.
+    /// instance's from the fd store), else binds `listen`; a new one goes into the fd store.
     private func bindOrAdopt(_ tcp: TCPEchoSpec, _ bootstrap: ServerBootstrap) async throws -> Channel {
-        let spec = self.spec
-        let logger = core.logger
-        let channel: Channel
-        var inherited = context.sockets.take(named: spec.name)
-        if let stored = inherited, stored.storedEntry != nil, (try? Self.checkInherited(stored, for: spec, listen: tcp.listen)) == nil {
-            // The previous instance's socket no longer fits the config (the address changed): let it go.
-            Self.discardStored(stored, store: context.fdStore, logger: logger, why: "it does not match \(spec.label) any more (bound to \(stored.localAddress?.description ?? "?"))")
-            inherited = nil
-        }
-        if let inherited {
-            try Self.checkInherited(inherited, for: spec, listen: tcp.listen)
-            do {
-                channel = try await bootstrap.withBoundSocket(inherited.fd).get()
-            } catch {
-                throw ListenerStartError(spec: spec, action: "adopt", address: "fd \(inherited.fd)", error: error)
-            }
-            if inherited.storedEntry != nil { stats.add(.socketsAdopted) }
-            logger.info("Adopted \(inherited.logDescription) for \(spec.label)", metadata: ["event": "adopted"])
-        } else {
-            do {
-                channel = try await bootstrap.bind(to: try tcp.listen.socketAddress()).get()
-            } catch {
-                throw ListenerStartError(spec: spec, action: "bind", address: tcp.listen.description, error: error)
-            }
-        }
-        // A socket unit's socket outlives restarts by itself; others go into the fd store.
-        if inherited == nil || inherited?.storedEntry != nil {
-            await Self.storeSocket(of: channel, as: .listener(spec.name), in: context.fdStore, logger: logger)
-        }
-        return channel
+        let provenance = SocketProvenance(spec: spec, slot: .listener(core.name), type: .stream, context: context, logger: core.logger, stats: stats)
+        return try await provenance.open(listen: tcp.listen, .init(
+            adopt: { try await bootstrap.withBoundSocket($0.fd).get() },
+            bind: { try await bootstrap.bind(to: try tcp.listen.socketAddress()).get() }
+        ))
     }
 
     /// The pipeline of one accepted connection.
-    static func configureConnection(_ channel: Channel, _ settings: ChildSettings, stats: ListenerStats, budget: MemoryBudget?) throws {
-        let tcp = settings.spec
+    static func configureConnection(_ channel: Channel, _ setup: ConnectionSetup, stats: ListenerStats, budget: MemoryBudget?) throws {
+        let tcp = setup.spec
         let options = channel.syncOptions
         // Only what differs from NIO's defaults (no half-closure, 32/64 KiB marks): each option
         // set costs per connection.
@@ -153,13 +130,13 @@ final class TCPEchoListener: TypedListener {
         if tcp.writeBufferLowWaterMark != 32 * 1024 || tcp.writeBufferHighWaterMark != 64 * 1024 {
             try options?.setOption(.writeBufferWaterMark, value: .init(low: tcp.writeBufferLowWaterMark, high: tcp.writeBufferHighWaterMark))
         }
-        var logger = settings.logger
+        var logger = setup.logger
         if logger.logLevel <= .debug, let peer = channel.remoteAddress.flatMap(Endpoint.init) {
             logger[metadataKey: "peer"] = .string(peer.description)
         }
         let sync = channel.pipeline.syncOperations
         // Named handlers: NIO would otherwise format a name for each, per connection.
-        if let sweepers = settings.idleSweepers {
+        if let sweepers = setup.idleSweepers {
             try sync.addHandler(IdleTimeoutHandler(sweeper: sweepers.sweeper(for: channel.eventLoop), stats: stats, logger: logger), name: "idle")
         }
         try sync.addHandler(TCPEchoHandler(prefix: tcp.replyPrefix, maxQueued: tcp.maxQueuedEcho, stats: stats, logger: logger, budget: budget), name: "echo")
@@ -179,10 +156,6 @@ final class TCPEchoListener: TypedListener {
         return parts.joined(separator: ", ")
     }
 
-    static func checkInherited(_ socket: InheritedSocket, for spec: ListenerSpec, listen: Endpoint) throws {
-        try socket.check(serves: spec, as: .stream, directive: "ListenStream=", listen: listen)
-    }
-
     func canUpdate(from old: TCPEchoSpec, to new: TCPEchoSpec) -> Bool {
         new.listen == old.listen && new.reusePort == old.reusePort && new.backlog == old.backlog
             && new.sendBufferSize == old.sendBufferSize && new.receiveBufferSize == old.receiveBufferSize
@@ -193,7 +166,7 @@ final class TCPEchoListener: TypedListener {
             s.spec = tcp
             return (s.running.gate, s.running.serverChannel)
         }
-        childSettings.withLockedValue { $0 = ChildSettings(spec: tcp, logger: core.logger) }
+        connectionSetup.withLockedValue { $0 = ConnectionSetup(spec: tcp, logger: core.logger) }
         guard let gate, let channel else { return nil }
         let policy = AdmissionPolicy(tcp)
         // Connections opened under the old settings finish gracefully in the background.
@@ -209,15 +182,14 @@ final class TCPEchoListener: TypedListener {
         try? await channel.close()
     }
 
-    /// Lets open connections finish their in-flight echoes for up to `gracePeriod`.
-    func drain(gracePeriod: TimeAmount) async {
-        let (gate, channel) = core.withState { ($0.running.gate, $0.running.serverChannel) }
-        if let gate, let channel {
-            let drained = channel.eventLoop.flatSubmit {
-                gate.value.quiesceOpenConnections(gracePeriod: gracePeriod)
-            }
-            try? await drained.get()
-        }
-        core.handle(.drained)
+    func revalidate() async throws {
+        // Nothing outside the configuration: an address and limits.
     }
+
+    var connections: any ListenerConnections {
+        TCPEchoConnections(core: core, connectionSetup: connectionSetup, stats: stats, budget: budget)
+    }
+
+    /// Its counters say it all (the memory budget is the kind's, `MemoryBudget.statistics`).
+    var extras: ListenerExtras { .none }
 }

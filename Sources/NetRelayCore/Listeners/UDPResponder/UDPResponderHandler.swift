@@ -1,20 +1,16 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// What a udp-responder does with a datagram, as the handler applies it (derived from the spec
 /// plus what the host knows: its broadcast addresses).
-struct UDPResponderSettings: Sendable {
+struct UDPResponderSetup: FlowSetup {
     var prefix: ByteBuffer?
     var maxDatagramSize: Int
     var sourceCheck: ReplySourceCheck
-    /// Replies per second per source; 0: no limit.
-    var rateLimit: Double
-    var rateLimitBurst: Int
-    var rateLimitMaxSources: Int
     var replyToEmpty: Bool
-    /// Replies per second across all sources; 0: no limit.
-    var totalRateLimit: Double
-    var totalRateLimitBurst: Int
+    /// Replies per second per source and across all sources.
+    var limits: FlowLimits
     /// With `eventLoopThreads` N, each of the N sockets gets 1/N of the total (`DatagramSpread`):
     /// the listener-wide figures and N, for the log line.
     var totalShare = TotalShare()
@@ -34,12 +30,9 @@ struct UDPResponderSettings: Sendable {
         prefix = spec.replyPrefix.isEmpty ? nil : ByteBuffer(string: spec.replyPrefix)
         maxDatagramSize = spec.maxDatagramSize
         sourceCheck = ReplySourceCheck(rejectBadSources: spec.rejectBadSources, broadcastAddresses: broadcastAddresses)
-        rateLimit = spec.rateLimit
-        rateLimitBurst = spec.rateLimitBurst
-        rateLimitMaxSources = spec.rateLimitMaxSources
         replyToEmpty = spec.replyToEmpty
-        totalRateLimit = spec.totalRateLimit
-        totalRateLimitBurst = spec.totalRateLimitBurst
+        limits = FlowLimits(perSource: RateLimit(rate: spec.rateLimit, burst: spec.rateLimitBurst), maxSources: spec.rateLimitMaxSources,
+                            total: RateLimit(rate: spec.totalRateLimit, burst: spec.totalRateLimitBurst))
     }
 }
 
@@ -55,26 +48,16 @@ struct UDPResponderSettings: Sendable {
 /// Replies are collected while NIO delivers a read batch and sent together at
 /// channelReadComplete (`DatagramBatch`); counters are published at the same moment. Drops are
 /// logged as rate-limited summaries, never one line per datagram.
-final class UDPResponderHandler: ChannelInboundHandler {
+final class UDPResponderHandler: FlowHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private(set) var settings: UDPResponderSettings
-    private let flow: DatagramFlow
+    var setup: UDPResponderSetup
+    let flow: DatagramFlow
 
-    init(settings: UDPResponderSettings, stats: ListenerStats, logger: Logger,
-         sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }) {
-        self.settings = settings
-        self.flow = DatagramFlow(what: "replies", stats: stats, logger: logger, sender: sender, clock: clock)
-        flow.setRateLimit(rate: settings.rateLimit, burst: settings.rateLimitBurst, maxSources: settings.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst)
-    }
-
-    /// Applies reloaded settings; sources keep what they used of their rate limit.
-    func apply(_ new: UDPResponderSettings) {
-        flow.setRateLimit(rate: new.rateLimit, burst: new.rateLimitBurst, maxSources: new.rateLimitMaxSources)
-        flow.setTotalRateLimit(rate: new.totalRateLimit, burst: new.totalRateLimitBurst)
-        settings = new
+    init(setup: UDPResponderSetup, stats: ListenerStats, logger: Logger, sender: DatagramSender? = nil, clock: @escaping () -> UInt64 = DatagramFlow.monotonic) {
+        self.setup = setup
+        flow = DatagramFlow(what: "replies", limits: setup.limits, stats: stats, logger: logger, sender: sender, clock: clock)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -89,19 +72,14 @@ final class UDPResponderHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         flow.tally.add(.datagramsIn)
         let source = envelope.remoteAddress
-        // A datagram longer than the receive slice arrives cut to the slice's size, which the
-        // listener makes maxDatagramSize + 1: anything over the limit shows up as over it.
         let size = envelope.data.readableBytes
-        if size > settings.maxDatagramSize {
-            flow.drop(.droppedOversize, from: source, eventLoop: context.eventLoop) { "\($0) sent a datagram larger than maxDatagramSize (\(self.settings.maxDatagramSize) bytes)" }
-            return
-        }
-        if size == 0 && !settings.replyToEmpty {
+        if flow.dropsOversize(size, max: setup.maxDatagramSize, from: source, eventLoop: context.eventLoop) { return }
+        if size == 0 && !setup.replyToEmpty {
             flow.drop(.droppedEmpty, from: source, eventLoop: context.eventLoop) { "\($0) sent an empty datagram (replyToEmpty is off)" }
             return
         }
         guard let ip = IPAddress(source), let port = source.port else { return }
-        switch settings.sourceCheck.verdict(ip, port: port) {
+        switch setup.sourceCheck.verdict(ip, port: port) {
         case .answer:
             break
         case .unanswerable:
@@ -111,35 +89,7 @@ final class UDPResponderHandler: ChannelInboundHandler {
             flow.drop(.droppedBadSource, from: source, eventLoop: context.eventLoop) { "\($0) is a broadcast, multicast or privileged-port source (rejectBadSources)" }
             return
         }
-        guard flow.takeToken(for: ip) else {
-            flow.drop(.droppedRateLimited, from: source, eventLoop: context.eventLoop) {
-                "\($0) is over the rate limit (\(formatSeconds(self.settings.rateLimit)) replies/s, burst \(self.settings.rateLimitBurst))"
-            }
-            return
-        }
-        guard flow.takeTotalToken() else {
-            flow.drop(.droppedTotalRateLimit, from: source, eventLoop: context.eventLoop) { _ in
-                "the listener is over its total rate limit (\(formatSeconds(self.settings.totalRateLimit)) replies/s across all sources, burst \(self.settings.totalRateLimitBurst)\(self.settings.totalShare.describe()))"
-            }
-            return
-        }
-        flow.queue(envelope.data, prefixedWith: settings.prefix, to: source, allocator: context.channel.allocator)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        flow.readComplete(context: context)
-        context.fireChannelReadComplete()
-    }
-
-    /// The reason of the last failed send, for the listener's log line if the socket is lost.
-    var lastSendError: String? { flow.lastSendError }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        flow.inactive()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        flow.socketError(error)
+        guard flow.admit(ip, from: source, eventLoop: context.eventLoop, limits: setup.limits, unit: "replies", totalNote: setup.totalShare.describe()) else { return }
+        flow.queue(envelope.data, prefixedWith: setup.prefix, to: source, allocator: context.channel.allocator)
     }
 }

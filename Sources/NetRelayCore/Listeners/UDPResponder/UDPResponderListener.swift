@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NetRelayConfig
 
 /// A `udp-responder`: a `DatagramListener` whose handler replies to each datagram's sender.
 /// Everything but the bind address, SO_REUSEPORT and relayMark can change on reload in place.
@@ -8,7 +9,6 @@ typealias UDPResponderListener = DatagramListener<UDPResponderRole>
 /// Receive sizing, options, and the responder handler of a udp-responder.
 struct UDPResponderRole: DatagramRole {
     init(stats: ListenerStats) {}
-
 
     static func listen(_ spec: UDPResponderSpec) -> Endpoint { spec.listen }
 
@@ -21,39 +21,46 @@ struct UDPResponderRole: DatagramRole {
     }
 
     /// The host's broadcast addresses are read now: `rejectBadSources` does not answer them.
-    func settings(for udp: UDPResponderSpec, _ erased: ListenerSpec, commit: Bool) -> UDPResponderSettings {
-        UDPResponderSettings(udp, broadcastAddresses: InterfaceAddresses.broadcastAddresses(InterfaceAddresses.current()))
+    func setup(for udp: UDPResponderSpec, _ erased: ListenerSpec, commit: Bool) -> UDPResponderSetup {
+        UDPResponderSetup(udp, broadcastAddresses: InterfaceAddresses.broadcastAddresses(InterfaceAddresses.current()))
     }
 
-    static func makeHandler(_ settings: UDPResponderSettings, stats: ListenerStats, logger: Logger, sender: DatagramSender?) -> UDPResponderHandler {
-        UDPResponderHandler(settings: settings, stats: stats, logger: logger, sender: sender)
+    static func makeHandler(_ setup: UDPResponderSetup, stats: ListenerStats, logger: Logger, sender: DatagramSender?) -> UDPResponderHandler {
+        UDPResponderHandler(setup: setup, stats: stats, logger: logger, sender: sender)
     }
 
-    static func apply(_ settings: UDPResponderSettings, to handler: UDPResponderHandler) { handler.apply(settings) }
+    static func apply(_ setup: UDPResponderSetup, to handler: UDPResponderHandler) { handler.apply(setup) }
     static func lastSendError(of handler: UDPResponderHandler) -> String? { handler.lastSendError }
 
     func canUpdate(from old: UDPResponderSpec, to new: UDPResponderSpec) -> Bool {
         new.listen == old.listen && new.reusePort == old.reusePort && new.relayMark == old.relayMark
     }
 
-    static let keptOnFailedUpdate = "keeping its previous settings"
+    static let keptOnFailedUpdate = "keeping its previous setup"
 
-    /// One socket per event loop: the kernel spreads sources across them.
-    static let spreadsOverLoops = true
+    func extras(_ spec: ListenerSpec) -> ListenerExtras { .none }
 
-    static func share(_ settings: UDPResponderSettings, index: Int, of count: Int) -> UDPResponderSettings {
-        var s = settings
-        s.totalShare = .init(sockets: count, listenerRate: settings.totalRateLimit, listenerBurst: settings.totalRateLimitBurst)
-        (s.totalRateLimit, s.totalRateLimitBurst) = DatagramSpread.share(rate: settings.totalRateLimit, burst: settings.totalRateLimitBurst, index: index, count: count)
+    /// Nothing to say beyond the start and update lines.
+    func report(_ setup: UDPResponderSetup, previous: UDPResponderSetup?, _ erased: ListenerSpec, _ logger: Logger) {}
+    func revalidated(from old: UDPResponderSetup?, to new: UDPResponderSetup, _ spec: UDPResponderSpec, _ erased: ListenerSpec, _ logger: Logger) {}
+
+    /// The host's broadcast addresses are read again on reload only.
+    static let refreshInterval: Duration? = nil
+    func refresh(_ spec: UDPResponderSpec) -> (inout UDPResponderSetup) -> Bool { { _ in false } }
+
+    static func share(_ setup: UDPResponderSetup, index: Int, of count: Int) -> UDPResponderSetup {
+        var s = setup
+        s.totalShare = .init(sockets: count, listenerRate: setup.limits.total.rate, listenerBurst: setup.limits.total.burst)
+        (s.limits.total.rate, s.limits.total.burst) = DatagramSpread.share(rate: setup.limits.total.rate, burst: setup.limits.total.burst, index: index, count: count)
         return s
     }
 
     /// A reload that kept the spec: the host's broadcast addresses may have changed.
-    func differ(_ old: UDPResponderSettings?, _ new: UDPResponderSettings) -> Bool {
+    func differ(_ old: UDPResponderSetup?, _ new: UDPResponderSetup) -> Bool {
         old?.sourceCheck.broadcastAddresses != new.sourceCheck.broadcastAddresses
     }
 
-    static func line(_ udp: UDPResponderSpec, _ settings: UDPResponderSettings) -> ServingLine {
+    static func line(_ udp: UDPResponderSpec, _ setup: UDPResponderSetup) -> ServingLine {
         ServingLine(details: describe(udp, sizing: sizing(udp)))
     }
 
